@@ -1,0 +1,41 @@
+"""The method contract: encoder + heads + objective, independent of the modality."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class Method(nn.Module):
+    """Base class of every self-supervised method.
+
+    A method holds the ``encoder`` (any module mapping ``batch["x"]`` to ``[B, D]`` and exposing
+    ``output_dim``), the ``views`` maker (``views(batch, n) -> list[batch]``) and its own heads.
+    ``forward(batch)`` returns a dict with ``"loss"`` (scalar tensor) and any other scalars worth
+    logging. A method never reads ``batch["y"]`` and never assumes a modality.
+    """
+
+    def __init__(self, encoder: nn.Module, views: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.views = views
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.encoder.output_dim)
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def embed(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Representation used for evaluation: the encoder's pooled output ``[B, D]``."""
+        return self.encoder(batch["x"])
+
+    def on_step_end(self, progress: float) -> None:
+        """Called by the engine after each optimiser step; ``progress`` runs from 0 to 1.
+
+        Methods with EMA teachers or schedules (momentum, temperature) update them here.
+        """

@@ -1,0 +1,30 @@
+"""The view-maker contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+
+class ViewMaker(nn.Module):
+    """Makes ``n`` random views of a whole batch at once, on the batch's device.
+
+    ``views(batch, n)`` returns ``n`` shallow copies of ``batch`` whose ``"x"`` is replaced by an
+    augmented version (other keys — ``"y"``, ``"index"``, ``"group"`` — are carried over).
+    Subclasses implement :meth:`augment` for view number ``i``; views may differ by index
+    (BYOL's asymmetric pair).
+    """
+
+    def augment(self, x: Any, i: int) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
+        return [{**batch, "x": self.augment(batch["x"], i)} for i in range(n)]
+
+
+class IdentityViews(ViewMaker):
+    """Returns the input unchanged (for evaluation, or methods that make their own views)."""
+
+    def augment(self, x: Any, i: int) -> Any:
+        return x
