@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from selfsup.data.base import ArrayDataset, DataBundle, collate_batch
 from selfsup.errors import SelfsupError
-from selfsup.registry import DATASETS, MODALITIES
+from selfsup.registry import DATASETS, MODALITIES, check_kwargs
 
 # Importing the modality modules registers their readers and built-in data sets.
 from selfsup.data import images as _images  # noqa: F401,E402
@@ -15,15 +16,21 @@ __all__ = ["ArrayDataset", "DataBundle", "collate_batch", "load_data"]
 
 
 def load_data(
-    spec: str, modality: str = "image", seed: int = 0, test_fraction: float = 0.2
+    spec: str,
+    modality: str = "image",
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    **options: Any,
 ) -> DataBundle:
     """Load ``spec`` — a built-in data set name (``"digits"``) or a path — as a DataBundle.
 
     What a file holds is said by ``modality``, never guessed from its shape. Files without an
     explicit test split get a seeded stratified split of ``test_fraction`` when labeled.
+    ``options`` (e.g. ``image_size=32``) go to the built-in data set or the modality's reader;
+    one that it does not accept raises a SelfsupError listing the valid ones.
     """
     if spec in DATASETS:
-        return DATASETS.build(spec, seed=seed, test_fraction=test_fraction)
+        return DATASETS.build(spec, seed=seed, test_fraction=test_fraction, **options)
     path = Path(spec).expanduser()
     if not path.exists():
         raise SelfsupError(
@@ -32,4 +39,5 @@ def load_data(
             "Check the path, or run `selfsup datasets`."
         )
     reader = MODALITIES.get(modality)
-    return reader(path, seed=seed, test_fraction=test_fraction)
+    check_kwargs(reader, options, f"the {modality!r} reader")
+    return reader(path, seed=seed, test_fraction=test_fraction, **options)

@@ -1,0 +1,39 @@
+"""Evaluation of frozen embeddings and the run report.
+
+- :func:`knn_accuracy` — weighted kNN (Wu et al. 2018); :func:`linear_probe_accuracy` /
+  :func:`linear_probe` — logistic regression on standardised embeddings.
+- :func:`rankme`, :func:`embedding_std`, :func:`collapse_ratio`, :func:`alignment`,
+  :func:`uniformity` — label-free scores.
+- :func:`embed_tensor` and :func:`evaluate_embeddings` — embed with a frozen encoder, score all.
+- :func:`write_report` and :func:`read_metrics_csv` — the self-contained HTML report.
+"""
+
+from __future__ import annotations
+
+from selfsup.evaluate.knn import knn_accuracy, knn_predict
+from selfsup.evaluate.label_free import (
+    alignment,
+    collapse_ratio,
+    embedding_std,
+    rankme,
+    uniformity,
+)
+from selfsup.evaluate.linear import linear_probe, linear_probe_accuracy
+from selfsup.evaluate.report import read_metrics_csv, write_report
+from selfsup.evaluate.suite import embed_tensor, evaluate_embeddings
+
+__all__ = [
+    "alignment",
+    "collapse_ratio",
+    "embed_tensor",
+    "embedding_std",
+    "evaluate_embeddings",
+    "knn_accuracy",
+    "knn_predict",
+    "linear_probe",
+    "linear_probe_accuracy",
+    "rankme",
+    "read_metrics_csv",
+    "uniformity",
+    "write_report",
+]

@@ -1,0 +1,230 @@
+"""Validated run configuration: YAML or keyword arguments in, one clear error out.
+
+A recipe maps one-to-one to constructor arguments::
+
+    method:  {name: simclr, temperature: 0.5}     # -> SimCLR(encoder, views, temperature=0.5)
+    encoder: {name: small_cnn, width: 32}         # -> small_cnn(input_shape, width=32)
+    views:   {name: simclr, hflip: 0.0}           # -> simclr views(input_shape, hflip=0.0)
+    data:    {name: digits, modality: image}
+    train:   {epochs: 60, batch_size: 256, lr: 0.001}
+    eval:    {k: 20, every_n_epochs: 5}
+    out: runs/simclr-digits
+
+Every key but the ``name`` of ``method``/``encoder``/``views`` is a field checked here; the extra
+keys of those three are checked against the constructor they are passed to. An unknown key,
+a wrong type or an unknown name stops with one :class:`SelfsupError` naming it and the
+closest valid names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from selfsup.errors import SelfsupError, closest
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Component(BaseModel):
+    """A registry name plus the keyword arguments of its constructor (extra keys)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DataConfig(_Strict):
+    name: str = "digits"
+    """A built-in data set name (``selfsup datasets``) or a path to a folder or array file."""
+    modality: str = "image"
+    """What the data holds; decides the reader, the default views and the default encoder."""
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    """Held-out fraction for labeled files without an explicit test split (stratified)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Reader options, e.g. ``{image_size: 64}`` for a folder of images."""
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(60, ge=1)
+    batch_size: int = Field(256, ge=2)
+    optimizer: Literal["adamw", "sgd", "lars"] = "adamw"
+    lr: float = Field(2e-3, gt=0.0)
+    """Learning rate for a batch of 256; scaled linearly with the (global) batch size."""
+    weight_decay: float = Field(1e-4, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    warmup_epochs: float = Field(5, ge=0.0)
+    gradient_clip: float | None = Field(None, gt=0.0)
+    precision: str = "auto"
+    """``auto`` = bf16/16 mixed on GPU, 32-bit on CPU; or any Lightning precision string."""
+    accelerator: str = "auto"
+    devices: int | str = 1
+    strategy: str = "auto"
+    num_workers: int = Field(0, ge=0)
+    seed: int = 0
+    log_every_n_steps: int = Field(5, ge=1)
+
+
+class EvalConfig(_Strict):
+    k: int = Field(20, ge=1)
+    """Neighbours for weighted kNN."""
+    every_n_epochs: int = Field(5, ge=0)
+    """Online kNN / RankMe monitors every N epochs (0 turns them off)."""
+    max_monitor_samples: int = Field(4096, ge=16)
+    """Cap on the samples the online monitors embed, to keep them cheap."""
+    collapse_ratio_alarm: float = Field(0.1, ge=0.0)
+    """Warn when std(normalised embeddings) * sqrt(D) falls below this (collapse)."""
+    random_init: bool = True
+    """Also evaluate a random-init encoder of the same architecture."""
+    raw_input: bool = True
+    """Also evaluate the flattened raw inputs, where the data is a fixed-shape tensor."""
+
+
+class Config(_Strict):
+    method: Component = Field(default_factory=lambda: Component(name="simclr"))
+    encoder: Component | None = None
+    """None = the modality's default encoder."""
+    views: Component | None = None
+    """None = the modality's default view maker."""
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    out: str = "runs/latest"
+
+    @field_validator("method", "encoder", "views", mode="before")
+    @classmethod
+    def _name_shorthand(cls, value: Any) -> Any:
+        # `method: simclr` is shorthand for `method: {name: simclr}`.
+        return {"name": value} if isinstance(value, str) else value
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "data": DataConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+}
+
+
+def _describe_error(err: ValidationError, source: str) -> SelfsupError:
+    """Turn pydantic's report into one message naming the key and the closest valid ones."""
+    first = err.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    key = ".".join(loc)
+    if first["type"] == "extra_forbidden":
+        parent = Config if len(loc) == 1 else _SECTIONS.get(loc[0], Config)
+        valid = _field_names(parent)
+        near = closest(loc[-1], valid)
+        hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+        prefix = "" if len(loc) == 1 else f"{loc[0]}."
+        return SelfsupError(
+            f"Unknown config key {key!r} in {source}.{hint} "
+            f"Valid keys: {', '.join(prefix + v for v in valid)}."
+        )
+    value = first.get("input")
+    return SelfsupError(f"Bad value for config key {key!r} in {source}: {first['msg']} (got {value!r}).")
+
+
+def make_config(data: dict[str, Any] | None = None, source: str = "the configuration") -> Config:
+    """Validate a nested dict into a :class:`Config` (names are checked by :func:`check_names`)."""
+    try:
+        return Config.model_validate(data or {})
+    except ValidationError as err:
+        raise _describe_error(err, source) from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise SelfsupError(f"Config file {str(path)!r} does not exist.")
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise SelfsupError(f"Config file {str(path)!r} is not valid YAML: {err}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise SelfsupError(f"Config file {str(path)!r} must hold a mapping of keys, not {type(loaded).__name__}.")
+    return loaded
+
+
+def load_config(path: str | Path) -> Config:
+    return make_config(read_yaml(path), source=str(path))
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply ``key.sub=value`` (value parsed as YAML) to a nested dict in place."""
+    if "=" not in assignment:
+        raise SelfsupError(f"--set expects key=value, got {assignment!r} (e.g. --set train.lr=0.01).")
+    key, raw = assignment.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise SelfsupError(f"--set has an empty key in {assignment!r}.")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if isinstance(child, str) and part in ("method", "encoder", "views"):
+            child = {"name": child}
+        if child is None:
+            child = {}
+        if not isinstance(child, dict):
+            raise SelfsupError(f"--set {key}: {part!r} is not a section.")
+        node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def set_component(data: dict[str, Any], section: str, name: str | None) -> None:
+    """Set ``section.name`` from a CLI flag; a different name drops the recipe's kwargs for it,
+    since they belong to the other constructor."""
+    if name is None:
+        return
+    current = data.get(section)
+    if isinstance(current, str):
+        current = {"name": current}
+    if isinstance(current, dict) and current.get("name") == name:
+        return
+    data[section] = {"name": name}
+
+
+def check_names(config: Config) -> None:
+    """Check method/encoder/views/data/modality names and constructor kwargs against the
+    registries, so a typo fails before any data is read or model built."""
+    from selfsup.registry import DATASETS, ENCODERS, METHODS, MODALITIES, VIEWS, check_kwargs
+
+    MODALITIES.entry(config.data.modality)
+    for registry, component in ((METHODS, config.method), (ENCODERS, config.encoder), (VIEWS, config.views)):
+        if component is None:
+            continue
+        factory = registry.get(component.name)
+        check_kwargs(factory, component.kwargs, f"{registry.kind} {component.name!r}")
+    if config.data.name not in DATASETS and not Path(config.data.name).expanduser().exists():
+        raise SelfsupError(
+            f"Data {config.data.name!r} is neither a built-in data set nor an existing path. "
+            f"Built-in data sets: {', '.join(DATASETS.names())}. Check the path, or run `selfsup datasets`."
+        )

@@ -1,0 +1,159 @@
+"""Callbacks the engine adds: metrics log, online monitors, non-finite-loss guard."""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from selfsup.errors import SelfsupError
+
+
+class NonFiniteLossError(SelfsupError):
+    """Training produced a NaN or infinite loss."""
+
+
+class NonFiniteLossGuard(L.Callback):
+    """Stops before a non-finite loss reaches the weights.
+
+    It raises before ``backward``, so the update that would poison the weights never happens and
+    no checkpoint is written after it: ``checkpoints/last.ckpt`` stays the last good one.
+    """
+
+    def __init__(self, checkpoint_dir: Path) -> None:
+        self.checkpoint_dir = checkpoint_dir
+
+    def on_before_backward(self, trainer: L.Trainer, pl_module: L.LightningModule, loss: torch.Tensor) -> None:
+        if torch.isfinite(loss).all():
+            return
+        last = self.checkpoint_dir / "last.ckpt"
+        kept = (
+            f"The last good checkpoint is kept at {last}; resume from it with --resume after the change."
+            if last.exists()
+            else "No checkpoint had been written yet."
+        )
+        raise NonFiniteLossError(
+            f"The loss became {float(loss)} at step {trainer.global_step} (epoch {trainer.current_epoch}). "
+            f"Training stopped before the weights were updated. Lower the learning rate (train.lr), "
+            f"enable gradient clipping (train.gradient_clip) or check the input data for extreme values. {kept}"
+        )
+
+
+class MetricsWriter(L.Callback):
+    """Writes ``metrics.csv``: one row per logged step plus the monitors' epoch rows.
+
+    On resume it keeps the rows up to the restored step and drops the ones the interrupted run
+    logged after its last checkpoint, so the file reads as one uninterrupted run.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.rows = []
+        if trainer.global_step > 0 and self.path.exists():
+            with self.path.open(newline="") as f:
+                kept = [r for r in csv.DictReader(f) if r.get("step") and int(float(r["step"])) <= trainer.global_step]
+            self.rows = [{k: v for k, v in r.items() if v not in ("", None)} for r in kept]
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        logs = outputs.get("logs") if isinstance(outputs, dict) else None
+        if logs:
+            self.add({"step": trainer.global_step, "epoch": trainer.current_epoch, **logs})
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.flush(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.flush(trainer)
+
+    def flush(self, trainer: L.Trainer) -> None:
+        if not trainer.is_global_zero:
+            return
+        keys: list[str] = ["step", "epoch"]
+        for row in self.rows:
+            keys.extend(k for k in row if k not in keys)
+        tmp = self.path.with_suffix(".csv.tmp")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.rows)
+        tmp.replace(self.path)
+
+
+class OnlineMonitor(L.Callback):
+    """Every ``every_n_epochs`` epochs: kNN accuracy on the held-out labeled split (when labels
+    exist) and label-free monitors (RankMe, embedding std as a collapse alarm) on detached
+    embeddings. Values are logged (so checkpoints can select on them) and written to metrics.csv.
+    """
+
+    def __init__(
+        self,
+        writer: MetricsWriter,
+        x_train: torch.Tensor,
+        y_train: torch.Tensor | None,
+        x_eval: torch.Tensor,
+        y_eval: torch.Tensor | None,
+        every_n_epochs: int,
+        k: int = 20,
+        max_samples: int = 4096,
+        collapse_ratio_alarm: float = 0.1,
+        batch_size: int = 512,
+    ) -> None:
+        gen = torch.Generator().manual_seed(0)
+
+        def cap(x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+            if x.shape[0] <= max_samples:
+                return x, y
+            keep = torch.randperm(x.shape[0], generator=gen)[:max_samples]
+            return x[keep], (y[keep] if y is not None else None)
+
+        self.writer = writer
+        self.x_train, self.y_train = cap(x_train, y_train)
+        self.x_eval, self.y_eval = cap(x_eval, y_eval)
+        self.every_n_epochs = every_n_epochs
+        self.k = k
+        self.collapse_ratio_alarm = collapse_ratio_alarm
+        self.batch_size = batch_size
+        self.alarms: list[str] = []
+
+    def _due(self, trainer: L.Trainer) -> bool:
+        epoch = trainer.current_epoch + 1
+        return epoch % self.every_n_epochs == 0 or epoch == trainer.max_epochs
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not self._due(trainer):
+            return
+        from selfsup.evaluate import embed_tensor, embedding_std, knn_accuracy, rankme
+
+        encoder = pl_module.method.encoder
+        eval_emb = embed_tensor(encoder, self.x_eval, self.batch_size, pl_module.device)
+        std = embedding_std(eval_emb)
+        values = {
+            "rankme": rankme(eval_emb),
+            "emb_std": std,
+            "collapse_ratio": std * math.sqrt(eval_emb.shape[1]),
+        }
+        if self.y_train is not None and self.y_eval is not None:
+            train_emb = embed_tensor(encoder, self.x_train, self.batch_size, pl_module.device)
+            values["knn_acc"] = knn_accuracy(train_emb, self.y_train, eval_emb, self.y_eval, k=self.k)
+        for key, value in values.items():
+            pl_module.log(key, float(value), on_epoch=True, prog_bar=key in ("knn_acc", "rankme"), sync_dist=False)
+        self.writer.add({"step": trainer.global_step, "epoch": trainer.current_epoch, **{k: float(v) for k, v in values.items()}})
+        if values["collapse_ratio"] < self.collapse_ratio_alarm:
+            message = (
+                f"Possible collapse at epoch {trainer.current_epoch}: std of normalised embeddings × sqrt(D) = "
+                f"{values['collapse_ratio']:.3f} (healthy ≈ 1, collapsed ≈ 0)."
+            )
+            self.alarms.append(message)
+            if trainer.is_global_zero:
+                warnings.warn(message, stacklevel=1)

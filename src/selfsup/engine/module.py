@@ -1,0 +1,81 @@
+"""The one LightningModule that trains any method."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import lightning as L
+import torch
+
+from selfsup.engine.optim import build_optimizer, warmup_cosine
+from selfsup.methods.base import Method
+
+
+class SelfSupervisedModule(L.LightningModule):
+    """Wraps a :class:`~selfsup.methods.base.Method` for the Lightning Trainer.
+
+    It knows neither the modality nor the objective: it calls ``method(batch)``, logs what the
+    method returns, steps the optimiser and the warm-up + cosine schedule, tells the method how
+    far training has come (``on_step_end(progress)``, for EMA and temperature schedules), and
+    reseeds the global RNG at every epoch start so that the random views of epoch ``e`` depend on
+    ``(seed, e, rank)`` only — which is what lets a resumed run continue exactly.
+    """
+
+    def __init__(
+        self,
+        method: Method,
+        *,
+        optimizer: str = "adamw",
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        momentum: float = 0.9,
+        warmup_steps: int = 0,
+        total_steps: int = 1,
+        seed: int = 0,
+        log_every_n_steps: int = 5,
+    ) -> None:
+        super().__init__()
+        self.method = method
+        self.optimizer_name = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.momentum = momentum
+        self.warmup_steps = warmup_steps
+        self.total_steps = max(1, total_steps)
+        self.seed = seed
+        self.log_every_n_steps = log_every_n_steps
+
+    def on_train_epoch_start(self) -> None:
+        epoch_seed = (self.seed * 1_000_003 + self.current_epoch * 1009 + self.global_rank) % (2**63)
+        torch.manual_seed(epoch_seed)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        out = self.method(batch)
+        loss = out["loss"]
+        self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False, batch_size=_batch_size(batch))
+        logs: dict[str, float] = {}
+        if self.global_step % self.log_every_n_steps == 0:
+            logs = {k: float(v) for k, v in out.items() if k != "loss" and _is_scalar(v)}
+            logs["loss"] = float(loss.detach())
+            logs["lr"] = float(self.optimizers().param_groups[0]["lr"]) if self._trainer else self.lr
+        return {"loss": loss, "logs": logs}
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.method.on_step_end(min(1.0, self.global_step / self.total_steps))
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = build_optimizer(self.method, self.optimizer_name, self.lr, self.weight_decay, self.momentum)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, partial(warmup_cosine, warmup_steps=self.warmup_steps, total_steps=self.total_steps)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (int, float)) or (isinstance(value, torch.Tensor) and value.numel() == 1)
+
+
+def _batch_size(batch: dict[str, Any]) -> int:
+    x = batch["x"]
+    return int(x.shape[0]) if hasattr(x, "shape") else len(x)

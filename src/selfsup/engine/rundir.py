@@ -1,0 +1,142 @@
+"""The run directory: refusing to clobber, saving and loading the encoder, checking checkpoints.
+
+```
+runs/<name>/
+  config.yaml  checkpoints/{last,best}.ckpt  encoder.safetensors  encoder.json
+  metrics.csv  metrics.json  report.html
+```
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from selfsup.errors import SelfsupError
+
+RUN_FILES = (
+    "config.yaml",
+    "encoder.safetensors",
+    "encoder.json",
+    "metrics.csv",
+    "metrics.json",
+    "report.html",
+    "embeddings.npy",
+)
+CHECKPOINTS = "checkpoints"
+
+
+def check_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to write into a folder that holds something else, unless told to.
+
+    - ``resume``: the folder must hold a run with ``checkpoints/last.ckpt``.
+    - an existing run: refused unless ``resume`` or ``overwrite``.
+    - a non-empty folder that is not a run: refused unless ``overwrite`` (and even then only
+      selfsup's own file names are replaced; other files stay).
+    """
+    if resume and overwrite:
+        raise SelfsupError("--resume and --overwrite contradict each other: choose one.")
+    if resume:
+        if not (out / "config.yaml").is_file():
+            raise SelfsupError(f"Cannot resume: {out} holds no run (config.yaml is missing).")
+        last = out / CHECKPOINTS / "last.ckpt"
+        if not last.is_file():
+            raise SelfsupError(f"Cannot resume: {last} does not exist (the run stopped before its first checkpoint). Start again with --overwrite.")
+        check_checkpoint(last)
+        return
+    if not out.exists() or overwrite:
+        return
+    if not out.is_dir():
+        raise SelfsupError(f"Output path {out} is a file, not a folder. Choose another --out.")
+    if (out / "config.yaml").is_file():
+        raise SelfsupError(
+            f"Output folder {out} already holds a run. Use --resume to continue it, "
+            "--overwrite to replace it, or choose another --out."
+        )
+    if any(out.iterdir()):
+        raise SelfsupError(
+            f"Output folder {out} is not empty and is not a selfsup run. Choose another --out, "
+            "or pass --overwrite (only selfsup's own files would be replaced)."
+        )
+
+
+def clear_run_files(out: Path) -> None:
+    """Remove a previous run's files (only the names selfsup writes)."""
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+
+
+def check_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a Lightning checkpoint safely (``weights_only=True``) or explain why it is not one."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure means "not a usable checkpoint"
+        raise SelfsupError(
+            f"{path} is not a readable selfsup checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+            "Resume from another run, or start again with --overwrite."
+        ) from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise SelfsupError(f"{path} is not a selfsup checkpoint (it has no 'state_dict'). Start again with --overwrite.")
+    return ckpt
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    _atomic_write_text(path, json.dumps(data, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def save_encoder(out: Path, encoder: nn.Module, spec: dict[str, Any]) -> None:
+    """Write ``encoder.safetensors`` (weights, no pickle) and ``encoder.json`` (how to rebuild it:
+    registry name, input shape, keyword arguments, output_dim)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    tmp = out / "encoder.safetensors.tmp"
+    save_file(state, str(tmp))
+    tmp.replace(out / "encoder.safetensors")
+    write_json(out / "encoder.json", {**spec, "output_dim": int(encoder.output_dim)})
+
+
+def load_encoder(run_dir: str | Path) -> nn.Module:
+    """Rebuild the encoder of a run from ``encoder.json`` and ``encoder.safetensors`` alone."""
+    from selfsup.registry import ENCODERS
+
+    run_dir = Path(run_dir)
+    spec_path, weights_path = run_dir / "encoder.json", run_dir / "encoder.safetensors"
+    for path in (spec_path, weights_path):
+        if not path.is_file():
+            raise SelfsupError(f"{path} does not exist: {run_dir} is not a finished selfsup run.")
+    try:
+        spec = json.loads(spec_path.read_text())
+        name, input_shape, kwargs = spec["name"], tuple(spec["input_shape"]), dict(spec.get("kwargs", {}))
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise SelfsupError(f"{spec_path} is not a valid encoder description ({err}).") from None
+    encoder = ENCODERS.build(name, input_shape, **kwargs)
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise SelfsupError(f"{weights_path} is not a readable safetensors file ({err}).") from None
+    try:
+        encoder.load_state_dict(state)
+    except RuntimeError as err:
+        raise SelfsupError(f"{weights_path} does not match the encoder described in {spec_path}: {str(err)[:300]}") from None
+    return encoder.eval()

@@ -1,0 +1,121 @@
+"""Embed a data set with a frozen encoder and score the embeddings with every evaluation.
+
+:func:`embed_tensor` turns an encoder and an input tensor into embeddings;
+:func:`evaluate_embeddings` runs the kNN and linear probes (when labels exist) and the
+label-free scores, returning one flat dict of floats that the engine logs and the report shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from selfsup.errors import SelfsupError
+from selfsup.evaluate.knn import _as_embeddings, knn_accuracy
+from selfsup.evaluate.label_free import (
+    alignment,
+    collapse_ratio,
+    embedding_std,
+    rankme,
+    uniformity,
+)
+from selfsup.evaluate.linear import linear_probe
+
+# Uniformity is O(N²); past this many test embeddings a fixed random subset is scored.
+UNIFORMITY_MAX_SAMPLES = 10_000
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def embed_tensor(
+    encoder: nn.Module,
+    x: torch.Tensor,
+    batch_size: int = 512,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """Embed ``x`` with ``encoder`` in evaluation mode, without gradients, batch by batch.
+
+    Every submodule's ``training`` flag is restored afterwards individually, so a submodule
+    the caller had deliberately frozen in eval mode (e.g. a BatchNorm) stays so.
+
+    Args:
+        encoder: module mapping an input batch ``[B, ...]`` to embeddings ``[B, D]``.
+        x: ``[N, ...]`` inputs, in the structure ``encoder`` takes (on any device).
+        batch_size: inputs per forward pass.
+        device: where the inputs are sent; ``None`` means the device of the encoder's
+            parameters (the encoder itself is not moved).
+
+    Returns:
+        ``[N, D]`` float32 embeddings on the CPU.
+    """
+    if batch_size < 1:
+        raise SelfsupError(f"batch_size must be >= 1; got {batch_size}.")
+    if x.shape[0] == 0:
+        raise SelfsupError("embed_tensor got an empty input (0 samples); nothing to embed.")
+    target = torch.device(device) if device is not None else _module_device(encoder)
+    modes = {module: module.training for module in encoder.modules()}
+    encoder.eval()
+    try:
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, x.shape[0], batch_size):
+                out = encoder(x[start : start + batch_size].to(target))
+                if not isinstance(out, torch.Tensor) or out.ndim != 2:
+                    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                    raise TypeError(
+                        f"{type(encoder).__name__} must return pooled embeddings [B, D]; got {got}."
+                    )
+                chunks.append(out.float().cpu())
+    finally:
+        for module, training in modes.items():
+            module.training = training
+    return torch.cat(chunks)
+
+
+def evaluate_embeddings(
+    train_emb: Any,
+    train_y: Any | None,
+    test_emb: Any | None,
+    test_y: Any | None,
+    k: int = 20,
+    views_emb: tuple[Any, Any] | None = None,
+) -> dict[str, float]:
+    """Every evaluation of frozen embeddings, as one flat dict of floats.
+
+    Args:
+        train_emb: ``[N, D]`` embeddings of the training split (fits the kNN and linear probes).
+        train_y: ``[N]`` integer labels, or None for unlabeled data.
+        test_emb: ``[M, D]`` embeddings of the held-out split; None when there is none (the
+            label-free scores are then computed on ``train_emb``).
+        test_y: ``[M]`` integer labels, or None.
+        k: neighbours of the kNN classifier.
+        views_emb: optional ``([M, D], [M, D])`` embeddings of two augmented views of the
+            test inputs, for the alignment score.
+
+    Returns:
+        Label-free keys always: ``rankme``, ``emb_std``, ``collapse_ratio``, ``uniformity``
+        (on the test embeddings), plus ``alignment`` when ``views_emb`` is given. When both
+        label vectors and ``test_emb`` are given, also ``knn_acc``, ``linear_acc`` and
+        ``linear_f1`` (macro-F1 of the linear probe).
+    """
+    scored = _as_embeddings(test_emb if test_emb is not None else train_emb, "test_emb")
+    results: dict[str, float] = {}
+    if train_y is not None and test_y is not None and test_emb is not None:
+        results["knn_acc"] = knn_accuracy(train_emb, train_y, test_emb, test_y, k=k)
+        probe = linear_probe(train_emb, train_y, test_emb, test_y)
+        results["linear_acc"] = probe["accuracy"]
+        results["linear_f1"] = probe["macro_f1"]
+    results["rankme"] = rankme(scored)
+    results["emb_std"] = embedding_std(scored)
+    results["collapse_ratio"] = collapse_ratio(scored)
+    if scored.shape[0] >= 2:
+        results["uniformity"] = uniformity(scored, max_samples=UNIFORMITY_MAX_SAMPLES)
+    if views_emb is not None:
+        results["alignment"] = alignment(*views_emb)
+    return results

@@ -1,0 +1,54 @@
+"""embed_tensor and evaluate_embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from selfsup.evaluate import embed_tensor, evaluate_embeddings
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.BatchNorm1d(8), nn.Dropout(0.5))
+        self.frozen_norm = nn.BatchNorm1d(8)
+
+    def forward(self, x):
+        return self.frozen_norm(self.body(x))
+
+
+def test_embed_tensor_is_batched_gradient_free_and_restores_modes():
+    encoder = Encoder()
+    encoder.train()
+    encoder.frozen_norm.eval()  # a caller's deliberate choice that must survive embedding
+    x = torch.randn(10, 3, 4)
+    emb = embed_tensor(encoder, x, batch_size=3)
+    assert emb.shape == (10, 8) and not emb.requires_grad
+    assert encoder.training and encoder.body.training and not encoder.frozen_norm.training
+    encoder.eval()
+    torch.testing.assert_close(emb, encoder(x))  # eval mode: no dropout, running BN stats
+
+
+def test_embed_tensor_rejects_unpooled_outputs():
+    with pytest.raises(TypeError, match=r"\[B, D\]"):
+        embed_tensor(nn.Identity(), torch.randn(4, 3, 2))
+
+
+def test_evaluate_embeddings_returns_all_keys_with_labels_and_views():
+    rng = np.random.default_rng(0)
+    train, test = rng.normal(size=(60, 6)), rng.normal(size=(30, 6))
+    train_y, test_y = rng.integers(0, 3, 60), rng.integers(0, 3, 30)
+    views = (test, test + 0.01 * rng.normal(size=test.shape))
+    result = evaluate_embeddings(train, train_y, test, test_y, k=5, views_emb=views)
+    assert set(result) == {"knn_acc", "linear_acc", "linear_f1", "rankme", "emb_std",
+                           "collapse_ratio", "uniformity", "alignment"}
+    assert all(isinstance(v, float) and np.isfinite(v) for v in result.values())
+
+
+def test_evaluate_embeddings_without_labels_gives_only_label_free_keys():
+    emb = np.random.default_rng(0).normal(size=(40, 5))
+    result = evaluate_embeddings(emb, None, None, None)
+    assert set(result) == {"rankme", "emb_std", "collapse_ratio", "uniformity"}

@@ -1,0 +1,117 @@
+"""Every built-in method trains on any modality: tiny MLP encoder, noise views, no labels."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from selfsup.methods import BYOL, BarlowTwins, Method, SimCLR, VICReg
+from selfsup.views.base import ViewMaker
+
+SMALL_HEADS = {
+    SimCLR: dict(projector_hidden_dim=32, projector_dim=8),
+    BYOL: dict(projector_hidden_dim=32, projector_dim=8, predictor_hidden_dim=32),
+    BarlowTwins: dict(projector_hidden_dim=32, projector_dim=16),
+    VICReg: dict(projector_hidden_dim=32, projector_dim=16),
+}
+
+
+class TinyEncoder(nn.Module):
+    def __init__(self, in_dim: int = 10, output_dim: int = 12) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(), nn.Linear(16, output_dim))
+        self.output_dim = output_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class NoiseViews(ViewMaker):
+    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        return x + 0.1 * torch.randn_like(x)
+
+
+def _build(cls: type[Method]) -> Method:
+    torch.manual_seed(0)
+    return cls(TinyEncoder(), NoiseViews(), **SMALL_HEADS[cls])
+
+
+def _unlabeled_batch() -> dict[str, torch.Tensor]:
+    # No "y": a method that reads labels fails with a KeyError.
+    return {"x": torch.randn(16, 10), "index": torch.arange(16)}
+
+
+@pytest.mark.parametrize("cls", list(SMALL_HEADS), ids=lambda c: c.__name__)
+def test_method_forward_returns_finite_scalar_loss_without_labels(cls):
+    out = _build(cls)(_unlabeled_batch())
+    assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
+    for key, value in out.items():
+        assert isinstance(value, torch.Tensor) and value.dim() == 0, key
+        if key != "loss":
+            assert not value.requires_grad, f"logged scalar {key!r} must be detached"
+
+
+@pytest.mark.parametrize("cls", list(SMALL_HEADS), ids=lambda c: c.__name__)
+def test_method_backward_reaches_the_encoder(cls):
+    method = _build(cls)
+    method(_unlabeled_batch())["loss"].backward()
+    for p in method.encoder.parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("cls", list(SMALL_HEADS), ids=lambda c: c.__name__)
+def test_method_embed_uses_the_encoder_output_dim(cls):
+    method = _build(cls).eval()
+    assert method.embed(_unlabeled_batch()).shape == (16, method.embed_dim)
+
+
+def test_methods_log_their_terms():
+    assert {"invariance", "variance", "covariance"} <= set(_build(VICReg)(_unlabeled_batch()))
+    assert {"on_diagonal", "off_diagonal"} <= set(_build(BarlowTwins)(_unlabeled_batch()))
+    assert "momentum" in _build(BYOL)(_unlabeled_batch())
+
+
+def test_methods_are_registered_by_name_with_family_and_paper():
+    from selfsup.registry import METHODS
+
+    expected = {
+        "simclr": (SimCLR, "contrastive"),
+        "byol": (BYOL, "self-distillation"),
+        "barlow_twins": (BarlowTwins, "redundancy reduction"),
+        "vicreg": (VICReg, "redundancy reduction"),
+    }
+    for name, (cls, family) in expected.items():
+        entry = METHODS.entry(name)
+        assert entry.factory is cls
+        assert entry.meta["family"] == family and entry.meta["paper"]
+
+
+def test_byol_teacher_gets_no_gradients_and_moves_after_step_end():
+    method = _build(BYOL)
+    teachers = [method.teacher_encoder, method.teacher_projector]
+    teacher_params = [p for t in teachers for p in t.parameters()]
+    before = [p.clone() for p in teacher_params]
+
+    method(_unlabeled_batch())["loss"].backward()
+    assert all(p.grad is None and not p.requires_grad for p in teacher_params)
+
+    student_params = [p for p in method.parameters() if p.requires_grad]
+    torch.optim.SGD(student_params, lr=0.1).step()
+    method.on_step_end(0.5)
+    momentum = 1 - (1 - 0.99) * 0.5  # cosine schedule at half-way
+    assert method.momentum == pytest.approx(momentum)
+    online = list(method.encoder.parameters()) + list(method.projector.parameters())
+    for t, t0, s in zip(teacher_params, before, online):
+        torch.testing.assert_close(t, momentum * t0 + (1 - momentum) * s)
+    assert any(not torch.equal(t, t0) for t, t0 in zip(teacher_params, before))
+
+
+def test_byol_teacher_is_frozen_at_the_end_of_training():
+    method = _build(BYOL)
+    method(_unlabeled_batch())["loss"].backward()
+    torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1).step()
+    before = [p.clone() for p in method.teacher_encoder.parameters()]
+    method.on_step_end(1.0)
+    assert method.momentum == pytest.approx(1.0)
+    assert all(torch.equal(t, t0) for t, t0 in zip(method.teacher_encoder.parameters(), before))

@@ -1,0 +1,174 @@
+"""2 processes x B/2 must give the same loss and gradients as 1 process x B.
+
+One spawn of two CPU processes (gloo backend, file:// rendezvous so no port can clash) runs
+every check and saves its results; the tests below compare them with a single-process run
+on the full batch. The gradients are those of a small linear layer producing the
+embeddings, all-reduced and divided by the world size — what DDP does.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+import selfsup.losses.contrastive
+import selfsup.losses.redundancy
+from selfsup.losses.contrastive import nt_xent
+from selfsup.losses.redundancy import barlow_twins_loss, vicreg_loss
+from selfsup.nn.gather import gather
+
+WORLD = 2
+N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N / WORLD
+LOSSES = {
+    "nt_xent": lambda z1, z2: nt_xent(z1, z2, temperature=0.5),
+    # a larger lambda than the paper's so the off-diagonal term matters at D = 4
+    "barlow_twins": lambda z1, z2: barlow_twins_loss(z1, z2, lambda_offdiag=0.1),
+    "vicreg": lambda z1, z2: vicreg_loss(z1, z2),
+}
+GLOBAL_STATISTIC_LOSSES = ("barlow_twins",)  # same value on every rank
+SPAWN_DEADLINE_S = 120
+
+pytestmark = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
+)
+
+
+def _problem() -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
+    """The same layer and two views of the same batch, in every process."""
+    g = torch.Generator().manual_seed(0)
+    layer = nn.Linear(IN_DIM, EMBED_DIM).double()
+    with torch.no_grad():
+        layer.weight.copy_(0.4 * torch.randn(EMBED_DIM, IN_DIM, generator=g))
+        layer.bias.copy_(0.1 * torch.randn(EMBED_DIM, generator=g))
+    x1 = torch.randn(N, IN_DIM, generator=g, dtype=torch.float64)
+    x2 = x1 + 0.3 * torch.randn(N, IN_DIM, generator=g, dtype=torch.float64)
+    return layer, x1, x2
+
+
+def _loss_and_grads(name: str, rows: slice) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    layer, x1, x2 = _problem()
+    loss = LOSSES[name](layer(x1[rows]), layer(x2[rows]))
+    loss.backward()
+    return loss.detach(), [layer.weight.grad, layer.bias.grad]
+
+
+def _plain_gather(x: torch.Tensor) -> torch.Tensor:
+    """The common bug: all_gather without autograd, keeping only the local rows' gradient."""
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    parts[dist.get_rank()] = x
+    return torch.cat(parts)
+
+
+def _ddp_average(grads: list[torch.Tensor]) -> list[torch.Tensor]:
+    for g in grads:
+        dist.all_reduce(g)
+        g /= dist.get_world_size()
+    return grads
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{init_file}",
+        rank=rank,
+        world_size=WORLD,
+        timeout=timedelta(seconds=60),
+    )
+    try:
+        shard = N // WORLD
+        rows = slice(rank * shard, (rank + 1) * shard)
+        results: dict = {}
+        for name in LOSSES:
+            loss, grads = _loss_and_grads(name, rows)
+            results[name] = {"loss": loss, "grads": _ddp_average(grads)}
+            with mock.patch.object(selfsup.losses.contrastive, "gather", _plain_gather), \
+                    mock.patch.object(selfsup.losses.redundancy, "gather", _plain_gather):
+                _, plain_grads = _loss_and_grads(name, rows)
+            results[name]["plain_gather_grads"] = _ddp_average(plain_grads)
+
+        # gather itself: rank order forward; backward sums every rank's gradient of its rows.
+        x = torch.full((3, 2), float(rank), requires_grad=True)
+        gathered = gather(x)
+        (gathered * (rank + 1)).sum().backward()
+        results["gather"] = {"value": gathered.detach(), "grad": x.grad}
+
+        try:
+            gather(torch.zeros(3 if rank == 0 else 2, 2))
+            results["unequal_error"] = ""
+        except ValueError as error:
+            results["unequal_error"] = str(error)
+
+        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def per_rank(tmp_path_factory) -> list[dict]:
+    tmp = tmp_path_factory.mktemp("ddp")
+    context = mp.start_processes(
+        _worker,
+        args=(str(tmp / "rendezvous"), str(tmp)),
+        nprocs=WORLD,
+        join=False,
+        start_method="spawn",
+    )
+    deadline = time.monotonic() + SPAWN_DEADLINE_S
+    while not context.join(timeout=1):  # raises if a worker failed, with its traceback
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                if process.is_alive():
+                    process.kill()
+            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
+    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_distributed_loss_equals_single_process_loss(per_rank, name):
+    full_loss, _ = _loss_and_grads(name, slice(None))
+    rank_losses = torch.stack([r[name]["loss"] for r in per_rank])
+    # DDP optimises the mean of the per-rank losses.
+    torch.testing.assert_close(rank_losses.mean(), full_loss)
+    if name in GLOBAL_STATISTIC_LOSSES:
+        for loss in rank_losses:
+            torch.testing.assert_close(loss, full_loss)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_distributed_gradients_equal_single_process_gradients(per_rank, name):
+    _, full_grads = _loss_and_grads(name, slice(None))
+    for result in per_rank:
+        for got, expected in zip(result[name]["grads"], full_grads):
+            torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_plain_all_gather_gives_wrong_gradients(per_rank, name):
+    _, full_grads = _loss_and_grads(name, slice(None))
+    got = per_rank[0][name]["plain_gather_grads"]
+    assert not all(torch.allclose(g, e) for g, e in zip(got, full_grads))
+
+
+def test_gather_concatenates_in_rank_order_and_sums_gradients(per_rank):
+    expected = torch.cat([torch.full((3, 2), float(r)) for r in range(WORLD)])
+    # every rank weights the gathered tensor by (rank + 1): the summed gradient is 1 + 2.
+    expected_grad = torch.full((3, 2), float(sum(r + 1 for r in range(WORLD))))
+    for result in per_rank:
+        torch.testing.assert_close(result["gather"]["value"], expected)
+        torch.testing.assert_close(result["gather"]["grad"], expected_grad)
+
+
+def test_gather_rejects_unequal_batch_sizes(per_rank):
+    for result in per_rank:
+        assert "same tensor shape on every process" in result["unequal_error"]
+        assert "rank 0: (3, 2)" in result["unequal_error"]
