@@ -23,10 +23,11 @@ _TEST_DIR_NAMES = ("test", "val", "valid", "validation")
 _MAX_NAMED_FILES = 10  # per-file notes beyond this are summarised in one line
 
 
-
 def read_folder(
     root: Path, seed: int, test_fraction: float, size: tuple[int, int] | None
 ) -> DataBundle:
+    """Decode every image under ``root`` once; labels from class sub-folders (module doc of
+    :mod:`selfsup.data.images`). ``size`` is (H, W), or None to keep a common size."""
     notes: list[str] = []
     subdirs = {p.name.lower(): p for p in _visible(root) if p.is_dir()}
     test_dir = next((subdirs[n] for n in _TEST_DIR_NAMES if n in subdirs), None)
@@ -37,7 +38,9 @@ def read_folder(
                 f"In {root}, one of train/ and {test_dir.name}/ has class sub-folders and the "
                 "other has not; give both the same layout."
             )
-        notes.append(f"Used {root.name}/train and {root.name}/{test_dir.name} as the test split.")
+        notes.append(
+            f"Used {root.name}/train for training, {root.name}/{test_dir.name} as the test split."
+        )
     else:
         parts = [_list_images(root)]
     files = [f for p in parts for f in p[0]]
@@ -161,7 +164,8 @@ def _decode_images(
                 size = (MIXED_SIZE_DEFAULT, MIXED_SIZE_DEFAULT)
                 notes.append(
                     f"Images in {root} have {len(sizes)} different sizes; all were resized "
-                    f"(shorter side, centre crop) to {size[0]}x{size[1]}. Pass image_size to choose."
+                    f"(shorter side, centre crop) to {size[0]}x{size[1]}. "
+                    "Pass image_size to choose."
                 )
             decoded = list(pool.map(lambda i: _decode(files[i], channels, size), ok))
         else:
@@ -177,7 +181,8 @@ def _decode_images(
         )
     if failures:
         named = sorted(failures)[:_MAX_NAMED_FILES]
-        skipped = [f"Skipped unreadable image {files[i]}: {failures[i]}" for i in named]
+        skipped = [f"Skipped unreadable image {files[i]} ({type(failures[i]).__name__})"
+                   for i in named]
         if len(failures) > len(named):
             skipped.append(f"… and {len(failures) - len(named)} more unreadable images skipped.")
         notes += skipped

@@ -81,6 +81,9 @@ def read_images(
     description="scikit-learn's 1,797 handwritten 8x8 digits, 10 classes, fixed 1437/360 split",
     n=1797,
     modality="image",
+    # digits are not mirror-invariant, and an 8x8 crop below half the area often loses the
+    # digit (a supervised small_cnn recognises ~89 % of (0.5, 1) crops, ~77 % of (0.2, 1) ones)
+    view_defaults={"hflip": 0.0, "crop_scale": (0.5, 1.0)},
 )
 def digits(
     seed: int = 0, test_fraction: float = 0.2, image_size: int | Sequence[int] | None = None
@@ -156,7 +159,8 @@ def _read_npz(
         if "x" not in keys:
             raise SelfsupError(
                 f"{path} has no key 'x' (keys found: {', '.join(keys) or 'none'}). Save the "
-                "images as x (and optionally y, x_test, y_test): np.savez(file, x=images, y=labels)."
+                "images as x (and optionally y, x_test, y_test): "
+                "np.savez(file, x=images, y=labels)."
             )
         try:
             arrays = {k: archive[k] for k in ("x", "y", "x_test", "y_test") if k in keys}

@@ -18,8 +18,8 @@ class SelfSupervisedModule(L.LightningModule):
     It knows neither the modality nor the objective: it calls ``method(batch)``, logs what the
     method returns, steps the optimiser and the warm-up + cosine schedule, tells the method how
     far training has come (``on_step_end(progress)``, for EMA and temperature schedules), and
-    reseeds the global RNG at every epoch start so that the random views of epoch ``e`` depend on
-    ``(seed, e, rank)`` only — which is what lets a resumed run continue exactly.
+    reseeds the global RNG before every step so that the random views of step ``t`` depend on
+    ``(seed, t, rank)`` only — which is what lets a resumed run continue exactly.
     """
 
     def __init__(
@@ -46,9 +46,11 @@ class SelfSupervisedModule(L.LightningModule):
         self.seed = seed
         self.log_every_n_steps = log_every_n_steps
 
-    def on_train_epoch_start(self) -> None:
-        epoch_seed = (self.seed * 1_000_003 + self.current_epoch * 1009 + self.global_rank) % (2**63)
-        torch.manual_seed(epoch_seed)
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # The views of step t depend only on (seed, t, rank): a resumed run draws exactly the
+        # views the uninterrupted one would have drawn.
+        step_seed = (self.seed * 1_000_003 + self.global_step * 1009 + self.global_rank) % (2**63)
+        torch.manual_seed(step_seed)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         out = self.method(batch)

@@ -125,7 +125,8 @@ class ImageViews(ViewMaker):
         factors = [float(f) for f in jitter_factors]
         if len(factors) != 4 or min(factors) < 0 or factors[3] > 0.5:
             raise SelfsupError(
-                "jitter_factors must be 4 numbers ≥ 0 (brightness, contrast, saturation, hue ≤ 0.5); "
+                "jitter_factors must be 4 numbers ≥ 0 "
+                "(brightness, contrast, saturation, hue ≤ 0.5); "
                 f"got {list(jitter_factors)}."
             )
         if channels != 3:
@@ -226,10 +227,14 @@ def _image_shape(input_shape: Sequence[int], who: str) -> tuple[int, int, int]:
 
 
 def _range(value: Sequence[float], name: str, low: float, high: float) -> tuple[float, float]:
-    pair = tuple(float(v) for v in value) if isinstance(value, Sequence) else ()
+    try:
+        pair = tuple(float(v) for v in value) if not isinstance(value, str) else ()
+    except (TypeError, ValueError):
+        pair = ()
     if len(pair) != 2 or not (low <= pair[0] <= pair[1] <= high) or pair[1] <= 0:
         raise SelfsupError(
-            f"{name} must be a range (low, high) with {low} ≤ low ≤ high ≤ {high}; got {value!r}."
+            f"{name} must be a range (low, high) with {low} ≤ low ≤ high ≤ {high}; "
+            f"got {value!r}."
         )
     return pair  # type: ignore[return-value]
 

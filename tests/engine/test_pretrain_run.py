@@ -1,0 +1,133 @@
+"""End-to-end behaviour of `selfsup.pretrain`: the run folder, resume, refusals, the guards."""
+
+import json
+
+import lightning as L
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import selfsup
+from selfsup.errors import SelfsupError
+from selfsup.methods.base import Method
+from selfsup.registry import METHODS
+
+
+def test_run_folder_holds_every_file_and_load_rebuilds_the_encoder(tmp_path, tiny_run):
+    result = selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run"))
+    run = tmp_path / "run"
+    for name in ("config.yaml", "encoder.safetensors", "encoder.json", "metrics.csv", "metrics.json", "report.html"):
+        assert (run / name).is_file(), name
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "checkpoints" / "best.ckpt").is_file()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"pretrained", "random_init", "raw_input"} <= metrics.keys()
+    assert 0.0 <= metrics["pretrained"]["knn_acc"] <= 1.0
+    assert "knn_acc" in (run / "metrics.csv").read_text()
+
+    encoder = selfsup.load(run)
+    x = torch.rand(5, 1, 8, 8)
+    result.encoder.eval()
+    assert torch.allclose(encoder(x), result.encoder(x), atol=1e-6)
+
+
+def test_existing_run_is_refused_without_resume_or_overwrite(tmp_path, tiny_run):
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", epochs=1))
+    before = (tmp_path / "run" / "encoder.safetensors").read_bytes()
+    with pytest.raises(SelfsupError, match="already holds a run.*--resume.*--overwrite"):
+        selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", method="byol", epochs=1))
+    assert (tmp_path / "run" / "encoder.safetensors").read_bytes() == before
+    selfsup.pretrain(progress=False, overwrite=True, **tiny_run(tmp_path / "run", epochs=1))
+
+
+def test_non_run_folder_is_refused_and_left_alone(tmp_path, tiny_run):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(SelfsupError, match="not a selfsup run"):
+        selfsup.pretrain(progress=False, **tiny_run(tmp_path / "mine"))
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_batch_size_larger_than_data_is_refused_before_writing(tmp_path, tiny_run):
+    with pytest.raises(SelfsupError, match="Batch size 5000 is larger than the 1437 training samples"):
+        selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", batch_size=5000))
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_of_a_corrupt_checkpoint_says_it_is_not_one(tmp_path, tiny_run):
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", epochs=1))
+    (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"this is not a checkpoint")
+    with pytest.raises(SelfsupError, match="last.ckpt is not a readable selfsup checkpoint"):
+        selfsup.pretrain(progress=False, resume=True, out=str(tmp_path / "run"))
+
+
+class _Kill(L.Callback):
+    """Simulates a run killed in the middle of its second epoch."""
+
+    def __init__(self, at_step: int) -> None:
+        self.at_step = at_step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.at_step:
+            raise KeyboardInterrupt
+
+
+def test_killed_and_resumed_run_ends_with_the_same_weights(tmp_path, tiny_run):
+    flags = dict(epochs=3, batch_size=128)  # 11 steps per epoch
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "whole", **flags))
+    with pytest.raises(BaseException):
+        selfsup.pretrain(progress=False, callbacks=[_Kill(at_step=16)], **tiny_run(tmp_path / "killed", **flags))
+    assert not (tmp_path / "killed" / "encoder.safetensors").exists()
+    selfsup.pretrain(progress=False, resume=True, out=str(tmp_path / "killed"))
+    whole = load_file(str(tmp_path / "whole" / "encoder.safetensors"))
+    resumed = load_file(str(tmp_path / "killed" / "encoder.safetensors"))
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        assert torch.equal(whole[key], resumed[key]), key
+    # the interrupted epoch's log rows were replaced, not duplicated
+    steps = [line.split(",")[0] for line in (tmp_path / "killed" / "metrics.csv").read_text().splitlines()[1:]]
+    whole_steps = [line.split(",")[0] for line in (tmp_path / "whole" / "metrics.csv").read_text().splitlines()[1:]]
+    assert steps == whole_steps
+
+
+class _NaNAtStep3(Method):
+    """A method whose loss turns NaN at its fourth step (to exercise the guard)."""
+
+    def __init__(self, encoder, views):
+        super().__init__(encoder, views)
+        self.calls = 0
+
+    def forward(self, batch):
+        self.calls += 1
+        loss = self.encoder(self.views(batch, 1)[0]["x"]).pow(2).mean()
+        return {"loss": loss * float("nan") if self.calls >= 4 else loss}
+
+
+def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny_run):
+    METHODS.register("nan_test", family="test")(_NaNAtStep3)
+    flags = tiny_run(tmp_path / "run", method="nan_test", epochs=3, batch_size=512)  # 2 steps per epoch
+    flags["overrides"] = [o for o in flags["overrides"] if not o.startswith("method.")]
+    with pytest.raises(SelfsupError, match=r"loss became nan at step 3 \(epoch 1\).*last good checkpoint"):
+        selfsup.pretrain(progress=False, **flags)
+    ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 2
+    assert all(torch.isfinite(v).all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert not (tmp_path / "run" / "encoder.safetensors").exists()
+
+
+def test_evaluate_and_embed_a_finished_run(tmp_path, tiny_run):
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", epochs=1))
+    metrics = selfsup.evaluate(tmp_path / "run")
+    assert "knn_acc" in metrics["pretrained"] and "knn_acc" in metrics["random_init"]
+    emb = selfsup.embed(tmp_path / "run", data="digits", out=tmp_path / "emb.npy")
+    assert emb.shape[0] == 1797
+    assert (tmp_path / "emb.npy").is_file()
+
+
+def test_load_says_which_file_is_missing_or_broken(tmp_path, tiny_run):
+    with pytest.raises(SelfsupError, match="encoder.json does not exist"):
+        selfsup.load(tmp_path)
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", epochs=1))
+    (tmp_path / "run" / "encoder.safetensors").write_bytes(b"garbage")
+    with pytest.raises(SelfsupError, match="not a readable safetensors file"):
+        selfsup.load(tmp_path / "run")
