@@ -204,8 +204,17 @@ def pretrain(
     from selfsup.registry import METHODS, VIEWS
 
     config = build_config(config, **flags)
+    if config.out is None and _is_launched_child() and os.environ.get("SELFSUP_RUN_DIR"):
+        config = config.model_copy(update={"out": os.environ["SELFSUP_RUN_DIR"]})
+    if config.out is None:
+        if resume:
+            raise SelfsupError("--resume needs --out: the run folder to continue.")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        config = config.model_copy(update={"out": f"runs/{config.method.name}-{_slug(config.data.name)}-{stamp}"})
     out = Path(config.out)
     child = _is_launched_child()
+    # DDP processes that Lightning launches inherit this, and so write into the same run.
+    os.environ["SELFSUP_RUN_DIR"] = str(out)
     if resume:
         check_run_dir(out, resume=True, overwrite=overwrite)
         saved = load_config(out / "config.yaml")

@@ -85,7 +85,7 @@ def pretrain(
     devices: Optional[str] = typer.Option(None, help="Number of devices (or 'auto')."),
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
-    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/latest)."),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<method>-<data>-<date-time>)."),
     set_: list[str] = typer.Option([], "--set", help="Override any key: --set train.lr=0.01 (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
@@ -157,11 +157,29 @@ def embed(
     console.print(f"Wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out}")
 
 
+def methods_markdown() -> str:
+    """The README's table of methods, generated from the registry (a test keeps them equal)."""
+    from selfsup.registry import METHODS
+
+    lines = ["| method | family | paper |", "|---|---|---|"]
+    for name in METHODS.names():
+        meta = METHODS.entry(name).meta
+        if meta.get("family") == "test":
+            continue
+        lines.append(f"| `{name}` | {meta.get('family', '')} | {meta.get('paper', '')} |")
+    return "\n".join(lines)
+
+
 @app.command()
-def methods() -> None:
+def methods(
+    markdown: bool = typer.Option(False, "--markdown", help="Print the README's Markdown table."),
+) -> None:
     """List the objectives: name, family, paper."""
     from selfsup.registry import METHODS
 
+    if markdown:
+        print(methods_markdown())
+        return
     table = Table(title="Methods")
     for column in ("name", "family", "paper"):
         table.add_column(column)

@@ -98,7 +98,8 @@ class Config(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
-    out: str = "runs/latest"
+    out: str | None = None
+    """Run folder; None = ``runs/<method>-<data>-<date-time>``, a new folder every run."""
 
     @field_validator("method", "encoder", "views", mode="before")
     @classmethod
