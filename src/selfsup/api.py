@@ -384,8 +384,11 @@ def pretrain(
 
 
 def _wants_sync_bn(train: Any) -> bool:
-    # Batch statistics are part of several objectives' signal: sync them across processes.
-    return isinstance(train.devices, int) and train.devices > 1 or "ddp" in str(train.strategy)
+    # Batch statistics are part of several objectives' signal: sync them across GPU processes
+    # (torch's SyncBatchNorm has no CPU implementation; CPU processes keep per-process stats).
+    on_gpu = train.accelerator in ("gpu", "cuda") or (train.accelerator == "auto" and torch.cuda.is_available())
+    many = (isinstance(train.devices, int) and train.devices > 1) or "ddp" in str(train.strategy)
+    return on_gpu and many
 
 
 def _quiet_lightning() -> None:

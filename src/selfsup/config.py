@@ -143,6 +143,11 @@ def _describe_error(err: ValidationError, source: str) -> SelfsupError:
             f"Unknown config key {key!r} in {source}.{hint} "
             f"Valid keys: {', '.join(prefix + v for v in valid)}."
         )
+    if first["type"] == "missing" and loc[-1] == "name" and loc[0] in ("method", "encoder", "views"):
+        return SelfsupError(
+            f"Options for {loc[0]!r} are given in {source} but not its name: set {loc[0]}.name "
+            f"(e.g. --{loc[0]} NAME or --set {loc[0]}.name=NAME) along with them."
+        )
     value = first.get("input")
     return SelfsupError(f"Bad value for config key {key!r} in {source}: {first['msg']} (got {value!r}).")
 

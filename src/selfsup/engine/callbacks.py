@@ -147,7 +147,7 @@ class OnlineMonitor(L.Callback):
             train_emb = embed_tensor(encoder, self.x_train, self.batch_size, pl_module.device)
             values["knn_acc"] = knn_accuracy(train_emb, self.y_train, eval_emb, self.y_eval, k=self.k)
         for key, value in values.items():
-            pl_module.log(key, float(value), on_epoch=True, prog_bar=key in ("knn_acc", "rankme"), sync_dist=False)
+            pl_module.log(key, float(value), on_epoch=True, prog_bar=key in ("knn_acc", "rankme"), sync_dist=True)
         self.writer.add({"step": trainer.global_step, "epoch": trainer.current_epoch, **{k: float(v) for k, v in values.items()}})
         if values["collapse_ratio"] < self.collapse_ratio_alarm:
             message = (
