@@ -342,7 +342,7 @@ def pretrain(
         return None
 
     from selfsup.engine.evaluation import evaluate_run_encoder
-    from selfsup.evaluate.report import read_metrics_csv, write_report
+    from selfsup.eval.report import read_metrics_csv, write_report
 
     encoder_spec = {
         "name": encoder_name,
@@ -368,7 +368,7 @@ def pretrain(
     write_json(out / "metrics.json", final)
     test_x = bundle.x_test if bundle.x_test is not None else bundle.x_train
     test_y = bundle.y_test if bundle.x_test is not None else bundle.y_train
-    from selfsup.evaluate import embed_tensor
+    from selfsup.eval import embed_tensor
 
     write_report(
         out / "report.html",
@@ -476,7 +476,7 @@ def embed(
 ) -> np.ndarray:
     """Embeddings ``[N, D]`` of every sample of ``data`` (train split then test split, in file
     order), optionally saved to ``out`` as ``.npy``."""
-    from selfsup.evaluate import embed_tensor
+    from selfsup.eval import embed_tensor
 
     run_dir = Path(run_dir)
     encoder = load_encoder(run_dir)

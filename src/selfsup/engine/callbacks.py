@@ -133,7 +133,7 @@ class OnlineMonitor(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._due(trainer):
             return
-        from selfsup.evaluate import embed_tensor, embedding_std, knn_accuracy, rankme
+        from selfsup.eval import embed_tensor, embedding_std, knn_accuracy, rankme
 
         encoder = pl_module.method.encoder
         eval_emb = embed_tensor(encoder, self.x_eval, self.batch_size, pl_module.device)

@@ -18,7 +18,7 @@ MAX_RAW_FEATURES = 65_536
 
 def _views_embeddings(encoder: nn.Module, views: nn.Module, x: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings of two random views of ``x`` (for the alignment score), with a fixed seed."""
-    from selfsup.evaluate import embed_tensor
+    from selfsup.eval import embed_tensor
 
     devices = {p.device for p in encoder.parameters()} or {torch.device("cpu")}
     device = next(iter(devices))
@@ -38,7 +38,7 @@ def evaluate_encoder(
     """Frozen-embedding scores of one encoder on the bundle's test split (or its train split
     when there is none): kNN and linear accuracy when labeled; RankMe, std, uniformity and —
     given a view maker — alignment always."""
-    from selfsup.evaluate import embed_tensor, evaluate_embeddings
+    from selfsup.eval import embed_tensor, evaluate_embeddings
 
     device = next(encoder.parameters()).device if any(True for _ in encoder.parameters()) else "cpu"
     x_eval = bundle.x_test if bundle.x_test is not None else bundle.x_train
@@ -58,7 +58,7 @@ def evaluate_encoder(
 
 def evaluate_raw(bundle: DataBundle, eval_config: EvalConfig) -> dict[str, float] | None:
     """The same scores on flattened raw inputs, when the data is a fixed-shape tensor."""
-    from selfsup.evaluate import evaluate_embeddings
+    from selfsup.eval import evaluate_embeddings
 
     if not isinstance(bundle.x_train, torch.Tensor) or bundle.x_train[0].numel() > MAX_RAW_FEATURES:
         return None

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from selfsup.evaluate import alignment, collapse_ratio, embedding_std, rankme, uniformity
+from selfsup.eval import alignment, collapse_ratio, embedding_std, rankme, uniformity
 
 
 def numpy_rankme(emb, eps=1e-7):

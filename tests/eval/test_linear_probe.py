@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from selfsup.evaluate import linear_probe, linear_probe_accuracy
+from selfsup.eval import linear_probe, linear_probe_accuracy
 
 
 def linearly_separable(n=200, dim=5, seed=0):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from selfsup.evaluate import embed_tensor, evaluate_embeddings
+from selfsup.eval import embed_tensor, evaluate_embeddings
 
 
 class Encoder(nn.Module):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from selfsup.errors import SelfsupError
-from selfsup.evaluate import knn_accuracy, knn_predict
+from selfsup.eval import knn_accuracy, knn_predict
 
 
 def brute_force_knn(train, train_y, test, k, temperature):

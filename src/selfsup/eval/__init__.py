@@ -10,17 +10,17 @@
 
 from __future__ import annotations
 
-from selfsup.evaluate.knn import knn_accuracy, knn_predict
-from selfsup.evaluate.label_free import (
+from selfsup.eval.knn import knn_accuracy, knn_predict
+from selfsup.eval.label_free import (
     alignment,
     collapse_ratio,
     embedding_std,
     rankme,
     uniformity,
 )
-from selfsup.evaluate.linear import linear_probe, linear_probe_accuracy
-from selfsup.evaluate.report import read_metrics_csv, write_report
-from selfsup.evaluate.suite import embed_tensor, evaluate_embeddings
+from selfsup.eval.linear import linear_probe, linear_probe_accuracy
+from selfsup.eval.report import read_metrics_csv, write_report
+from selfsup.eval.suite import embed_tensor, evaluate_embeddings
 
 __all__ = [
     "alignment",

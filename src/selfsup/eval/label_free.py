@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.errors import SelfsupError
-from selfsup.evaluate.knn import _as_embeddings
+from selfsup.eval.knn import _as_embeddings
 
 # Rows per block of the Gram and pairwise-distance computations (bounded memory).
 _ROW_CHUNK = 4096

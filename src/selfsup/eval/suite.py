@@ -13,15 +13,15 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
-from selfsup.evaluate.knn import _as_embeddings, knn_accuracy
-from selfsup.evaluate.label_free import (
+from selfsup.eval.knn import _as_embeddings, knn_accuracy
+from selfsup.eval.label_free import (
     alignment,
     collapse_ratio,
     embedding_std,
     rankme,
     uniformity,
 )
-from selfsup.evaluate.linear import linear_probe
+from selfsup.eval.linear import linear_probe
 
 # Uniformity is O(N²); past this many test embeddings a fixed random subset is scored.
 UNIFORMITY_MAX_SAMPLES = 10_000

@@ -113,7 +113,7 @@ def read_metrics_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 def _new_figure(**kwargs: Any) -> Figure:
     # A bare Figure renders with the Agg canvas without touching pyplot's global state or
-    # backend; imported lazily so that importing selfsup.evaluate stays cheap.
+    # backend; imported lazily so that importing selfsup.eval stays cheap.
     from matplotlib.figure import Figure
 
     return Figure(**kwargs)

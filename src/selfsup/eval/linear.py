@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from selfsup.errors import SelfsupError
-from selfsup.evaluate.knn import _as_embeddings, _as_labels
+from selfsup.eval.knn import _as_embeddings, _as_labels
 
 
 def linear_probe(

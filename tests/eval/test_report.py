@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from selfsup.errors import SelfsupError
-from selfsup.evaluate import read_metrics_csv, write_report
+from selfsup.eval import read_metrics_csv, write_report
 
 CONFIG = {"method": {"name": "simclr", "temperature": 0.5}, "encoder": {"name": "mlp"},
           "data": {"name": "digits"}, "train": {"epochs": 3, "batch_size": 64}, "seed": 7}
@@ -74,7 +74,7 @@ def test_report_with_unlabeled_embeddings_and_method_logs(tmp_path):
 
 
 def test_report_uses_pca_map_for_large_sets(tmp_path, monkeypatch):
-    import selfsup.evaluate.report as report
+    import selfsup.eval.report as report
 
     monkeypatch.setattr(report, "TSNE_MAX_POINTS", 20)
     emb = np.random.default_rng(0).normal(size=(200, 8))
