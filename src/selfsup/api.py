@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from selfsup.config import (
+    Component,
     Config,
     apply_override,
     check_names,
@@ -219,7 +220,9 @@ def pretrain(
         check_run_dir(out, resume=True, overwrite=overwrite)
         saved = load_config(out / "config.yaml")
         given = config.to_dict() if (flags or config is not None) else saved.to_dict()
-        changed = [k for k in _diff(saved.to_dict(), given) if not k.startswith(_RESUME_FREE_KEYS)]
+        # A section left to its default (None) in the request was resolved in the saved run.
+        given = {k: v for k, v in given.items() if v is not None}
+        changed = [k for k in _diff(saved.to_dict(), given) if k.split(".")[0] in given and not k.startswith(_RESUME_FREE_KEYS)]
         if flags.keys() - {"out", "devices", "strategy"} and changed:
             raise SelfsupError(
                 f"--resume continues the saved configuration of {out}; these keys differ from it: "
@@ -246,6 +249,13 @@ def pretrain(
     encoder = build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, train.seed)
     views = VIEWS.build(views_name, bundle.input_shape, **views_kwargs)
     method = METHODS.build(config.method.name, encoder, views, **config.method.kwargs)
+    # config.yaml records what was built, defaults resolved, so it is enough to rerun.
+    config = config.model_copy(
+        update={
+            "encoder": Component(name=encoder_name, **encoder_kwargs),
+            "views": Component(name=views_name, **views_kwargs),
+        }
+    )
 
     if not resume and not child:
         out.mkdir(parents=True, exist_ok=True)
@@ -474,8 +484,10 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
 def embed(
     run_dir: str | Path, data: str, out: str | Path | None = None, modality: str | None = None, batch_size: int = 512
 ) -> np.ndarray:
-    """Embeddings ``[N, D]`` of every sample of ``data`` (train split then test split, in file
-    order), optionally saved to ``out`` as ``.npy``."""
+    """Embeddings ``[N, D]`` of every sample of ``data``, optionally saved to ``out`` as ``.npy``.
+
+    Rows follow the source: a file's own order (a random split made while reading is undone);
+    the train split then the test split for explicit splits and built-in data sets."""
     from selfsup.eval import embed_tensor
 
     run_dir = Path(run_dir)
@@ -490,7 +502,10 @@ def embed(
             f"expects {spec['input_shape']}."
         )
     parts = [bundle.x_train] + ([bundle.x_test] if bundle.x_test is not None else [])
-    emb = torch.cat([embed_tensor(encoder, x, batch_size) for x in parts]).numpy()
+    emb = torch.cat([embed_tensor(encoder, x, batch_size) for x in parts])
+    if bundle.source_index is not None:
+        emb = emb[torch.argsort(bundle.source_index)]
+    emb = emb.numpy()
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)

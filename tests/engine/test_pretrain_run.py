@@ -131,3 +131,23 @@ def test_load_says_which_file_is_missing_or_broken(tmp_path, tiny_run):
     (tmp_path / "run" / "encoder.safetensors").write_bytes(b"garbage")
     with pytest.raises(SelfsupError, match="not a readable safetensors file"):
         selfsup.load(tmp_path / "run")
+
+
+def test_embed_of_a_labeled_file_keeps_the_file_row_order(tmp_path, tiny_run):
+    import numpy as np
+
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", epochs=1))
+    rng = np.random.default_rng(0)
+    x = rng.random((60, 8, 8)).astype(np.float32)
+    y = np.repeat(np.arange(3), 20)
+    np.savez(tmp_path / "rows.npz", x=x, y=y)
+    emb = selfsup.embed(tmp_path / "run", data=str(tmp_path / "rows.npz"))
+    with torch.no_grad():
+        expected = selfsup.load(tmp_path / "run")(torch.from_numpy(x)[:, None])
+    assert np.allclose(emb, expected.numpy(), atol=1e-5)
+
+
+def test_resume_refuses_a_changed_training_key(tmp_path, tiny_run):
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", epochs=1))
+    with pytest.raises(SelfsupError, match="train.epochs"):
+        selfsup.pretrain(progress=False, resume=True, out=str(tmp_path / "run"), epochs=5)

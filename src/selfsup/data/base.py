@@ -26,6 +26,9 @@ class DataBundle:
     y_test: torch.Tensor | None = None
     class_names: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+    source_index: torch.Tensor | None = None
+    """When a split reordered the source, the source row of each sample of
+    ``cat(x_train, x_test)``; None when that concatenation is already in source order."""
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -100,4 +100,6 @@ def split_bundle(
         notes.append(f"Too few samples ({len(y)}) for a test split of {test_fraction}; none made.")
         return DataBundle(name, modality, x, y, None, None, class_names, notes)
     train, test = torch.from_numpy(train), torch.from_numpy(test)
-    return DataBundle(name, modality, x[train], y[train], x[test], y[test], class_names, notes)
+    bundle = DataBundle(name, modality, x[train], y[train], x[test], y[test], class_names, notes)
+    bundle.source_index = torch.cat([train, test])
+    return bundle
