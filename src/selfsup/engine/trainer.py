@@ -1,0 +1,152 @@
+"""Build the Lightning Trainer, callbacks and data loader for a run, and fit."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from selfsup.config import Config
+from selfsup.data import ArrayDataset, DataBundle, collate_batch
+from selfsup.engine.callbacks import MetricsWriter, NonFiniteLossGuard, OnlineMonitor
+from selfsup.engine.module import SelfSupervisedModule
+from selfsup.engine.sampling import EpochSeededSampler
+from selfsup.errors import SelfsupError
+from selfsup.methods.base import Method
+
+
+def fit(
+    method: Method,
+    bundle: DataBundle,
+    config: Config,
+    out: Path,
+    *,
+    resume: bool = False,
+    callbacks: Sequence[Any] = (),
+    progress: bool = True,
+) -> tuple[L.Trainer, OnlineMonitor | None]:
+    """Train ``method`` on ``bundle.x_train`` as ``config.train`` says, checkpointing into
+    ``out/checkpoints`` and logging into ``out/metrics.csv``; with ``resume`` continue from
+    ``last.ckpt``. Returns the trainer and the online monitor (None when monitors are off)."""
+    train = config.train
+    n_train = int(bundle.x_train.shape[0])
+    checkpoint_dir = out / "checkpoints"
+    writer = MetricsWriter(out / "metrics.csv")
+    run_callbacks: list[Any] = [NonFiniteLossGuard(checkpoint_dir)]
+    monitor_metric = None
+    monitor: OnlineMonitor | None = None
+    if config.eval.every_n_epochs > 0:
+        held_out_x = bundle.x_test if bundle.x_test is not None else bundle.x_train
+        held_out_y = bundle.y_test if bundle.x_test is not None else bundle.y_train
+        monitor = OnlineMonitor(
+            writer,
+            bundle.x_train,
+            bundle.y_train,
+            held_out_x,
+            held_out_y,
+            every_n_epochs=config.eval.every_n_epochs,
+            k=config.eval.k,
+            max_samples=config.eval.max_monitor_samples,
+            collapse_ratio_alarm=config.eval.collapse_ratio_alarm,
+        )
+        run_callbacks.append(monitor)
+        monitor_metric = "knn_acc" if bundle.labeled else "rankme"
+    run_callbacks.append(writer)
+    run_callbacks.append(
+        ModelCheckpoint(
+            dirpath=checkpoint_dir,
+            filename="best",
+            monitor=monitor_metric,
+            mode="max",
+            save_last=True,
+            save_top_k=1 if monitor_metric else 0,
+            enable_version_counter=False,
+        )
+    )
+    run_callbacks.extend(callbacks)
+
+    _quiet_lightning()
+    precision = train.precision
+    if precision == "auto":
+        precision = "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else (
+            "16-mixed" if torch.cuda.is_available() else "32-true"
+        )
+    trainer = L.Trainer(
+        max_epochs=train.epochs,
+        accelerator=train.accelerator,
+        devices=train.devices,
+        strategy=train.strategy,
+        precision=precision,
+        gradient_clip_val=train.gradient_clip,
+        callbacks=run_callbacks,
+        logger=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(out),
+        sync_batchnorm=_wants_sync_bn(train),
+        deterministic=False,
+        log_every_n_steps=train.log_every_n_steps,
+    )
+    world = trainer.world_size
+    per_rank = -(-n_train // world)
+    if per_rank < train.batch_size:
+        raise SelfsupError(
+            f"With {world} processes each sees {per_rank} samples, fewer than the batch size {train.batch_size}. "
+            "Lower --batch-size (it is per process)."
+        )
+    steps_per_epoch = per_rank // train.batch_size
+    module = SelfSupervisedModule(
+        method,
+        optimizer=train.optimizer,
+        lr=train.lr * train.batch_size * world / 256,
+        weight_decay=train.weight_decay,
+        momentum=train.momentum,
+        warmup_steps=int(round(train.warmup_epochs * steps_per_epoch)),
+        total_steps=train.epochs * steps_per_epoch,
+        seed=train.seed,
+        log_every_n_steps=train.log_every_n_steps,
+    )
+    loader = _train_loader(bundle, train.batch_size, train.seed, train.num_workers)
+    trainer.fit(
+        module,
+        train_dataloaders=loader,
+        ckpt_path=str(checkpoint_dir / "last.ckpt") if resume else None,
+        weights_only=True,
+    )
+    return trainer, monitor
+
+
+def _wants_sync_bn(train: Any) -> bool:
+    # Batch statistics are part of several objectives' signal: sync them across GPU processes
+    # (torch's SyncBatchNorm has no CPU implementation; CPU processes keep per-process stats).
+    on_gpu = train.accelerator in ("gpu", "cuda") or (train.accelerator == "auto" and torch.cuda.is_available())
+    many = (isinstance(train.devices, int) and train.devices > 1) or "ddp" in str(train.strategy)
+    return on_gpu and many
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+
+
+def _train_loader(bundle: DataBundle, batch_size: int, seed: int, num_workers: int) -> torch.utils.data.DataLoader:
+    dataset = ArrayDataset(bundle.x_train, None)  # self-supervised: labels never reach the method
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=EpochSeededSampler(dataset, seed),
+        drop_last=True,
+        collate_fn=collate_batch,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
