@@ -22,7 +22,8 @@ def brute_force_knn(train, train_y, test, k, temperature):
         order = sorted(range(len(sims)), key=lambda i: -sims[i])[:k]
         votes: dict[int, float] = {}
         for i in order:
-            votes[int(train_y[i])] = votes.get(int(train_y[i]), 0.0) + math.exp(sims[i] / temperature)
+            label = int(train_y[i])
+            votes[label] = votes.get(label, 0.0) + math.exp(sims[i] / temperature)
         predictions.append(max(votes, key=votes.get))
     return np.array(predictions)
 
@@ -58,7 +59,8 @@ def test_knn_matches_brute_force_on_random_data(k, temperature):
 
 def test_knn_chunking_does_not_change_predictions():
     rng = np.random.default_rng(0)
-    train, train_y, test = rng.normal(size=(50, 5)), rng.integers(0, 3, 50), rng.normal(size=(23, 5))
+    train, train_y = rng.normal(size=(50, 5)), rng.integers(0, 3, 50)
+    test = rng.normal(size=(23, 5))
     whole = knn_predict(train, train_y, test, k=7)
     chunked = knn_predict(train, train_y, test, k=7, chunk_size=4)
     torch.testing.assert_close(whole, chunked)

@@ -54,3 +54,10 @@ def test_macro_f1_penalises_ignoring_a_rare_class():
     result = linear_probe(x, y, x, y, C=1e-4)
     assert result["accuracy"] == pytest.approx(0.9)
     assert result["macro_f1"] < 0.5
+
+
+def test_test_set_is_standardised_with_training_statistics():
+    # Embeddings far from the origin at a large scale: only a consistent transform keeps 100 %.
+    x, y = linearly_separable()
+    x_test, y_test = linearly_separable(seed=1)
+    assert linear_probe_accuracy(100 * x + 1000, y, 100 * x_test + 1000, y_test) == 1.0

@@ -10,8 +10,9 @@ import pytest
 from selfsup.errors import SelfsupError
 from selfsup.eval import read_metrics_csv, write_report
 
-CONFIG = {"method": {"name": "simclr", "temperature": 0.5}, "encoder": {"name": "mlp"},
-          "data": {"name": "digits"}, "train": {"epochs": 3, "batch_size": 64}, "seed": 7}
+# Shaped like the engine's resolved config: encoder None (modality default), seed under train.
+CONFIG = {"method": {"name": "simclr", "temperature": 0.5}, "encoder": None,
+          "data": {"name": "digits"}, "train": {"epochs": 3, "batch_size": 64, "seed": 7}}
 FINAL = {
     "data": {"name": "digits", "n_train": 1437, "n_test": 360, "num_classes": 10},
     "pretrained": {"knn_acc": 0.9312, "linear_acc": 0.9511, "rankme": 23.25},
@@ -19,6 +20,7 @@ FINAL = {
     "raw_input": {"knn_acc": 0.9777},
     "notes": ["skipped 2 unreadable files: a.png, b.png"],
     "seconds": 12.5,
+    "encoder": "mlp",  # the engine records the resolved encoder name here
 }
 
 
@@ -49,7 +51,8 @@ def test_report_embeds_plots_and_final_table(tmp_path):
     for value in ("0.9312", "0.9511", "23.2500", "0.5123", "0.9777"):
         assert value in text
     assert "—" in text  # raw_input has no linear_acc
-    assert "simclr" in text and "mlp" in text and ">64<" in text and ">7<" in text
+    assert "<td>simclr</td>" in text and "<td>mlp</td>" in text
+    assert "<td>64</td>" in text and "<td>7</td>" in text
     assert "skipped 2 unreadable files" in text
     assert "<details>" in text and "temperature: 0.5" in text
     assert external_references(text) == []
@@ -74,9 +77,9 @@ def test_report_with_unlabeled_embeddings_and_method_logs(tmp_path):
 
 
 def test_report_uses_pca_map_for_large_sets(tmp_path, monkeypatch):
-    import selfsup.eval.report as report
+    from selfsup.eval import plots
 
-    monkeypatch.setattr(report, "TSNE_MAX_POINTS", 20)
+    monkeypatch.setattr(plots, "TSNE_MAX_POINTS", 20)
     emb = np.random.default_rng(0).normal(size=(200, 8))
     text = write_report(tmp_path / "r.html", title="t", config={}, metrics_rows=[], final={},
                         test_emb=emb, test_y=np.arange(200) % 30).read_text()
@@ -102,3 +105,13 @@ def test_read_metrics_csv_parses_numbers_and_empty_cells(tmp_path):
 def test_read_metrics_csv_names_a_missing_file(tmp_path):
     with pytest.raises(SelfsupError, match="nope.csv"):
         read_metrics_csv(tmp_path / "nope.csv")
+
+
+def test_report_notes_a_plot_it_could_not_draw(tmp_path):
+    emb = np.ones((20, 3))
+    emb[0, 0] = np.nan
+    with pytest.warns(UserWarning, match="Embedding map"):
+        path = write_report(tmp_path / "r.html", title="t", config={}, metrics_rows=[],
+                            final={}, test_emb=emb)
+    text = path.read_text()
+    assert "<img" not in text and "Plot &#x27;Embedding map&#x27; skipped" in text

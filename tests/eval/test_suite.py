@@ -13,7 +13,9 @@ from selfsup.eval import embed_tensor, evaluate_embeddings
 class Encoder(nn.Module):
     def __init__(self):
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.BatchNorm1d(8), nn.Dropout(0.5))
+        self.body = nn.Sequential(
+            nn.Flatten(), nn.Linear(12, 8), nn.BatchNorm1d(8), nn.Dropout(0.5)
+        )
         self.frozen_norm = nn.BatchNorm1d(8)
 
     def forward(self, x):

@@ -38,7 +38,9 @@ def _as_embeddings(emb: Any, name: str, min_rows: int = 1) -> torch.Tensor:
         try:
             tensor = torch.as_tensor(np.asarray(emb))
         except (TypeError, ValueError) as err:
-            raise SelfsupError(f"{name} must be a numeric array [N, D]; got {type(emb).__name__}.") from err
+            raise SelfsupError(
+                f"{name} must be a numeric array [N, D]; got {type(emb).__name__}."
+            ) from err
     if tensor.dtype != torch.float64:
         tensor = tensor.float()
     if tensor.ndim != 2:
@@ -48,7 +50,8 @@ def _as_embeddings(emb: Any, name: str, min_rows: int = 1) -> torch.Tensor:
         )
     if tensor.shape[0] < min_rows or tensor.shape[1] == 0:
         raise SelfsupError(
-            f"{name} needs at least {min_rows} row(s) and 1 column; got shape {tuple(tensor.shape)}."
+            f"{name} needs at least {min_rows} row(s) and 1 column; "
+            f"got shape {tuple(tensor.shape)}."
         )
     if not bool(torch.isfinite(tensor).all()):
         raise SelfsupError(
@@ -59,12 +62,16 @@ def _as_embeddings(emb: Any, name: str, min_rows: int = 1) -> torch.Tensor:
 
 
 def _as_labels(labels: Any, name: str, n: int) -> torch.Tensor:
-    """Check ``labels`` is a vector of ``n`` integer class labels and return an int64 tensor (CPU)."""
-    tensor = labels.detach().cpu() if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels))
+    """Check ``labels`` is a vector of ``n`` integer class labels; return them as int64 (CPU)."""
+    if isinstance(labels, torch.Tensor):
+        tensor = labels.detach().cpu()
+    else:
+        tensor = torch.as_tensor(np.asarray(labels))
     tensor = tensor.reshape(-1) if tensor.ndim == 2 and 1 in tensor.shape else tensor
     if tensor.ndim != 1 or tensor.shape[0] != n:
         raise SelfsupError(
-            f"{name} must be a vector of {n} labels (one per embedding); got shape {tuple(tensor.shape)}."
+            f"{name} must be a vector of {n} labels (one per embedding); "
+            f"got shape {tuple(tensor.shape)}."
         )
     if tensor.is_floating_point() and not bool((tensor == tensor.round()).all()):
         raise SelfsupError(f"{name} must hold integer class labels; got non-integer values.")
@@ -103,7 +110,9 @@ def knn_predict(
             "both must come from the same encoder."
         )
     if k < 1 or temperature <= 0:
-        raise SelfsupError(f"kNN needs k >= 1 and temperature > 0; got k={k}, temperature={temperature}.")
+        raise SelfsupError(
+            f"kNN needs k >= 1 and temperature > 0; got k={k}, temperature={temperature}."
+        )
 
     # Vote over dense class indices so arbitrary label values (e.g. {3, 17}) cost no memory.
     classes, class_idx = torch.unique(labels, return_inverse=True)

@@ -132,7 +132,7 @@ def alignment(z1: Any, z2: Any, alpha: float = 2.0) -> float:
 
 
 def uniformity(z: Any, t: float = 2.0, max_samples: int | None = None) -> float:
-    """Uniformity loss of Wang & Isola 2020 (ICML, Eq. 3): how evenly embeddings fill the sphere.
+    """Uniformity loss of Wang & Isola 2020 (ICML, Eq. 3): how evenly embeddings cover the sphere.
 
     With ``f(x)`` the L2-normalised embedding, over all pairs of distinct samples::
 

@@ -3,9 +3,10 @@
 The linear evaluation protocol of Zhang et al. 2016 ("Colorful Image Colorization") and
 Oord et al. 2018 (CPC): the encoder is frozen and only a linear classifier is fitted on its
 embeddings. Like SimCLR's transfer evaluation (Chen et al. 2020), we fit an L2-regularised
-multinomial logistic regression with L-BFGS rather than SGD, which needs no tuning. We standardise each dimension with the
-training set's mean and std first, because SSL embeddings have wildly different scales per
-method and L-BFGS converges poorly on badly scaled inputs.
+multinomial logistic regression with L-BFGS rather than SGD, which needs no tuning. We
+standardise each dimension with the training set's mean and std first, because SSL
+embeddings have wildly different scales per method and L-BFGS converges poorly on badly
+scaled inputs.
 
 The fit is deterministic (L-BFGS, no random initialisation, fixed ``random_state``).
 """
