@@ -58,17 +58,21 @@ def fit(
         run_callbacks.append(monitor)
         monitor_metric = "knn_acc" if bundle.labeled else "rankme"
     run_callbacks.append(writer)
-    run_callbacks.append(
-        ModelCheckpoint(
-            dirpath=checkpoint_dir,
-            filename="best",
-            monitor=monitor_metric,
-            mode="max",
-            save_last=True,
-            save_top_k=1 if monitor_metric else 0,
-            enable_version_counter=False,
+    # last.ckpt after every epoch (what --resume continues from) ...
+    run_callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=0))
+    # ... and best.ckpt on the epochs the monitor scores.
+    if monitor_metric is not None:
+        run_callbacks.append(
+            ModelCheckpoint(
+                dirpath=checkpoint_dir,
+                filename="best",
+                monitor=monitor_metric,
+                mode="max",
+                save_top_k=1,
+                every_n_epochs=config.eval.every_n_epochs,
+                enable_version_counter=False,
+            )
         )
-    )
     run_callbacks.extend(callbacks)
 
     _quiet_lightning()
