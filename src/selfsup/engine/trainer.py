@@ -59,7 +59,9 @@ def fit(
         monitor_metric = "knn_acc" if bundle.labeled else "rankme"
     run_callbacks.append(writer)
     # last.ckpt after every epoch (what --resume continues from) ...
-    run_callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=0))
+    run_callbacks.append(
+        ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, enable_version_counter=False)
+    )
     # ... and best.ckpt on the epochs the monitor scores.
     if monitor_metric is not None:
         run_callbacks.append(
