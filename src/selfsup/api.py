@@ -22,16 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from selfsup.config import (
-    Component,
-    Config,
-    apply_override,
-    check_names,
-    load_config,
-    make_config,
-    read_yaml,
-    set_component,
-)
+from selfsup.config import Component, Config, build_config, check_names, config_diff, load_config
 from selfsup.data import DataBundle, load_data
 from selfsup.engine.rundir import (
     check_run_dir,
@@ -53,78 +44,6 @@ class RunResult:
     run_dir: Path
     metrics: dict[str, Any]
     encoder: nn.Module
-
-
-# ----------------------------------------------------------------------------- configuration
-
-
-def build_config(
-    config: Config | dict | str | Path | None = None,
-    *,
-    method: str | None = None,
-    encoder: str | None = None,
-    views: str | None = None,
-    data: str | None = None,
-    modality: str | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    devices: int | str | None = None,
-    strategy: str | None = None,
-    seed: int | None = None,
-    out: str | Path | None = None,
-    overrides: Sequence[str] | dict[str, Any] = (),
-) -> Config:
-    """Merge a recipe (object, dict or YAML path), flag-style arguments and ``key=value``
-    overrides, in that order, into one validated :class:`Config`."""
-    if isinstance(config, Config):
-        raw = config.to_dict()
-        source = "the configuration"
-    elif isinstance(config, (str, Path)):
-        raw, source = read_yaml(config), str(config)
-    else:
-        raw, source = dict(config or {}), "the configuration"
-    for section, name in (("method", method), ("encoder", encoder), ("views", views)):
-        set_component(raw, section, name)
-    flags = {
-        "data.name": data,
-        "data.modality": modality,
-        "train.epochs": epochs,
-        "train.batch_size": batch_size,
-        "train.devices": devices,
-        "train.strategy": strategy,
-        "train.seed": seed,
-        "out": str(out) if out is not None else None,
-    }
-    items = list(overrides.items()) if isinstance(overrides, dict) else []
-    for key, value in flags.items():
-        if value is not None:
-            _assign(raw, key, value)
-    for key, value in items:
-        _assign(raw, key, value)
-    if not isinstance(overrides, dict):
-        for assignment in overrides:
-            apply_override(raw, assignment)
-    return make_config(raw, source=source)
-
-
-def _assign(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    node = raw
-    *parents, last = dotted.split(".")
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
-
-
-def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for key in sorted(set(a) | set(b)):
-        path = f"{prefix}{key}"
-        va, vb = a.get(key), b.get(key)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            keys.extend(_diff(va, vb, path + "."))
-        elif va != vb:
-            keys.append(path)
-    return keys
 
 
 # ----------------------------------------------------------------------------- building
@@ -219,7 +138,7 @@ def pretrain(
         given = config.to_dict() if (flags or config is not None) else saved.to_dict()
         # A section left to its default (None) in the request was resolved in the saved run.
         given = {k: v for k, v in given.items() if v is not None}
-        changed = [k for k in _diff(saved.to_dict(), given) if k.split(".")[0] in given and not k.startswith(_RESUME_FREE_KEYS)]
+        changed = [k for k in config_diff(saved.to_dict(), given) if k.split(".")[0] in given and not k.startswith(_RESUME_FREE_KEYS)]
         if flags.keys() - {"out", "devices", "strategy"} and changed:
             raise SelfsupError(
                 f"--resume continues the saved configuration of {out}; these keys differ from it: "

@@ -18,6 +18,7 @@ closest valid names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -234,3 +235,72 @@ def check_names(config: Config) -> None:
             f"Data {config.data.name!r} is neither a built-in data set nor an existing path. "
             f"Built-in data sets: {', '.join(DATASETS.names())}. Check the path, or run `selfsup datasets`."
         )
+
+
+def build_config(
+    config: Config | dict | str | Path | None = None,
+    *,
+    method: str | None = None,
+    encoder: str | None = None,
+    views: str | None = None,
+    data: str | None = None,
+    modality: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    devices: int | str | None = None,
+    strategy: str | None = None,
+    seed: int | None = None,
+    out: str | Path | None = None,
+    overrides: Sequence[str] | dict[str, Any] = (),
+) -> Config:
+    """Merge a recipe (object, dict or YAML path), flag-style arguments and ``key=value``
+    overrides, in that order, into one validated :class:`Config`."""
+    if isinstance(config, Config):
+        raw = config.to_dict()
+        source = "the configuration"
+    elif isinstance(config, (str, Path)):
+        raw, source = read_yaml(config), str(config)
+    else:
+        raw, source = dict(config or {}), "the configuration"
+    for section, name in (("method", method), ("encoder", encoder), ("views", views)):
+        set_component(raw, section, name)
+    flags = {
+        "data.name": data,
+        "data.modality": modality,
+        "train.epochs": epochs,
+        "train.batch_size": batch_size,
+        "train.devices": devices,
+        "train.strategy": strategy,
+        "train.seed": seed,
+        "out": str(out) if out is not None else None,
+    }
+    items = list(overrides.items()) if isinstance(overrides, dict) else []
+    for key, value in flags.items():
+        if value is not None:
+            _assign(raw, key, value)
+    for key, value in items:
+        _assign(raw, key, value)
+    if not isinstance(overrides, dict):
+        for assignment in overrides:
+            apply_override(raw, assignment)
+    return make_config(raw, source=source)
+
+
+def _assign(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def config_diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key in sorted(set(a) | set(b)):
+        path = f"{prefix}{key}"
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            keys.extend(config_diff(va, vb, path + "."))
+        elif va != vb:
+            keys.append(path)
+    return keys

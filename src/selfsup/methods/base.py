@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
 from torch import nn
 
 
-class Method(nn.Module):
+class Method(nn.Module, ABC):
     """Base class of every self-supervised method.
 
     A method holds the ``encoder`` (any module mapping ``batch["x"]`` to ``[B, D]`` and exposing
@@ -26,8 +27,9 @@ class Method(nn.Module):
     def embed_dim(self) -> int:
         return int(self.encoder.output_dim)
 
-    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """``{"loss": scalar tensor, **logs}`` for one batch; views are made here."""
 
     @torch.no_grad()
     def embed(self, batch: dict[str, Any]) -> torch.Tensor:

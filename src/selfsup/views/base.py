@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from torch import nn
 
 
-class ViewMaker(nn.Module):
+class ViewMaker(nn.Module, ABC):
     """Makes ``n`` random views of a whole batch at once, on the batch's device.
 
     ``views(batch, n)`` returns ``n`` shallow copies of ``batch`` whose ``"x"`` is replaced by an
@@ -16,8 +17,9 @@ class ViewMaker(nn.Module):
     (BYOL's asymmetric pair).
     """
 
-    def augment(self, x: Any, i: int) -> Any:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def augment(self, x: Any, i: int) -> Any:
+        """View number ``i`` of the whole input ``x`` (per-sample random parameters)."""
 
     def forward(self, batch: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
         return [{**batch, "x": self.augment(batch["x"], i)} for i in range(n)]
