@@ -151,3 +151,11 @@ def test_resume_refuses_a_changed_training_key(tmp_path, tiny_run):
     selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", epochs=1))
     with pytest.raises(SelfsupError, match="train.epochs"):
         selfsup.pretrain(progress=False, resume=True, out=str(tmp_path / "run"), epochs=5)
+
+
+def test_config_yaml_of_a_run_reruns_it_to_the_same_weights(tmp_path, tiny_run):
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "first", epochs=1))
+    selfsup.pretrain(str(tmp_path / "first" / "config.yaml"), progress=False, out=str(tmp_path / "again"))
+    first = load_file(str(tmp_path / "first" / "encoder.safetensors"))
+    again = load_file(str(tmp_path / "again" / "encoder.safetensors"))
+    assert all(torch.equal(first[k], again[k]) for k in first)
