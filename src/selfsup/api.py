@@ -194,7 +194,7 @@ def pretrain(
     }
     method.encoder.cpu()
     save_encoder(out, method.encoder, encoder_spec)
-    final = evaluate_run_encoder(
+    final, held_out_emb = evaluate_run_encoder(
         method.encoder,
         lambda: build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, train.seed),
         bundle,
@@ -208,18 +208,14 @@ def pretrain(
     if monitor is not None and monitor.alarms:
         final["notes"] = final.get("notes", []) + monitor.alarms
     write_json(out / "metrics.json", final)
-    test_x = bundle.x_test if bundle.x_test is not None else bundle.x_train
-    test_y = bundle.y_test if bundle.x_test is not None else bundle.y_train
-    from selfsup.eval import embed_tensor
-
     write_report(
         out / "report.html",
         title=f"{config.method.name} · {encoder_name} · {config.data.name}",
         config=config.to_dict(),
         metrics_rows=read_metrics_csv(out / "metrics.csv"),
         final=final,
-        test_emb=embed_tensor(method.encoder, test_x),
-        test_y=test_y,
+        test_emb=held_out_emb,
+        test_y=bundle.held_out[1],
         class_names=bundle.class_names,
     )
     return RunResult(run_dir=out, metrics=final, encoder=method.encoder.eval())
@@ -233,11 +229,22 @@ def load(run_dir: str | Path) -> nn.Module:
     return load_encoder(run_dir)
 
 
-def _run_config(run_dir: Path) -> Config:
+def _open_run(run_dir: Path) -> tuple[Config, nn.Module, dict[str, Any]]:
+    """A finished run's configuration, encoder and encoder description."""
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise SelfsupError(f"{run_dir} is not a selfsup run folder (config.yaml is missing).")
-    return load_config(path)
+    config = load_config(path)
+    encoder = load_encoder(run_dir)
+    return config, encoder, _read_json(run_dir / "encoder.json")
+
+
+def _check_input_shape(bundle: DataBundle, spec: dict[str, Any], run_dir: Path) -> None:
+    if tuple(bundle.input_shape) != tuple(spec["input_shape"]):
+        raise SelfsupError(
+            f"Data {bundle.name!r} has samples of shape {list(bundle.input_shape)}, but the encoder of "
+            f"{run_dir} was trained on {spec['input_shape']}."
+        )
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None = None) -> dict[str, Any]:
@@ -250,23 +257,17 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
     from selfsup.registry import VIEWS
 
     run_dir = Path(run_dir)
-    config = _run_config(run_dir)
-    encoder = load_encoder(run_dir)
-    spec = read_yaml_json(run_dir / "encoder.json")
+    config, encoder, spec = _open_run(run_dir)
     own = data is None or data == config.data.name
     if not own:
         config = config.model_copy(
             update={"data": config.data.model_copy(update={"name": data, **({"modality": modality} if modality else {})})}
         )
     bundle = _load_bundle(config)
-    if tuple(bundle.input_shape) != tuple(spec["input_shape"]):
-        raise SelfsupError(
-            f"Data {config.data.name!r} has samples of shape {list(bundle.input_shape)}, but the encoder of "
-            f"{run_dir} was trained on {spec['input_shape']}."
-        )
+    _check_input_shape(bundle, spec, run_dir)
     _, _, views_name, views_kwargs = _components(config, bundle)
     views = VIEWS.build(views_name, bundle.input_shape, **views_kwargs)
-    result = evaluate_run_encoder(
+    result, _ = evaluate_run_encoder(
         encoder,
         lambda: build_encoder(spec["name"], bundle.input_shape, spec.get("kwargs", {}), config.train.seed),
         bundle,
@@ -276,7 +277,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
     )
     target = run_dir / ("metrics.json" if own else f"eval_{_slug(config.data.name)}.json")
     if own and target.is_file():
-        previous = read_yaml_json(target)
+        previous = _read_json(target)
         result = {**previous, **result}
     write_json(target, result)
     result["written_to"] = str(target)
@@ -293,16 +294,10 @@ def embed(
     from selfsup.eval import embed_tensor
 
     run_dir = Path(run_dir)
-    encoder = load_encoder(run_dir)
-    spec = read_yaml_json(run_dir / "encoder.json")
-    config = _run_config(run_dir)
+    config, encoder, spec = _open_run(run_dir)
     bundle = load_data(data, modality=modality or spec.get("modality", config.data.modality), seed=config.train.seed,
                        test_fraction=config.data.test_fraction, **config.data.options)
-    if tuple(bundle.input_shape) != tuple(spec["input_shape"]):
-        raise SelfsupError(
-            f"Data {data!r} has samples of shape {list(bundle.input_shape)}, but the encoder of {run_dir} "
-            f"expects {spec['input_shape']}."
-        )
+    _check_input_shape(bundle, spec, run_dir)
     parts = [bundle.x_train] + ([bundle.x_test] if bundle.x_test is not None else [])
     emb = torch.cat([embed_tensor(encoder, x, batch_size) for x in parts])
     if bundle.source_index is not None:
@@ -315,7 +310,7 @@ def embed(
     return emb
 
 
-def read_yaml_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> dict[str, Any]:
     import json
 
     try:

@@ -222,7 +222,8 @@ def set_component(data: dict[str, Any], section: str, name: str | None) -> None:
 def check_names(config: Config) -> None:
     """Check method/encoder/views/data/modality names and constructor kwargs against the
     registries, so a typo fails before any data is read or model built."""
-    from selfsup.registry import DATASETS, ENCODERS, METHODS, MODALITIES, VIEWS, check_kwargs
+    from selfsup.data import check_data_spec
+    from selfsup.registry import ENCODERS, METHODS, MODALITIES, VIEWS, check_kwargs
 
     MODALITIES.entry(config.data.modality)
     for registry, component in ((METHODS, config.method), (ENCODERS, config.encoder), (VIEWS, config.views)):
@@ -230,11 +231,7 @@ def check_names(config: Config) -> None:
             continue
         factory = registry.get(component.name)
         check_kwargs(factory, component.kwargs, f"{registry.kind} {component.name!r}")
-    if config.data.name not in DATASETS and not Path(config.data.name).expanduser().exists():
-        raise SelfsupError(
-            f"Data {config.data.name!r} is neither a built-in data set nor an existing path. "
-            f"Built-in data sets: {', '.join(DATASETS.names())}. Check the path, or run `selfsup datasets`."
-        )
+    check_data_spec(config.data.name)
 
 
 def build_config(

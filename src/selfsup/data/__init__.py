@@ -12,7 +12,18 @@ from selfsup.registry import DATASETS, MODALITIES, check_kwargs
 # Importing the modality modules registers their readers and built-in data sets.
 from selfsup.data import images as _images  # noqa: F401,E402
 
-__all__ = ["ArrayDataset", "DataBundle", "collate_batch", "load_data"]
+__all__ = ["ArrayDataset", "DataBundle", "check_data_spec", "collate_batch", "load_data"]
+
+
+def check_data_spec(spec: str) -> None:
+    """Raise the one clear error for a data spec that is neither a built-in name nor a path."""
+    if spec in DATASETS or Path(spec).expanduser().exists():
+        return
+    raise SelfsupError(
+        f"Data {spec!r} is neither a built-in data set nor an existing path. "
+        f"Built-in data sets: {', '.join(DATASETS.names())}. "
+        "Check the path, or run `selfsup datasets`."
+    )
 
 
 def load_data(
@@ -31,13 +42,8 @@ def load_data(
     """
     if spec in DATASETS:
         return DATASETS.build(spec, seed=seed, test_fraction=test_fraction, **options)
+    check_data_spec(spec)
     path = Path(spec).expanduser()
-    if not path.exists():
-        raise SelfsupError(
-            f"Data {spec!r} is neither a built-in data set nor an existing path. "
-            f"Built-in data sets: {', '.join(DATASETS.names())}. "
-            "Check the path, or run `selfsup datasets`."
-        )
     reader = MODALITIES.get(modality)
     check_kwargs(reader, options, f"the {modality!r} reader")
     return reader(path, seed=seed, test_fraction=test_fraction, **options)

@@ -42,6 +42,13 @@ class DataBundle:
         return int(max(int(y.max()) for y in ys)) + 1
 
     @property
+    def held_out(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(x, y)`` that evaluation scores: the test split, or the train split when there is none."""
+        if self.x_test is not None:
+            return self.x_test, self.y_test
+        return self.x_train, self.y_train
+
+    @property
     def labeled(self) -> bool:
         return self.y_train is not None
 

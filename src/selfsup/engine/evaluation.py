@@ -20,40 +20,39 @@ def _views_embeddings(encoder: nn.Module, views: nn.Module, x: torch.Tensor, see
     """Embeddings of two random views of ``x`` (for the alignment score), with a fixed seed."""
     from selfsup.eval import embed_tensor
 
-    devices = {p.device for p in encoder.parameters()} or {torch.device("cpu")}
-    device = next(iter(devices))
+    device = next((p.device for p in encoder.parameters()), torch.device("cpu"))
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
         with torch.no_grad():
             v1, v2 = views({"x": x.to(device)}, 2)
-        return embed_tensor(encoder, v1["x"], device=device), embed_tensor(encoder, v2["x"], device=device)
+        return embed_tensor(encoder, v1["x"]), embed_tensor(encoder, v2["x"])
     finally:
         torch.random.set_rng_state(state)
 
 
 def evaluate_encoder(
     encoder: nn.Module, bundle: DataBundle, views: nn.Module | None, eval_config: EvalConfig, seed: int
-) -> dict[str, float]:
-    """Frozen-embedding scores of one encoder on the bundle's test split (or its train split
-    when there is none): kNN and linear accuracy when labeled; RankMe, std, uniformity and —
-    given a view maker — alignment always."""
+) -> tuple[dict[str, float], torch.Tensor]:
+    """Frozen-embedding scores of one encoder on the bundle's held-out split: kNN and linear
+    accuracy when there is a labeled test split; RankMe, std, uniformity and — given a view
+    maker — alignment always. Also returns the held-out embeddings ``[N, D]``."""
     from selfsup.eval import embed_tensor, evaluate_embeddings
 
-    device = next(encoder.parameters()).device if any(True for _ in encoder.parameters()) else "cpu"
-    x_eval = bundle.x_test if bundle.x_test is not None else bundle.x_train
-    y_eval = bundle.y_test if bundle.x_test is not None else bundle.y_train
-    train_emb = embed_tensor(encoder, bundle.x_train, device=device)
-    eval_emb = embed_tensor(encoder, x_eval, device=device)
+    x_eval, _ = bundle.held_out
+    train_emb = embed_tensor(encoder, bundle.x_train)
+    # Without a test split the train split is the held-out one: embed it once.
+    eval_emb = embed_tensor(encoder, x_eval) if bundle.x_test is not None else train_emb
     views_emb = _views_embeddings(encoder, views, x_eval, seed) if views is not None else None
-    return evaluate_embeddings(
+    scores = evaluate_embeddings(
         train_emb,
         bundle.y_train if bundle.x_test is not None else None,
         eval_emb,
-        y_eval if bundle.x_test is not None else None,
+        bundle.y_test,
         k=eval_config.k,
         views_emb=views_emb,
     )
+    return scores, eval_emb
 
 
 def evaluate_raw(bundle: DataBundle, eval_config: EvalConfig) -> dict[str, float] | None:
@@ -62,12 +61,10 @@ def evaluate_raw(bundle: DataBundle, eval_config: EvalConfig) -> dict[str, float
 
     if not isinstance(bundle.x_train, torch.Tensor) or bundle.x_train[0].numel() > MAX_RAW_FEATURES:
         return None
-    flat = lambda x: x.reshape(x.shape[0], -1).float()  # noqa: E731
-    if bundle.x_test is None:
-        return evaluate_embeddings(flat(bundle.x_train), None, flat(bundle.x_train), None, k=eval_config.k)
-    return evaluate_embeddings(
-        flat(bundle.x_train), bundle.y_train, flat(bundle.x_test), bundle.y_test, k=eval_config.k
-    )
+    train = bundle.x_train.reshape(bundle.x_train.shape[0], -1).float()
+    test = bundle.x_test.reshape(bundle.x_test.shape[0], -1).float() if bundle.x_test is not None else train
+    y_train = bundle.y_train if bundle.x_test is not None else None
+    return evaluate_embeddings(train, y_train, test, bundle.y_test, k=eval_config.k)
 
 
 def evaluate_run_encoder(
@@ -77,14 +74,15 @@ def evaluate_run_encoder(
     views: nn.Module | None,
     eval_config: EvalConfig,
     seed: int,
-) -> dict[str, Any]:
-    """``{"data", "pretrained", "random_init", "raw_input", "notes"}`` for metrics.json."""
+) -> tuple[dict[str, Any], torch.Tensor]:
+    """``{"data", "pretrained", "random_init", "raw_input", "notes"}`` for metrics.json, and the
+    pretrained encoder's held-out embeddings (for the report's map)."""
     result: dict[str, Any] = {"data": bundle.describe(), "notes": list(bundle.notes)}
-    result["pretrained"] = evaluate_encoder(encoder, bundle, views, eval_config, seed)
+    result["pretrained"], held_out_emb = evaluate_encoder(encoder, bundle, views, eval_config, seed)
     if eval_config.random_init:
-        result["random_init"] = evaluate_encoder(make_random_init(), bundle, views, eval_config, seed)
+        result["random_init"], _ = evaluate_encoder(make_random_init(), bundle, views, eval_config, seed)
     if eval_config.raw_input:
         raw = evaluate_raw(bundle, eval_config)
         if raw is not None:
             result["raw_input"] = raw
-    return result
+    return result, held_out_emb

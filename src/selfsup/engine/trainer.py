@@ -42,8 +42,7 @@ def fit(
     monitor_metric = None
     monitor: OnlineMonitor | None = None
     if config.eval.every_n_epochs > 0:
-        held_out_x = bundle.x_test if bundle.x_test is not None else bundle.x_train
-        held_out_y = bundle.y_test if bundle.x_test is not None else bundle.y_train
+        held_out_x, held_out_y = bundle.held_out
         monitor = OnlineMonitor(
             writer,
             bundle.x_train,
