@@ -55,12 +55,17 @@ def _is_launched_child() -> bool:
 
 
 def _components(config: Config, bundle: DataBundle) -> tuple[str, dict, str, dict]:
-    from selfsup.registry import DATASETS, MODALITIES
+    from selfsup.registry import DATASETS, METHODS, MODALITIES
 
     modality = MODALITIES.entry(config.data.modality).meta
-    encoder_name = config.encoder.name if config.encoder else modality["default_encoder"]
+    # A method may name the encoder / views it needs on a modality (MAE needs a token encoder,
+    # RotNet its rotation views); otherwise the modality's defaults apply.
+    wants = METHODS.entry(config.method.name).meta
+    default_encoder = wants.get("encoders", {}).get(config.data.modality, modality["default_encoder"])
+    default_views = wants.get("views", {}).get(config.data.modality, modality["default_views"])
+    encoder_name = config.encoder.name if config.encoder else default_encoder
     encoder_kwargs = config.encoder.kwargs if config.encoder else {}
-    views_name = config.views.name if config.views else modality["default_views"]
+    views_name = config.views.name if config.views else default_views
     views_kwargs = config.views.kwargs if config.views else {}
     # A built-in data set may say which view settings suit it (digits are not flip-invariant);
     # the recipe's own view keywords win.
@@ -165,6 +170,12 @@ def pretrain(
     encoder = build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, train.seed)
     views = VIEWS.build(views_name, bundle.input_shape, **views_kwargs)
     method = METHODS.build(config.method.name, encoder, views, **config.method.kwargs)
+    if method.uses_labels and bundle.y_train is None:
+        raise SelfsupError(
+            f"Method {config.method.name!r} is supervised (it trains on the labels) and "
+            f"{config.data.name!r} has none. Pick a self-supervised method, or labeled data."
+        )
+    method.prepare(n_train)
     # config.yaml records what was built, defaults resolved, so it is enough to rerun.
     config = config.model_copy(
         update={

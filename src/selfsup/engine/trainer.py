@@ -118,7 +118,7 @@ def fit(
         seed=train.seed,
         log_every_n_steps=train.log_every_n_steps,
     )
-    loader = _train_loader(bundle, train.batch_size, train.seed, train.num_workers)
+    loader = _train_loader(bundle, train.batch_size, train.seed, train.num_workers, labels=method.uses_labels)
     trainer.fit(
         module,
         train_dataloaders=loader,
@@ -144,8 +144,11 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
-def _train_loader(bundle: DataBundle, batch_size: int, seed: int, num_workers: int) -> torch.utils.data.DataLoader:
-    dataset = ArrayDataset(bundle.x_train, None)  # self-supervised: labels never reach the method
+def _train_loader(
+    bundle: DataBundle, batch_size: int, seed: int, num_workers: int, labels: bool = False
+) -> torch.utils.data.DataLoader:
+    # Self-supervised: labels never reach the method, unless it is a supervised reference.
+    dataset = ArrayDataset(bundle.x_train, bundle.y_train if labels else None)
     return torch.utils.data.DataLoader(
         dataset,
         batch_size=batch_size,

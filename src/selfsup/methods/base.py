@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -16,7 +16,18 @@ class Method(nn.Module, ABC):
     ``output_dim``), the ``views`` maker (``views(batch, n) -> list[batch]``) and its own heads.
     ``forward(batch)`` returns a dict with ``"loss"`` (scalar tensor) and any other scalars worth
     logging. A method never reads ``batch["y"]`` and never assumes a modality.
+
+    Two optional parts of the contract:
+
+    * ``uses_labels = True`` marks a *supervised* reference method (SupCon): only then does the
+      engine put ``batch["y"]`` into training batches, and it refuses unlabeled data for it.
+    * :meth:`prepare` is called once with the training-set size before training (and before a
+      checkpoint is restored), for methods that keep per-sample state indexed by
+      ``batch["index"]`` (SeLa's labels, DeepCluster's memory bank). Buffers created there are
+      part of ``state_dict`` and so are checkpointed and resumed.
     """
+
+    uses_labels: ClassVar[bool] = False
 
     def __init__(self, encoder: nn.Module, views: nn.Module) -> None:
         super().__init__()
@@ -35,6 +46,9 @@ class Method(nn.Module, ABC):
     def embed(self, batch: dict[str, Any]) -> torch.Tensor:
         """Representation used for evaluation: the encoder's pooled output ``[B, D]``."""
         return self.encoder(batch["x"])
+
+    def prepare(self, num_samples: int) -> None:
+        """Called once before training with the number of training samples (default: nothing)."""
 
     def on_step_end(self, progress: float) -> None:
         """Called by the engine after each optimiser step; ``progress`` runs from 0 to 1.
