@@ -46,6 +46,7 @@ METRICS = (
     ("knn_acc", "kNN acc"),
     ("linear_acc", "linear acc"),
     ("rankme", "RankMe"),
+    ("alpha_req", "α-ReQ"),
     ("collapse_ratio", "std·√D"),
     ("alignment", "alignment"),
     ("uniformity", "uniformity"),

@@ -99,6 +99,8 @@ class Config(_Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    regularizers: dict[str, float] = Field(default_factory=dict)
+    """Name -> weight of embedding regularisers added to the method's loss (``selfsup methods``)."""
     out: str | None = None
     """Run folder; None = ``runs/<method>-<data>-<date-time>``, a new folder every run."""
 
@@ -223,7 +225,7 @@ def check_names(config: Config) -> None:
     """Check method/encoder/views/data/modality names and constructor kwargs against the
     registries, so a typo fails before any data is read or model built."""
     from selfsup.data import check_data_spec
-    from selfsup.registry import ENCODERS, METHODS, MODALITIES, VIEWS, check_kwargs
+    from selfsup.registry import ENCODERS, METHODS, MODALITIES, REGULARIZERS, VIEWS, check_kwargs
 
     MODALITIES.entry(config.data.modality)
     for registry, component in ((METHODS, config.method), (ENCODERS, config.encoder), (VIEWS, config.views)):
@@ -232,6 +234,10 @@ def check_names(config: Config) -> None:
         factory = registry.get(component.name)
         check_kwargs(factory, component.kwargs, f"{registry.kind} {component.name!r}")
     check_data_spec(config.data.name)
+    for name, weight in config.regularizers.items():
+        REGULARIZERS.entry(name)
+        if weight < 0:
+            raise SelfsupError(f"regularizers.{name} must be a weight >= 0, got {weight}.")
 
 
 def build_config(

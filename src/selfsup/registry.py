@@ -100,6 +100,8 @@ METHODS = Registry("method")
 ENCODERS = Registry("encoder")
 VIEWS = Registry("view maker")
 DATASETS = Registry("data set")
+# name -> loss(z: [B, D]) -> scalar, added to any method's loss on its encoder outputs.
+REGULARIZERS = Registry("regularizer")
 # modality name -> reader(path: Path, seed: int, test_fraction: float) -> DataBundle;
 # meta: default_encoder, default_views (names in ENCODERS / VIEWS).
 MODALITIES = Registry("modality")
@@ -110,6 +112,7 @@ _BUILTIN_MODULES = (
     "selfsup.encoders",
     "selfsup.views",
     "selfsup.data",
+    "selfsup.losses.regularizers",
 )
 _loaded = False
 

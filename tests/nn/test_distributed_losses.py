@@ -21,8 +21,10 @@ from torch import nn
 
 import selfsup.losses.contrastive
 import selfsup.losses.redundancy
+import selfsup.losses.regularizers
 from selfsup.losses.contrastive import nt_xent
 from selfsup.losses.redundancy import barlow_twins_loss, vicreg_loss
+from selfsup.losses.regularizers import effective_rank_loss, koleo_loss, uniformity_loss
 from selfsup.nn.gather import gather
 
 WORLD = 2
@@ -32,8 +34,12 @@ LOSSES = {
     # a larger lambda than the paper's so the off-diagonal term matters at D = 4
     "barlow_twins": lambda z1, z2: barlow_twins_loss(z1, z2, lambda_offdiag=0.1),
     "vicreg": lambda z1, z2: vicreg_loss(z1, z2),
+    # regularisers act on one batch of embeddings; a sum over both views uses both inputs
+    "koleo": lambda z1, z2: koleo_loss(z1) + koleo_loss(z2),
+    "uniformity": lambda z1, z2: uniformity_loss(z1) + uniformity_loss(z2),
+    "effective_rank": lambda z1, z2: effective_rank_loss(z1) + effective_rank_loss(z2),
 }
-GLOBAL_STATISTIC_LOSSES = ("barlow_twins",)  # same value on every rank
+GLOBAL_STATISTIC_LOSSES = ("barlow_twins", "effective_rank")  # same value on every rank
 SPAWN_DEADLINE_S = 120
 
 pytestmark = pytest.mark.skipif(
@@ -92,7 +98,8 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
             loss, grads = _loss_and_grads(name, rows)
             results[name] = {"loss": loss, "grads": _ddp_average(grads)}
             with mock.patch.object(selfsup.losses.contrastive, "gather", _plain_gather), \
-                    mock.patch.object(selfsup.losses.redundancy, "gather", _plain_gather):
+                    mock.patch.object(selfsup.losses.redundancy, "gather", _plain_gather), \
+                    mock.patch.object(selfsup.losses.regularizers, "gather", _plain_gather):
                 _, plain_grads = _loss_and_grads(name, rows)
             results[name]["plain_gather_grads"] = _ddp_average(plain_grads)
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
 import lightning as L
 import torch
+from torch import nn
 
 from selfsup.engine.optim import build_optimizer, warmup_cosine
+from selfsup.errors import SelfsupError
 from selfsup.methods.base import Method
 
 
@@ -20,6 +24,12 @@ class SelfSupervisedModule(L.LightningModule):
     far training has come (``on_step_end(progress)``, for EMA and temperature schedules), and
     reseeds the global RNG before every step so that the random views of step ``t`` depend on
     ``(seed, t, rank)`` only — which is what lets a resumed run continue exactly.
+
+    ``regularizers`` (name -> weight, names from :data:`selfsup.registry.REGULARIZERS`) are
+    added to the method's loss, computed on every ``[B, D]`` output of the method's encoder
+    during the step (one per view), averaged over those outputs. They are captured with a
+    forward hook, so any method that calls ``self.encoder(...)`` can be regularised without
+    knowing it; a method that never does (MAE uses ``forward_tokens``) gets a clear error.
     """
 
     def __init__(
@@ -34,6 +44,7 @@ class SelfSupervisedModule(L.LightningModule):
         total_steps: int = 1,
         seed: int = 0,
         log_every_n_steps: int = 5,
+        regularizers: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.method = method
@@ -45,6 +56,7 @@ class SelfSupervisedModule(L.LightningModule):
         self.total_steps = max(1, total_steps)
         self.seed = seed
         self.log_every_n_steps = log_every_n_steps
+        self.regularizers = {name: float(w) for name, w in (regularizers or {}).items() if w}
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # The views of step t depend only on (seed, t, rank): a resumed run draws exactly the
@@ -53,7 +65,12 @@ class SelfSupervisedModule(L.LightningModule):
         torch.manual_seed(step_seed)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        out = self.method(batch)
+        if self.regularizers:
+            with _capture_outputs(self.method.encoder) as outputs:
+                out = self.method(batch)
+            out = {**out, **self._regularize(out["loss"], outputs)}
+        else:
+            out = self.method(batch)
         loss = out["loss"]
         self.log("loss", loss.detach(), prog_bar=True, on_step=True, on_epoch=False, batch_size=_batch_size(batch))
         logs: dict[str, float] = {}
@@ -62,6 +79,23 @@ class SelfSupervisedModule(L.LightningModule):
             logs["loss"] = float(loss.detach())
             logs["lr"] = float(self.optimizers().param_groups[0]["lr"]) if self._trainer else self.lr
         return {"loss": loss, "logs": logs}
+
+    def _regularize(self, loss: torch.Tensor, outputs: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        from selfsup.registry import REGULARIZERS
+
+        embeddings = [o for o in outputs if o.dim() == 2 and o.requires_grad]
+        if not embeddings:
+            raise SelfsupError(
+                f"regularizers {sorted(self.regularizers)} act on the encoder's [B, D] outputs, but "
+                f"{type(self.method).__name__} never called its encoder with gradients in this step "
+                "(it uses token outputs). Remove the regularizers for this method."
+            )
+        logs: dict[str, torch.Tensor] = {}
+        for name, weight in self.regularizers.items():
+            term = torch.stack([REGULARIZERS.get(name)(z) for z in embeddings]).mean()
+            loss = loss + weight * term
+            logs[f"reg_{name}"] = term.detach()
+        return {"loss": loss, **logs}
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.method.on_step_end(min(1.0, self.global_step / self.total_steps))
@@ -72,6 +106,22 @@ class SelfSupervisedModule(L.LightningModule):
             optimizer, partial(warmup_cosine, warmup_steps=self.warmup_steps, total_steps=self.total_steps)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+@contextmanager
+def _capture_outputs(module: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Collect the tensor outputs of every call of ``module`` inside the block."""
+    outputs: list[torch.Tensor] = []
+
+    def keep(_module: nn.Module, _inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor):
+            outputs.append(output)
+
+    handle = module.register_forward_hook(keep)
+    try:
+        yield outputs
+    finally:
+        handle.remove()
 
 
 def _is_scalar(value: Any) -> bool:

@@ -117,6 +117,7 @@ def fit(
         total_steps=train.epochs * steps_per_epoch,
         seed=train.seed,
         log_every_n_steps=train.log_every_n_steps,
+        regularizers=config.regularizers,
     )
     loader = _train_loader(bundle, train.batch_size, train.seed, train.num_workers, labels=method.uses_labels)
     trainer.fit(

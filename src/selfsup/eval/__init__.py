@@ -2,7 +2,7 @@
 
 - :func:`knn_accuracy` — weighted kNN (Wu et al. 2018); :func:`linear_probe_accuracy` /
   :func:`linear_probe` — logistic regression on standardised embeddings.
-- :func:`rankme`, :func:`embedding_std`, :func:`collapse_ratio`, :func:`alignment`,
+- :func:`rankme`, :func:`alpha_req`, :func:`embedding_std`, :func:`collapse_ratio`, :func:`alignment`,
   :func:`uniformity` — label-free scores.
 - :func:`embed_tensor` and :func:`evaluate_embeddings` — embed with a frozen encoder, score all.
 - :func:`write_report` and :func:`read_metrics_csv` — the self-contained HTML report.
@@ -13,6 +13,8 @@ from __future__ import annotations
 from selfsup.eval.knn import knn_accuracy, knn_predict
 from selfsup.eval.label_free import (
     alignment,
+    alpha_req,
+    alpha_req_score,
     collapse_ratio,
     embedding_std,
     rankme,
@@ -24,6 +26,8 @@ from selfsup.eval.suite import embed_tensor, evaluate_embeddings
 
 __all__ = [
     "alignment",
+    "alpha_req",
+    "alpha_req_score",
     "collapse_ratio",
     "embed_tensor",
     "embedding_std",

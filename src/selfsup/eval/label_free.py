@@ -3,6 +3,8 @@
 They let a run be monitored (and dimensional or complete collapse caught) on unlabeled data:
 
 - :func:`rankme` — effective rank of the embedding matrix (Garrido et al. 2023).
+- :func:`alpha_req` — power-law decay coefficient of the covariance eigenspectrum (Agrawal et
+  al. 2022).
 - :func:`embedding_std` / :func:`collapse_ratio` — per-dimension spread of the normalised
   embeddings, the collapse monitor of SimSiam (Chen & He 2021, Sec. 4.1).
 - :func:`alignment` / :func:`uniformity` — the two properties of contrastive representations
@@ -68,6 +70,47 @@ def rankme(emb: Any, eps: float = 1e-7) -> float:
     # An all-zero matrix has ‖σ‖₁ = 0; clamping gives p_k = ε, i.e. RankMe ≈ 1 (collapsed).
     p = sigma / sigma.sum().clamp_min(torch.finfo(torch.float64).tiny) + eps
     return float(torch.exp(-(p * p.log()).sum()))
+
+
+def alpha_req(emb: Any, fit_range: tuple[float, float] = (0.0, 1.0), floor: float = 1e-8) -> float:
+    """α-ReQ: decay coefficient of the eigenspectrum (Agrawal et al. 2022, NeurIPS, Sec. 3).
+
+    The eigenvalues ``λ_1 ≥ … ≥ λ_K`` of the feature covariance ``Cov(emb)`` of well-trained
+    networks follow a power law ``λ_k ∝ k^{-α}``; ``α`` is the slope of the least-squares line
+    through ``(log k, -log λ_k)``. The paper finds downstream linear accuracy best inside an
+    interval of ``α`` near 1: smaller α means a flat, white spectrum (noise-like features), larger
+    α a spectrum dominated by few directions (collapse). For model selection the library scores
+    ``-|α - 1|`` (:func:`alpha_req_score`); the paper's own selection rule is a task-dependent
+    interval, which without labels has to be assumed.
+
+    Args:
+        emb: ``[N, D]`` embeddings, ``N ≥ 2``.
+        fit_range: fraction of the ranked eigenvalues to fit, e.g. ``(0.0, 0.5)`` fits the
+            first half (the paper fits the full range of its well-resolved spectra; the tail
+            of a spectrum estimated from few samples is noise).
+        floor: eigenvalues below ``floor × λ_1`` are numerically zero and left out of the fit.
+
+    Returns:
+        ``α`` (0 for a perfectly white spectrum); ``nan`` when fewer than two eigenvalues remain.
+    """
+    matrix = _as_embeddings(emb, "emb", min_rows=2).double()
+    matrix = matrix - matrix.mean(dim=0, keepdim=True)
+    # Eigenvalues of the covariance are the squared singular values over N - 1.
+    eigenvalues = _singular_values(matrix).pow(2).flip(0) / (matrix.shape[0] - 1)
+    eigenvalues = eigenvalues[eigenvalues > floor * eigenvalues[0].clamp_min(1e-300)]
+    lo, hi = (int(round(f * len(eigenvalues))) for f in fit_range)
+    eigenvalues = eigenvalues[lo:hi]
+    if len(eigenvalues) < 2:
+        return math.nan
+    ranks = torch.arange(lo + 1, lo + 1 + len(eigenvalues), dtype=torch.float64, device=matrix.device)
+    x, y = ranks.log(), eigenvalues.log()
+    slope = ((x - x.mean()) * (y - y.mean())).sum() / (x - x.mean()).pow(2).sum()
+    return float(-slope)
+
+
+def alpha_req_score(emb: Any) -> float:
+    """``-|α - 1|``: higher is better, for label-free model selection with :func:`alpha_req`."""
+    return -abs(alpha_req(emb) - 1.0)
 
 
 def embedding_std(emb: Any) -> float:

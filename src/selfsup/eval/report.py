@@ -40,6 +40,7 @@ METRIC_HELP = {
     "linear_acc": "linear probe accuracy — higher is better",
     "linear_f1": "linear probe macro-F1 — higher is better",
     "rankme": "effective rank (Garrido et al. 2023) — ~1 collapsed, up to D",
+    "alpha_req": "eigenspectrum decay α (Agrawal et al. 2022) — best near 1",
     "emb_std": "std of normalised embeddings — 1/√D healthy, 0 collapsed",
     "collapse_ratio": "emb_std·√D — near 1 healthy, near 0 collapsed",
     "uniformity": "Wang & Isola 2020 — lower is more uniform",

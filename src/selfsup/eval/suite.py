@@ -15,6 +15,7 @@ from torch import nn
 from selfsup.errors import SelfsupError
 from selfsup.eval.knn import _as_embeddings, knn_accuracy
 from selfsup.eval.label_free import (
+    alpha_req,
     alignment,
     collapse_ratio,
     embedding_std,
@@ -99,7 +100,7 @@ def evaluate_embeddings(
             test inputs, for the alignment score.
 
     Returns:
-        Label-free keys always: ``rankme``, ``emb_std``, ``collapse_ratio``, ``uniformity``
+        Label-free keys always: ``rankme``, ``alpha_req``, ``emb_std``, ``collapse_ratio``, ``uniformity``
         (on the test embeddings), plus ``alignment`` when ``views_emb`` is given. When both
         label vectors and ``test_emb`` are given, also ``knn_acc``, ``linear_acc`` and
         ``linear_f1`` (macro-F1 of the linear probe).
@@ -112,6 +113,7 @@ def evaluate_embeddings(
         results["linear_acc"] = probe["accuracy"]
         results["linear_f1"] = probe["macro_f1"]
     results["rankme"] = rankme(scored)
+    results["alpha_req"] = alpha_req(scored)
     results["emb_std"] = embedding_std(scored)
     results["collapse_ratio"] = collapse_ratio(scored)
     if scored.shape[0] >= 2:
