@@ -45,7 +45,7 @@ def test_evaluate_embeddings_returns_all_keys_with_labels_and_views():
     train_y, test_y = rng.integers(0, 3, 60), rng.integers(0, 3, 30)
     views = (test, test + 0.01 * rng.normal(size=test.shape))
     result = evaluate_embeddings(train, train_y, test, test_y, k=5, views_emb=views)
-    assert set(result) == {"knn_acc", "linear_acc", "linear_f1", "rankme", "emb_std",
+    assert set(result) == {"knn_acc", "linear_acc", "linear_f1", "rankme", "alpha_req", "emb_std",
                            "collapse_ratio", "uniformity", "alignment"}
     assert all(isinstance(v, float) and np.isfinite(v) for v in result.values())
 
@@ -53,4 +53,4 @@ def test_evaluate_embeddings_returns_all_keys_with_labels_and_views():
 def test_evaluate_embeddings_without_labels_gives_only_label_free_keys():
     emb = np.random.default_rng(0).normal(size=(40, 5))
     result = evaluate_embeddings(emb, None, None, None)
-    assert set(result) == {"rankme", "emb_std", "collapse_ratio", "uniformity"}
+    assert set(result) == {"rankme", "alpha_req", "emb_std", "collapse_ratio", "uniformity"}

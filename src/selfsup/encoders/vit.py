@@ -6,14 +6,17 @@ transformer blocks (``nn.TransformerEncoderLayer(norm_first=True)``) follow, as 
 3 heads). Fixed 2-D sin-cos position embeddings are the default, as in MAE (He et al. 2022)
 and I-JEPA (Assran et al. 2023).
 
-Token access for masking methods:
+The encoder implements the token contract of :mod:`selfsup.encoders.tokens`
+(``num_tokens``, ``token_grid``, ``token_dim``, ``token_target_dim``, ``forward_tokens``,
+``token_targets``), so MAE and I-JEPA run on it without knowing it sees images:
 
 - ``forward_tokens(x, keep_index)`` runs the blocks only on the kept patches (MAE's encoder
   sees the visible 25 %; I-JEPA's context encoder sees the context block);
 - ``forward_tokens(x, mask=..., mask_token=...)`` replaces masked patches by a token the
   *method* owns (SimMIM, iBOT, data2vec), so the encoder holds no parameter that only some
   methods train (an unused parameter breaks DDP);
-- ``patchify`` / ``unpatchify`` give per-patch pixel targets ``[B, N, p*p*C]``.
+- ``token_targets`` = ``patchify`` gives per-patch pixel targets ``[B, N, p*p*C]``;
+  ``unpatchify`` inverts it.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ import torch
 from torch import nn
 
 from selfsup.encoders.base import image_shape, positive_int
+from selfsup.encoders.tokens import gather_tokens
 from selfsup.errors import SelfsupError
+from selfsup.nn.pos_embed import sincos_pos_embed
 from selfsup.registry import ENCODERS
+
+__all__ = ["ViTEncoder", "default_patch_size", "sincos_pos_embed"]
 
 
 def default_patch_size(height: int, width: int) -> int:
@@ -39,27 +46,6 @@ def default_patch_size(height: int, width: int) -> int:
         if p >= 1 and height % p == 0 and width % p == 0:
             return p
     return 1
-
-
-def sincos_pos_embed(dim: int, grid: tuple[int, int]) -> torch.Tensor:
-    """Fixed 2-D sin-cos position embedding ``[grid_h * grid_w, dim]`` (row-major), as in MAE.
-
-    Half the channels encode the row, half the column; each half is sin/cos at
-    ``dim / 4`` frequencies ``1 / 10000**(k / (dim / 4))``.
-    """
-    if dim % 4:
-        raise SelfsupError(f"Sin-cos position embedding needs dim divisible by 4; got {dim}.")
-    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
-    rows, cols = torch.meshgrid(
-        torch.arange(grid[0], dtype=torch.float64),
-        torch.arange(grid[1], dtype=torch.float64),
-        indexing="ij",
-    )
-    parts = []
-    for position in (rows.reshape(-1), cols.reshape(-1)):
-        angle = position[:, None] * omega[None, :]
-        parts += [angle.sin(), angle.cos()]
-    return torch.cat(parts, dim=1).float()
 
 
 @ENCODERS.register(
@@ -120,6 +106,11 @@ class ViTEncoder(nn.Module):
         self.num_patches = self.grid_size[0] * self.grid_size[1]
         self.pool = pool
         self.output_dim = dim
+        # the token contract (selfsup.encoders.tokens)
+        self.num_tokens = self.num_patches
+        self.token_grid: tuple[int, ...] = self.grid_size
+        self.token_dim = dim
+        self.token_target_dim = self.patch_size * self.patch_size * channels
 
         self.patch_embed = nn.Conv2d(channels, dim, self.patch_size, stride=self.patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
@@ -180,10 +171,7 @@ class ViTEncoder(nn.Module):
             tokens = torch.where(mask[..., None], mask_token.to(tokens.dtype), tokens)
         tokens = tokens + self.pos_embed
         if keep_index is not None:
-            index = keep_index.to(tokens.device, torch.long)
-            if index.dim() == 1:
-                index = index[None].expand(tokens.shape[0], -1)
-            tokens = tokens.gather(1, index[..., None].expand(-1, -1, tokens.shape[-1]))
+            tokens = gather_tokens(tokens, keep_index)
         tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
         for block in self.blocks:
             tokens = block(tokens)
@@ -211,6 +199,10 @@ class ViTEncoder(nn.Module):
         (gh, gw), p = self.grid_size, self.patch_size
         x = x.reshape(b, c, gh, p, gw, p)
         return torch.einsum("bchpwq->bhwpqc", x).reshape(b, gh * gw, p * p * c)
+
+    def token_targets(self, x: torch.Tensor) -> torch.Tensor:
+        """The token contract's raw content per token: :meth:`patchify`, ``[B, N, p*p*C]``."""
+        return self.patchify(x)
 
     def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`patchify`: ``[B, N, p*p*C] -> [B, C, H, W]``."""
