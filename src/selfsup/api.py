@@ -193,6 +193,7 @@ def pretrain(
     trainer, monitor = fit(method, bundle, config, out, resume=resume, callbacks=callbacks, progress=progress)
     if not trainer.is_global_zero:
         return None
+    train_seconds = time.time() - started
 
     from selfsup.engine.evaluation import evaluate_run_encoder
     from selfsup.eval.report import read_metrics_csv, write_report
@@ -214,6 +215,8 @@ def pretrain(
         seed=train.seed,
     )
     final["seconds"] = round(time.time() - started, 1)
+    if not resume:  # training only, without the final evaluation (a resumed run timed only part)
+        final["seconds_per_epoch"] = round(train_seconds / config.train.epochs, 3)
     final["method"] = config.method.name
     final["encoder"] = encoder_name
     if monitor is not None and monitor.alarms:
