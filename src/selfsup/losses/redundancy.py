@@ -1,10 +1,13 @@
-"""Redundancy-reduction losses: Barlow Twins and VICReg.
+"""Redundancy-reduction losses: Barlow Twins, VICReg and Mixed Barlow Twins; and SimSiam's
+negative cosine, the objective of the family's negative-free siamese baseline.
 
-Both need statistics over the batch dimension (a cross-correlation, a standard deviation,
-a covariance). Over several processes they are computed on the *global* batch, gathered
-with the autograd-aware :func:`selfsup.nn.gather.gather`, so ``W`` processes with ``B``
-samples each optimise the same objective, with the same gradients, as one process with
-``W * B`` samples.
+Barlow Twins, VICReg and Mixed Barlow Twins need statistics over the batch dimension (a
+cross-correlation, a standard deviation, a covariance). Over several processes they are
+computed on the *global* batch, gathered with the autograd-aware
+:func:`selfsup.nn.gather.gather`, so ``W`` processes with ``B`` samples each optimise the
+same objective, with the same gradients, as one process with ``W * B`` samples. SimSiam's
+loss is per sample and needs no gather. (W-MSE's whitening is in
+:mod:`selfsup.losses.whitening`.)
 
 Each loss has a ``*_terms`` function returning a dict (``"loss"`` plus the components a
 method logs), a ``*_loss`` function returning the scalar, and an ``nn.Module``.
@@ -220,3 +223,193 @@ class VICRegLoss(nn.Module):
             z1, z2, self.invariance_weight, self.variance_weight,
             self.covariance_weight, self.gamma, self.eps,
         )
+
+
+# ----------------------------------------------------------------------------- SimSiam
+
+
+def simsiam_loss(p: Tensor, z: Tensor) -> Tensor:
+    r"""SimSiam's negative cosine similarity with stop-gradient (Chen & He 2021, "Exploring
+    Simple Siamese Representation Learning", eq. 1 and 3).
+
+    .. math::
+        \mathcal{D}(p, \mathrm{stopgrad}(z)) = -\frac{p}{\|p\|_2} \cdot \frac{z}{\|z\|_2},
+
+    averaged over the batch. The stop-gradient is applied here (``z.detach()``, as in the
+    paper's Algorithm 1): ``z`` is a constant target, and without it SimSiam collapses
+    (Section 4.1). The symmetrised loss of eq. 4 is
+    ``0.5 * simsiam_loss(p1, z2) + 0.5 * simsiam_loss(p2, z1)``. Per sample: no gather.
+
+    Args:
+        p: ``[B, D]`` predictions :math:`h(f(x_1))`.
+        z: ``[B, D]`` projections :math:`f(x_2)` of the other view (receives no gradient).
+
+    Returns:
+        Scalar in ``[-1, 1]``.
+
+    Example:
+        >>> loss = 0.5 * simsiam_loss(p1, z2) + 0.5 * simsiam_loss(p2, z1)  # doctest: +SKIP
+    """
+    _check_pair(p, z, "simsiam_loss")
+    return -F.cosine_similarity(p, z.detach(), dim=-1).mean()
+
+
+class SimSiamLoss(nn.Module):
+    """Symmetrised SimSiam loss (Chen & He 2021, eq. 4) of :func:`simsiam_loss`.
+
+    Shapes: ``p1, p2, z1, z2: [B, D]`` -> scalar; ``z1, z2`` receive no gradient.
+    """
+
+    def forward(self, p1: Tensor, p2: Tensor, z1: Tensor, z2: Tensor) -> Tensor:
+        return 0.5 * simsiam_loss(p1, z2) + 0.5 * simsiam_loss(p2, z1)
+
+
+# ------------------------------------------------------------------- Mixed Barlow Twins
+
+MIXED_STANDARDIZATIONS = ("shared", "own")
+
+
+def mixed_barlow_regularizer(
+    z1: Tensor,
+    z2: Tensor,
+    z_mixed: Tensor,
+    lam: float | Tensor,
+    perm: Tensor,
+    standardization: str = "shared",
+    eps: float = 1e-5,
+) -> Tensor:
+    r"""The mixed-sample regulariser of Mixed Barlow Twins (Bandara, De Melo, Patel 2023,
+    "Guarding Barlow Twins Against Overfitting with Mixed Samples", Section 3).
+
+    The mixed input :math:`x^M_b = \lambda x^A_b + (1 - \lambda) x^B_{\pi(b)}` should have
+    the embedding :math:`\lambda Z^A_b + (1 - \lambda) Z^B_{\pi(b)}`; the regulariser asks
+    for the cross-correlations this linearity implies:
+
+    .. math::
+        R = \| C^{MA} - C^{MA}_{gt} \|_F^2 + \| C^{MB} - C^{MB}_{gt} \|_F^2, \qquad
+        C^{MA} = \tfrac{1}{N} (Z^M)^\top Z^A, \\
+        C^{MA}_{gt} = \tfrac{1}{N} \big[\lambda (Z^A)^\top Z^A
+                      + (1 - \lambda) (\pi Z^B)^\top Z^A\big], \qquad
+        C^{MB}_{gt} = \tfrac{1}{N} \big[\lambda (Z^A)^\top Z^B
+                      + (1 - \lambda) (\pi Z^B)^\top Z^B\big]
+
+    with :math:`Z` the batch-standardised embeddings. How :math:`Z^M` is standardised:
+
+    * ``"shared"`` (default): each view is centred with its own batch mean, the mixed batch
+      with the interpolated mean :math:`\lambda \mu^A + (1 - \lambda) \mu^B`, and all three are
+      divided by the views' pooled per-dimension standard deviation. Standardisation is then
+      one affine map that commutes with the interpolation, so :math:`R = 0` exactly when the
+      mixed embedding *is* the interpolation (a linear encoder) — the paper's premise.
+    * ``"own"``: every batch with its own mean and standard deviation, as the released code
+      (``main.py``) does; then even a linear encoder pays a non-zero :math:`R`, because the
+      interpolation of two standardised batches does not have unit variance.
+
+    ``lam`` may be one value or one per sample (``[B]``). Distributed: every input is
+    gathered (``z2[perm]`` is taken locally first, so rows stay aligned), so ``R`` is a
+    global statistic, the same on every process; each process may draw its own
+    :math:`\lambda` and :math:`\pi` — the per-sample form covers the gathered batch exactly.
+
+    Args:
+        z1: ``[B, D]`` projections of view A.
+        z2: ``[B, D]`` projections of view B.
+        z_mixed: ``[B, D]`` projections of the mixed inputs.
+        lam: mixing coefficient in ``[0, 1]``, a float or a ``[B]`` tensor.
+        perm: ``[B]`` permutation (long): row ``b`` of the mixed batch mixes sample ``b``
+            of view A with sample ``perm[b]`` of view B.
+        standardization: ``"shared"`` or ``"own"`` (see above).
+        eps: added to variances before the square root.
+
+    Returns:
+        Scalar :math:`R` (unweighted).
+    """
+    _check_pair(z1, z2, "mixed_barlow_regularizer")
+    _check_pair(z1, z_mixed, "mixed_barlow_regularizer")
+    if standardization not in MIXED_STANDARDIZATIONS:
+        raise ValueError(f"standardization must be one of {MIXED_STANDARDIZATIONS}, "
+                         f"got {standardization!r}")
+    batch = z1.shape[0]
+    if isinstance(lam, (int, float)) and not 0.0 <= lam <= 1.0:
+        raise ValueError(f"mixing coefficient lam must be in [0, 1], got {lam}")
+    lam = torch.as_tensor(lam, dtype=z1.dtype, device=z1.device)
+    lam = lam.expand(batch) if lam.dim() == 0 else lam
+    perm = torch.as_tensor(perm, device=z1.device)
+    if lam.shape != (batch,) or perm.shape != (batch,):
+        raise ValueError(f"lam must be a scalar or [{batch}] and perm [{batch}], got "
+                         f"{tuple(lam.shape)} and {tuple(perm.shape)}")
+    partner = z2[perm]
+    z1, z2, partner, z_mixed = gather(z1), gather(z2), gather(partner), gather(z_mixed)
+    lam = gather(lam.contiguous()).unsqueeze(1)  # [N, 1]
+    n = z1.shape[0]
+    mean1, mean2 = z1.mean(0), z2.mean(0)
+    var1, var2 = z1.var(0, unbiased=False), z2.var(0, unbiased=False)
+    if standardization == "own":
+        scale1, scale2 = torch.sqrt(var1 + eps), torch.sqrt(var2 + eps)
+        mixed = (z_mixed - z_mixed.mean(0)) / torch.sqrt(z_mixed.var(0, unbiased=False) + eps)
+    else:
+        scale1 = scale2 = torch.sqrt((var1 + var2) / 2 + eps)
+        mixed = (z_mixed - (lam * mean1 + (1 - lam) * mean2)) / scale1
+    a = (z1 - mean1) / scale1
+    b = (z2 - mean2) / scale2
+    b_partner = (partner - mean2) / scale2
+    # C^{MV} - C^{MV}_gt = (Z^M - [lam Z^A + (1 - lam) pi Z^B])^T Z^V / N, for V = A, B.
+    residual = mixed - (lam * a + (1 - lam) * b_partner)  # [N, D]
+    return (residual.T @ a / n).pow(2).sum() + (residual.T @ b / n).pow(2).sum()
+
+
+def mixed_barlow_twins_terms(
+    z1: Tensor,
+    z2: Tensor,
+    z_mixed: Tensor,
+    lam: float | Tensor,
+    perm: Tensor,
+    lambda_offdiag: float = 5e-3,
+    mixup_weight: float = 4.0,
+    standardization: str = "shared",
+    eps: float = 1e-5,
+) -> dict[str, Tensor]:
+    r"""Mixed Barlow Twins loss and its terms (Bandara et al. 2023):
+
+    .. math::
+        \mathcal{L} = \mathcal{L}_{BT}(Z^A, Z^B) + \lambda_{reg}\, \lambda_{BT}\, R
+
+    with :math:`\mathcal{L}_{BT}` from :func:`barlow_twins_terms` and :math:`R` from
+    :func:`mixed_barlow_regularizer`. The regulariser is scaled by :math:`\lambda_{BT}`
+    (``lambda_offdiag``) as in the released code: like the off-diagonal term it sums
+    :math:`D^2` squared correlations.
+
+    Args:
+        z1, z2, z_mixed, lam, perm, standardization, eps: see
+            :func:`mixed_barlow_regularizer`.
+        lambda_offdiag: :math:`\lambda_{BT}`.
+        mixup_weight: :math:`\lambda_{reg}` (4 for CIFAR-10/100 and TinyImageNet, 2 for
+            STL-10 in the released code's ResNet-18/50 recipes).
+
+    Returns:
+        ``{"loss", "on_diagonal", "off_diagonal", "mixup"}``; ``mixup`` is :math:`R`.
+    """
+    terms = barlow_twins_terms(z1, z2, lambda_offdiag, eps)
+    mixup = mixed_barlow_regularizer(z1, z2, z_mixed, lam, perm, standardization, eps)
+    return {**terms, "loss": terms["loss"] + mixup_weight * lambda_offdiag * mixup,
+            "mixup": mixup}
+
+
+def mixed_barlow_twins_loss(
+    z1: Tensor,
+    z2: Tensor,
+    z_mixed: Tensor,
+    lam: float | Tensor,
+    perm: Tensor,
+    lambda_offdiag: float = 5e-3,
+    mixup_weight: float = 4.0,
+    standardization: str = "shared",
+    eps: float = 1e-5,
+) -> Tensor:
+    """Scalar Mixed Barlow Twins loss; see :func:`mixed_barlow_twins_terms`.
+
+    Example:
+        >>> z1, z2, zm = torch.randn(32, 64), torch.randn(32, 64), torch.randn(32, 64)
+        >>> loss = mixed_barlow_twins_loss(z1, z2, zm, 0.3, torch.randperm(32))
+    """
+    return mixed_barlow_twins_terms(
+        z1, z2, z_mixed, lam, perm, lambda_offdiag, mixup_weight, standardization, eps
+    )["loss"]
