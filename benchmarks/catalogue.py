@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> None:
             if "error" not in row and row.get("epochs") == args.epochs:
                 done.add((row["method"], row["lr_factor"], row["seed"]))
     todo = [(m, f, s) for m in methods for f in args.lr_factors for s in args.seeds if (m, f, s) not in done]
+    # The catalogue (factor 1) first for every method, then the rest of the grid.
+    todo.sort(key=lambda run: (run[1] != 1.0, run[2]))
     print(f"{len(todo)} runs to do ({len(done)} already in {results_path})", flush=True)
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(_spawn, m, f, args.epochs, s, tmp) for m, f, s in todo]
