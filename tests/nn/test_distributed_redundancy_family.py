@@ -1,0 +1,151 @@
+"""Mixed Barlow Twins gathers its statistics: 2 processes x B/2 == 1 process x B.
+
+Each process mixes its own shard with its own lambda and permutation (as the method does);
+the single-process reference uses the per-sample lambdas and the permutation of the whole
+batch that this implies. Loss and DDP-averaged gradients of a small non-linear layer must
+match, and a plain ``all_gather`` (no autograd) must not. Spawn pattern of
+``tests/nn/test_distributed_losses.py``. (W-MSE whitens per process on purpose and needs no
+such test: ``tests/losses/test_whitening.py`` checks that its loss is a mean over sub-batches.)
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+import selfsup.losses.redundancy
+from selfsup.losses.redundancy import mixed_barlow_twins_loss
+
+WORLD = 2
+N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N / WORLD
+SHARD = N // WORLD
+STANDARDIZATIONS = ("shared", "own")
+SPAWN_DEADLINE_S = 120
+
+pytestmark = pytest.mark.skipif(
+    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
+)
+
+
+def _problem() -> tuple[nn.Linear, torch.Tensor, torch.Tensor, list[float], list[torch.Tensor]]:
+    """The same layer, views, and per-rank mixing (lambda, local permutation) everywhere."""
+    g = torch.Generator().manual_seed(0)
+    layer = nn.Linear(IN_DIM, EMBED_DIM).double()
+    with torch.no_grad():
+        layer.weight.copy_(0.8 * torch.randn(EMBED_DIM, IN_DIM, generator=g))
+        layer.bias.copy_(0.1 * torch.randn(EMBED_DIM, generator=g))
+    x1 = torch.randn(N, IN_DIM, generator=g, dtype=torch.float64)
+    x2 = x1 + 0.3 * torch.randn(N, IN_DIM, generator=g, dtype=torch.float64)
+    lams = [0.3, 0.8]
+    perms = [torch.randperm(SHARD, generator=g) for _ in range(WORLD)]
+    return layer, x1, x2, lams, perms
+
+
+def _loss_and_grads(standardization: str, rank: int | None):
+    """Per-rank loss (rank given) or the single-process loss on the whole batch (None)."""
+    layer, x1, x2, lams, perms = _problem()
+    if rank is None:
+        lam = torch.cat([torch.full((SHARD,), lams[r], dtype=torch.float64) for r in range(WORLD)])
+        perm = torch.cat([perms[r] + r * SHARD for r in range(WORLD)])
+    else:
+        rows = slice(rank * SHARD, (rank + 1) * SHARD)
+        x1, x2 = x1[rows], x2[rows]
+        lam, perm = lams[rank], perms[rank]
+    lam_col = lam.unsqueeze(1) if isinstance(lam, torch.Tensor) else lam
+    x_mixed = lam_col * x1 + (1 - lam_col) * x2[perm]
+
+    def encode(x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(layer(x))  # non-linear, or the "shared" regulariser would vanish
+
+    loss = mixed_barlow_twins_loss(
+        encode(x1), encode(x2), encode(x_mixed), lam, perm,
+        lambda_offdiag=0.1, mixup_weight=5.0, standardization=standardization,
+    )
+    loss.backward()
+    return loss.detach(), [layer.weight.grad, layer.bias.grad]
+
+
+def _plain_gather(x: torch.Tensor) -> torch.Tensor:
+    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, x.contiguous())
+    parts[dist.get_rank()] = x
+    return torch.cat(parts)
+
+
+def _ddp_average(grads: list[torch.Tensor]) -> list[torch.Tensor]:
+    for g in grads:
+        dist.all_reduce(g)
+        g /= dist.get_world_size()
+    return grads
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD,
+        timeout=timedelta(seconds=60),
+    )
+    try:
+        results: dict = {}
+        for name in STANDARDIZATIONS:
+            loss, grads = _loss_and_grads(name, rank)
+            results[name] = {"loss": loss, "grads": _ddp_average(grads)}
+            with mock.patch.object(selfsup.losses.redundancy, "gather", _plain_gather):
+                _, plain_grads = _loss_and_grads(name, rank)
+            results[name]["plain_gather_grads"] = _ddp_average(plain_grads)
+        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def per_rank(tmp_path_factory) -> list[dict]:
+    tmp = tmp_path_factory.mktemp("ddp_mixed_barlow")
+    context = mp.start_processes(
+        _worker, args=(str(tmp / "rendezvous"), str(tmp)), nprocs=WORLD, join=False,
+        start_method="spawn",
+    )
+    deadline = time.monotonic() + SPAWN_DEADLINE_S
+    while not context.join(timeout=1):  # raises if a worker failed, with its traceback
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                if process.is_alive():
+                    process.kill()
+            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
+    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+
+
+@pytest.mark.parametrize("standardization", STANDARDIZATIONS)
+def test_mixed_barlow_twins_distributed_loss_is_the_global_loss_on_every_rank(
+    per_rank, standardization
+):
+    full_loss, _ = _loss_and_grads(standardization, None)
+    for result in per_rank:
+        torch.testing.assert_close(result[standardization]["loss"], full_loss)
+
+
+@pytest.mark.parametrize("standardization", STANDARDIZATIONS)
+def test_mixed_barlow_twins_distributed_gradients_equal_single_process_gradients(
+    per_rank, standardization
+):
+    _, full_grads = _loss_and_grads(standardization, None)
+    for result in per_rank:
+        for got, expected in zip(result[standardization]["grads"], full_grads):
+            torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("standardization", STANDARDIZATIONS)
+def test_mixed_barlow_twins_with_plain_all_gather_gives_wrong_gradients(
+    per_rank, standardization
+):
+    _, full_grads = _loss_and_grads(standardization, None)
+    got = per_rank[0][standardization]["plain_gather_grads"]
+    assert not all(torch.allclose(g, e) for g, e in zip(got, full_grads))
