@@ -10,7 +10,7 @@ from selfsup.views.base import IdentityViews, ViewMaker
 # Importing the modality modules registers their view makers.
 from selfsup.views.images import BYOLViews, ImageViews  # noqa: E402
 from selfsup.views.multicrop import MultiCropViews  # noqa: F401
-from selfsup.views.rotation import RotationViews  # noqa: E402, F401
+from selfsup.views.rotation import RotationViews  # noqa: F401
 
 __all__ = ["BYOLViews", "IdentityViews", "ImageViews", "ViewMaker", "identity_views"]
 
