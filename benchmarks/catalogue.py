@@ -29,12 +29,12 @@ import math
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from _isolated import call_isolated
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "benchmarks" / "catalogue_results.jsonl"
@@ -75,17 +75,8 @@ def _one_run(method: str, factor: float, epochs: int, seed: int, workdir: str) -
 
 
 def _spawn(method: str, factor: float, epochs: int, seed: int, workdir: str) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    code = (
-        "import json, sys, torch; torch.set_num_threads(1); "
-        f"sys.path.insert(0, {str(ROOT / 'benchmarks')!r}); import catalogue; "
-        f"print('RESULT ' + json.dumps(catalogue._one_run({method!r}, {factor!r}, {epochs!r}, {seed!r}, {workdir!r})))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        return {"method": method, "lr_factor": factor, "seed": seed, "error": done.stderr.strip().splitlines()[-5:]}
-    return json.loads(lines[-1][len("RESULT "):])
+    row = call_isolated("catalogue", "_one_run", method, factor, epochs, seed, workdir)
+    return {"method": method, "lr_factor": factor, "seed": seed, **row} if "error" in row else row
 
 
 def run(args: argparse.Namespace) -> None:

@@ -45,6 +45,9 @@ def user_errors(command: Callable) -> Callable:
 METRICS = (
     ("knn_acc", "kNN acc"),
     ("linear_acc", "linear acc"),
+    ("linear_f1", "linear macro-F1"),
+    ("svm_acc", "SVM acc"),
+    ("svm_f1", "SVM macro-F1"),
     ("rankme", "RankMe"),
     ("alpha_req", "α-ReQ"),
     ("collapse_ratio", "std·√D"),

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from selfsup.errors import SelfsupError, closest
 
@@ -47,12 +47,28 @@ class Component(BaseModel):
 class DataConfig(_Strict):
     name: str = "digits"
     """A built-in data set name (``selfsup datasets``) or a path to a folder or array file."""
-    modality: str = "image"
-    """What the data holds; decides the reader, the default views and the default encoder."""
+    modality: str | None = None
+    """What the data holds; decides the reader, the default views and the default encoder.
+    Left out: a built-in data set's own modality, else ``image`` (files are never guessed)."""
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     """Held-out fraction for labeled files without an explicit test split (stratified)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Reader options, e.g. ``{image_size: 64}`` for a folder of images."""
+
+    @model_validator(mode="after")
+    def _resolve_modality(self) -> DataConfig:
+        from selfsup.registry import DATASETS
+
+        builtin = DATASETS.entry(self.name).meta.get("modality") if self.name in DATASETS else None
+        if self.modality is None:
+            # object.__setattr__: a plain assignment would re-run this validator
+            object.__setattr__(self, "modality", builtin or "image")
+        elif builtin is not None and self.modality != builtin:
+            raise ValueError(
+                f"the built-in data set {self.name!r} holds {builtin} data, not {self.modality}; "
+                f"drop the modality or set it to {builtin!r}"
+            )
+        return self
 
 
 class TrainConfig(_Strict):
@@ -60,7 +76,11 @@ class TrainConfig(_Strict):
     batch_size: int = Field(256, ge=2)
     optimizer: Literal["adamw", "sgd", "lars"] = "adamw"
     lr: float = Field(2e-3, gt=0.0)
-    """Learning rate for a batch of 256; scaled linearly with the (global) batch size."""
+    """Learning rate for a batch of ``lr_reference_batch``; scaled linearly with the global batch."""
+    lr_reference_batch: int = Field(256, ge=1)
+    """The batch size ``lr`` is given for (papers with small batches, e.g. TS2Vec's 8, set it)."""
+    final_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)
+    """Learning rate at the end of the cosine decay, as a fraction of the peak (1 = constant)."""
     weight_decay: float = Field(1e-4, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     warmup_epochs: float = Field(5, ge=0.0)
@@ -88,6 +108,9 @@ class EvalConfig(_Strict):
     """Also evaluate a random-init encoder of the same architecture."""
     raw_input: bool = True
     """Also evaluate the flattened raw inputs, where the data is a fixed-shape tensor."""
+    svm: bool | None = None
+    """Also fit TS2Vec's RBF-SVM probe (``svm_acc``, ``svm_f1``). None = when the modality asks
+    for it (time series, where the published figures use this protocol)."""
 
 
 class Config(_Strict):

@@ -26,6 +26,9 @@ class DataBundle:
     y_test: torch.Tensor | None = None
     class_names: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Modality-specific facts about the data, e.g. ``{"devices": [...]}`` for multi-device
+    time series ``[N, D, T, C]``."""
     source_index: torch.Tensor | None = None
     """When a split reordered the source, the source row of each sample of
     ``cat(x_train, x_test)``; None when that concatenation is already in source order."""

@@ -51,8 +51,18 @@ def evaluate_encoder(
         bundle.y_test,
         k=eval_config.k,
         views_emb=views_emb,
+        svm=use_svm(bundle, eval_config),
     )
     return scores, eval_emb
+
+
+def use_svm(bundle: DataBundle, eval_config: EvalConfig) -> bool:
+    """Whether the SVM probe runs: ``eval.svm``, or when unset, the modality's ``svm_probe`` meta."""
+    if eval_config.svm is not None:
+        return eval_config.svm
+    from selfsup.registry import MODALITIES
+
+    return bool(MODALITIES.entry(bundle.modality).meta.get("svm_probe", False))
 
 
 def evaluate_raw(bundle: DataBundle, eval_config: EvalConfig) -> dict[str, float] | None:
@@ -61,10 +71,11 @@ def evaluate_raw(bundle: DataBundle, eval_config: EvalConfig) -> dict[str, float
 
     if not isinstance(bundle.x_train, torch.Tensor) or bundle.x_train[0].numel() > MAX_RAW_FEATURES:
         return None
-    train = bundle.x_train.reshape(bundle.x_train.shape[0], -1).float()
-    test = bundle.x_test.reshape(bundle.x_test.shape[0], -1).float() if bundle.x_test is not None else train
+    # NaN marks padding / missing values (variable-length series): a raw feature of 0 there
+    train = torch.nan_to_num(bundle.x_train.reshape(bundle.x_train.shape[0], -1).float())
+    test = torch.nan_to_num(bundle.x_test.reshape(bundle.x_test.shape[0], -1).float()) if bundle.x_test is not None else train
     y_train = bundle.y_train if bundle.x_test is not None else None
-    return evaluate_embeddings(train, y_train, test, bundle.y_test, k=eval_config.k)
+    return evaluate_embeddings(train, y_train, test, bundle.y_test, k=eval_config.k, svm=use_svm(bundle, eval_config))
 
 
 def evaluate_run_encoder(

@@ -42,6 +42,7 @@ class SelfSupervisedModule(L.LightningModule):
         momentum: float = 0.9,
         warmup_steps: int = 0,
         total_steps: int = 1,
+        final_lr_ratio: float = 0.0,
         seed: int = 0,
         log_every_n_steps: int = 5,
         regularizers: dict[str, float] | None = None,
@@ -54,6 +55,7 @@ class SelfSupervisedModule(L.LightningModule):
         self.momentum = momentum
         self.warmup_steps = warmup_steps
         self.total_steps = max(1, total_steps)
+        self.final_lr_ratio = final_lr_ratio
         self.seed = seed
         self.log_every_n_steps = log_every_n_steps
         self.regularizers = {name: float(w) for name, w in (regularizers or {}).items() if w}
@@ -103,7 +105,12 @@ class SelfSupervisedModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = build_optimizer(self.method, self.optimizer_name, self.lr, self.weight_decay, self.momentum)
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, partial(warmup_cosine, warmup_steps=self.warmup_steps, total_steps=self.total_steps)
+            optimizer, partial(
+                warmup_cosine,
+                warmup_steps=self.warmup_steps,
+                total_steps=self.total_steps,
+                final_ratio=self.final_lr_ratio,
+            ),
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 

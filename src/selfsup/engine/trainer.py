@@ -110,11 +110,12 @@ def fit(
     module = SelfSupervisedModule(
         method,
         optimizer=train.optimizer,
-        lr=train.lr * train.batch_size * world / 256,
+        lr=train.lr * train.batch_size * world / train.lr_reference_batch,
         weight_decay=train.weight_decay,
         momentum=train.momentum,
         warmup_steps=int(round(train.warmup_epochs * steps_per_epoch)),
         total_steps=train.epochs * steps_per_epoch,
+        final_lr_ratio=train.final_lr_ratio,
         seed=train.seed,
         log_every_n_steps=train.log_every_n_steps,
         regularizers=config.regularizers,

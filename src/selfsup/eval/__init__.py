@@ -1,7 +1,8 @@
 """Evaluation of frozen embeddings and the run report.
 
 - :func:`knn_accuracy` — weighted kNN (Wu et al. 2018); :func:`linear_probe_accuracy` /
-  :func:`linear_probe` — logistic regression on standardised embeddings.
+  :func:`linear_probe` — logistic regression on standardised embeddings; :func:`svm_probe` —
+  TS2Vec's RBF SVM with C chosen by cross-validation.
 - :func:`rankme`, :func:`alpha_req`, :func:`embedding_std`, :func:`collapse_ratio`, :func:`alignment`,
   :func:`uniformity` — label-free scores.
 - :func:`embed_tensor` and :func:`evaluate_embeddings` — embed with a frozen encoder, score all.
@@ -23,6 +24,7 @@ from selfsup.eval.label_free import (
 from selfsup.eval.linear import linear_probe, linear_probe_accuracy
 from selfsup.eval.report import read_metrics_csv, write_report
 from selfsup.eval.suite import embed_tensor, evaluate_embeddings
+from selfsup.eval.svm import svm_probe
 
 __all__ = [
     "alignment",
@@ -38,6 +40,7 @@ __all__ = [
     "linear_probe_accuracy",
     "rankme",
     "read_metrics_csv",
+    "svm_probe",
     "uniformity",
     "write_report",
 ]

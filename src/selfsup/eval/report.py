@@ -39,6 +39,8 @@ METRIC_HELP = {
     "knn_acc": "weighted kNN accuracy (Wu et al. 2018) — higher is better",
     "linear_acc": "linear probe accuracy — higher is better",
     "linear_f1": "linear probe macro-F1 — higher is better",
+    "svm_acc": "RBF-SVM probe accuracy, C by cross-validation (TS2Vec protocol) — higher is better",
+    "svm_f1": "RBF-SVM probe macro-F1 — higher is better",
     "rankme": "effective rank (Garrido et al. 2023) — ~1 collapsed, up to D",
     "alpha_req": "eigenspectrum decay α (Agrawal et al. 2022) — best near 1",
     "emb_std": "std of normalised embeddings — 1/√D healthy, 0 collapsed",

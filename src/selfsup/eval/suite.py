@@ -23,6 +23,7 @@ from selfsup.eval.label_free import (
     uniformity,
 )
 from selfsup.eval.linear import linear_probe
+from selfsup.eval.svm import svm_probe
 
 # Uniformity is O(N²); past this many test embeddings a fixed random subset is scored.
 UNIFORMITY_MAX_SAMPLES = 10_000
@@ -86,6 +87,7 @@ def evaluate_embeddings(
     test_y: Any | None,
     k: int = 20,
     views_emb: tuple[Any, Any] | None = None,
+    svm: bool = False,
 ) -> dict[str, float]:
     """Every evaluation of frozen embeddings, as one flat dict of floats.
 
@@ -98,12 +100,13 @@ def evaluate_embeddings(
         k: neighbours of the kNN classifier.
         views_emb: optional ``([M, D], [M, D])`` embeddings of two augmented views of the
             test inputs, for the alignment score.
+        svm: also fit the RBF-SVM probe of TS2Vec's protocol (``svm_acc``, ``svm_f1``).
 
     Returns:
         Label-free keys always: ``rankme``, ``alpha_req``, ``emb_std``, ``collapse_ratio``, ``uniformity``
         (on the test embeddings), plus ``alignment`` when ``views_emb`` is given. When both
         label vectors and ``test_emb`` are given, also ``knn_acc``, ``linear_acc`` and
-        ``linear_f1`` (macro-F1 of the linear probe).
+        ``linear_f1`` (macro-F1 of the linear probe), and ``svm_acc`` / ``svm_f1`` when ``svm``.
     """
     scored = _as_embeddings(test_emb if test_emb is not None else train_emb, "test_emb")
     results: dict[str, float] = {}
@@ -112,6 +115,10 @@ def evaluate_embeddings(
         probe = linear_probe(train_emb, train_y, test_emb, test_y)
         results["linear_acc"] = probe["accuracy"]
         results["linear_f1"] = probe["macro_f1"]
+        if svm:
+            fitted = svm_probe(train_emb, train_y, test_emb, test_y)
+            results["svm_acc"] = fitted["accuracy"]
+            results["svm_f1"] = fitted["macro_f1"]
     results["rankme"] = rankme(scored)
     results["alpha_req"] = alpha_req(scored)
     results["emb_std"] = embedding_std(scored)
