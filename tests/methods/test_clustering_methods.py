@@ -138,7 +138,7 @@ def test_swav_prototypes_are_normalised_and_frozen_early_in_training():
 
 
 def test_swav_queue_fills_after_its_start_and_then_joins_the_sinkhorn_problem(monkeypatch):
-    from selfsup.methods import clustering
+    from selfsup.methods import swav
 
     method = _build(SwAV, queue_length=16, queue_start=0.5)
     method.on_step_end(0.4)
@@ -146,8 +146,8 @@ def test_swav_queue_fills_after_its_start_and_then_joins_the_sinkhorn_problem(mo
     assert all(len(q) == 0 for q in method.queues)  # before queue_start
 
     rows_seen = []
-    real_sinkhorn = clustering.sinkhorn
-    monkeypatch.setattr(clustering, "sinkhorn", lambda s, *a, **k: rows_seen.append(s.shape[0]) or real_sinkhorn(s, *a, **k))
+    real_sinkhorn = swav.sinkhorn
+    monkeypatch.setattr(swav, "sinkhorn", lambda s, *a, **k: rows_seen.append(s.shape[0]) or real_sinkhorn(s, *a, **k))
     method.on_step_end(0.6)
     method(_batch(torch.arange(16)))  # fills the queue (16 rows), codes from the batch alone
     assert all(len(q) == 16 for q in method.queues)

@@ -15,8 +15,8 @@ from selfsup.methods.contrastive_variants import (
     ISogCLR,
     MVInfoNCE,
     SupCon,
-    _first_occurrences,
 )
+from selfsup.methods.isogclr import _first_occurrences
 from selfsup.views.base import ViewMaker
 
 SMALL = {"projector_hidden_dim": 32, "projector_dim": 8}

@@ -6,34 +6,25 @@
 * The per-sample memory banks of SeLa and DeepCluster-v2 are identical on every process and
   hold the rows of every process's batch; so are the labels / centroids solved from them.
 
-One spawn of two CPU processes (file:// rendezvous) runs every check and saves its results.
+One spawn of two CPU processes (tests/nn/_distributed.py) runs every check and returns its results.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-from pathlib import Path
-
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
+from _distributed import WORLD, ddp_average, requires_gloo, run_distributed, shard
 from torch import nn
 
 from selfsup.losses.clustering import swav_loss
 from selfsup.nn.sinkhorn import sinkhorn
 from selfsup.views.base import IdentityViews
 
-WORLD = 2
 N, IN_DIM, EMBED_DIM, CLUSTERS = 8, 6, 4, 3
 UNEQUAL_ROWS = (3, 5)  # rows of rank 0 and rank 1 in the unequal-shard check
-SPAWN_DEADLINE_S = 120
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
-)
+pytestmark = requires_gloo
 
 
 def _scores(rows: int = N) -> torch.Tensor:
@@ -92,63 +83,43 @@ def _build(name: str):
     return method
 
 
-def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=WORLD, timeout=timedelta(seconds=60))
-    try:
-        shard = N // WORLD
-        rows = slice(rank * shard, (rank + 1) * shard)
-        results: dict = {}
-        results["sinkhorn_equal"] = sinkhorn(_scores()[rows], epsilon=0.5, iterations=3)
-        start = sum(UNEQUAL_ROWS[:rank])
-        results["sinkhorn_unequal"] = sinkhorn(
-            _scores()[start : start + UNEQUAL_ROWS[rank]], epsilon=0.5, iterations=3
-        )
-        loss, grads = _swav_loss_and_grads(rows)
-        for g in grads:  # what DDP does
-            dist.all_reduce(g)
-            g /= WORLD
-        results["swav"] = {"loss": loss, "grads": grads}
+def _worker(rank: int) -> dict:
+    rows = shard(rank, N)
+    results: dict = {}
+    results["sinkhorn_equal"] = sinkhorn(_scores()[rows], epsilon=0.5, iterations=3)
+    start = sum(UNEQUAL_ROWS[:rank])
+    results["sinkhorn_unequal"] = sinkhorn(
+        _scores()[start : start + UNEQUAL_ROWS[rank]], epsilon=0.5, iterations=3
+    )
+    loss, grads = _swav_loss_and_grads(rows)
+    results["swav"] = {"loss": loss, "grads": ddp_average(grads)}
 
-        # SwAV with a full queue: the queue (identical on both ranks) joins the Sinkhorn once.
-        swav = _build("swav")
-        swav.queues[0].enqueue(_scores(6).float()[rank * 3 : (rank + 1) * 3])  # gathered
-        results["swav_queue"] = swav.queues[0].values().clone()
-        results["swav_queue_codes"] = swav._codes(_scores().float()[rows], 0)
+    # SwAV with a full queue: the queue (identical on both ranks) joins the Sinkhorn once.
+    swav = _build("swav")
+    swav.queues[0].enqueue(_scores(6).float()[rank * 3 : (rank + 1) * 3])  # gathered
+    results["swav_queue"] = swav.queues[0].values().clone()
+    results["swav_queue_codes"] = swav._codes(_scores().float()[rows], 0)
 
-        # Memory banks: each rank trains on its own shard of the data set.
-        data, index = _method_data(), torch.arange(N)[rows]
-        for name in ("sela", "deepcluster_v2"):
-            method = _build(name)
-            method({"x": data[index], "index": index})
-            method.on_step_end(0.5)  # a full data set seen: relabel / re-cluster
-            results[name] = {k: v.clone() for k, v in method.state_dict().items()
-                             if k in ("features", "seen", "labels", "samples_seen", "bank",
-                                      "filled", "assignments", "centroids", "clusterings_done")}
-            with torch.no_grad():
-                if name == "sela":
-                    results[name]["own_rows"] = method.encoder(data[index])
-                else:
-                    results[name]["own_rows"] = F.normalize(method.projector(method.encoder(data[index])), dim=1)
-        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+    # Memory banks: each rank trains on its own shard of the data set.
+    data, index = _method_data(), torch.arange(N)[rows]
+    for name in ("sela", "deepcluster_v2"):
+        method = _build(name)
+        method({"x": data[index], "index": index})
+        method.on_step_end(0.5)  # a full data set seen: relabel / re-cluster
+        results[name] = {k: v.clone() for k, v in method.state_dict().items()
+                         if k in ("features", "seen", "labels", "samples_seen", "bank",
+                                  "filled", "assignments", "centroids", "clusterings_done")}
+        with torch.no_grad():
+            if name == "sela":
+                results[name]["own_rows"] = method.encoder(data[index])
+            else:
+                results[name]["own_rows"] = F.normalize(method.projector(method.encoder(data[index])), dim=1)
+    return results
 
 
 @pytest.fixture(scope="module")
 def per_rank(tmp_path_factory) -> list[dict]:
-    tmp = tmp_path_factory.mktemp("ddp_clustering")
-    context = mp.start_processes(_worker, args=(str(tmp / "rendezvous"), str(tmp)), nprocs=WORLD,
-                                 join=False, start_method="spawn")
-    deadline = time.monotonic() + SPAWN_DEADLINE_S
-    while not context.join(timeout=1):  # raises if a worker failed, with its traceback
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
-    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    return run_distributed(_worker, tmp_path_factory.mktemp("ddp_clustering"))
 
 
 def test_distributed_sinkhorn_equals_single_process_sinkhorn_on_the_full_batch(per_rank):

@@ -1,31 +1,26 @@
 """The InfoNCE variants on 2 processes x B/2 give the loss and gradients of 1 process x B.
 
-Same pattern as ``test_distributed_losses.py``: one spawn of two CPU processes (gloo,
-file:// rendezvous) runs every check and saves its results; the tests compare them with a
-single process on the full batch. Gradients are those of a small linear layer producing the
-embeddings, all-reduced and divided by the world size (what DDP does). It also checks that
-iSogCLR's per-sample state ends up identical on both processes and equal to the
+Same pattern as ``test_distributed_losses.py``: one spawn of two CPU processes
+(``_distributed.run_distributed``) runs every check and returns its results; the tests compare
+them with a single process on the full batch. Gradients are those of a small linear layer
+producing the embeddings, all-reduced and divided by the world size (what DDP does). It also
+checks that iSogCLR's per-sample state ends up identical on both processes and equal to the
 single-process state.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from _distributed import ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from torch import nn
 
 import selfsup.losses.contrastive_variants as variants
 from selfsup.methods.contrastive_variants import ISogCLR
 from selfsup.views.base import ViewMaker
 
-WORLD = 2
 N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N / WORLD
 LABELS = torch.tensor([0, 1, 0, 2, 1, 1, 2, 0])  # positives across the two shards
 TEMPERATURES = torch.tensor([0.1, 0.3, 0.2, 0.5, 0.15, 0.4, 0.25, 0.1], dtype=torch.float64)
@@ -43,11 +38,8 @@ LOSSES = {
     ),
 }
 STATE_INDEX = torch.tensor([5, 2, 9, 0, 7, 3, 8, 1])  # dataset positions of the global batch
-SPAWN_DEADLINE_S = 120
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
-)
+pytestmark = requires_gloo
 
 
 def _problem() -> tuple[nn.Linear, list[torch.Tensor]]:
@@ -102,65 +94,23 @@ def _isogclr_state(rows: slice) -> dict[str, torch.Tensor]:
     }
 
 
-def _plain_gather(x: torch.Tensor) -> torch.Tensor:
-    """The common bug: all_gather without autograd, keeping only the local rows' gradient."""
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    parts[dist.get_rank()] = x
-    return torch.cat(parts)
-
-
-def _ddp_average(grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    for g in grads:
-        dist.all_reduce(g)
-        g /= dist.get_world_size()
-    return grads
-
-
-def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo",
-        init_method=f"file://{init_file}",
-        rank=rank,
-        world_size=WORLD,
-        timeout=timedelta(seconds=60),
-    )
-    try:
-        shard = N // WORLD
-        rows = slice(rank * shard, (rank + 1) * shard)
-        results: dict = {}
-        for name in LOSSES:
-            loss, grads = _loss_and_grads(name, rows)
-            results[name] = {"loss": loss, "grads": _ddp_average(grads)}
-            with mock.patch.object(variants, "gather", _plain_gather):
-                _, plain_grads = _loss_and_grads(name, rows)
-            results[name]["plain_gather_grads"] = _ddp_average(plain_grads)
-        results["isogclr_u"], results["isogclr_temperature_grad"] = _isogclr_outputs(rows)
-        results["isogclr_state"] = _isogclr_state(rows)
-        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int) -> dict:
+    rows = shard(rank, N)
+    results: dict = {}
+    for name in LOSSES:
+        loss, grads = _loss_and_grads(name, rows)
+        results[name] = {"loss": loss, "grads": ddp_average(grads)}
+        with mock.patch.object(variants, "gather", plain_gather):
+            _, plain_grads = _loss_and_grads(name, rows)
+        results[name]["plain_gather_grads"] = ddp_average(plain_grads)
+    results["isogclr_u"], results["isogclr_temperature_grad"] = _isogclr_outputs(rows)
+    results["isogclr_state"] = _isogclr_state(rows)
+    return results
 
 
 @pytest.fixture(scope="module")
 def per_rank(tmp_path_factory) -> list[dict]:
-    tmp = tmp_path_factory.mktemp("ddp_variants")
-    context = mp.start_processes(
-        _worker,
-        args=(str(tmp / "rendezvous"), str(tmp)),
-        nprocs=WORLD,
-        join=False,
-        start_method="spawn",
-    )
-    deadline = time.monotonic() + SPAWN_DEADLINE_S
-    while not context.join(timeout=1):  # raises if a worker failed, with its traceback
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
-    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    return run_distributed(_worker, tmp_path_factory.mktemp("ddp_variants"))
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

@@ -3,34 +3,25 @@
 The loss is a mean of per-sample terms, but the centre is the EMA of the teacher's mean over
 the GLOBAL batch (Caron et al. 2021, eq. 4; the official code all-reduces it): every process
 must end each step with the same centre, the one a single process computes on the full batch.
-One spawn of two CPU processes (gloo, file:// rendezvous) runs the checks and saves results,
-as in tests/nn/test_distributed_losses.py.
+One spawn of two CPU processes (tests/nn/_distributed.py) runs the checks and returns results.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from _distributed import ddp_average, requires_gloo, run_distributed, shard
 from torch import nn
 
 import selfsup.losses.distillation
 from selfsup.losses.distillation import DINOLoss
 
-WORLD = 2
 N, IN_DIM, K = 8, 6, 5  # global batch N, split into WORLD shards of N / WORLD
 NUM_VIEWS, NUM_GLOBAL, STEPS = 4, 2, 2
-SPAWN_DEADLINE_S = 120
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
-)
+pytestmark = requires_gloo
 
 
 def _problem() -> tuple[nn.Linear, nn.Linear, torch.Tensor]:
@@ -63,42 +54,19 @@ def _run(rows: slice) -> dict[str, list[torch.Tensor]]:
     return out
 
 
-def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD,
-        timeout=timedelta(seconds=60),
-    )
-    try:
-        shard = N // WORLD
-        rows = slice(rank * shard, (rank + 1) * shard)
-        results = _run(rows)
-        for grad in results["grads"]:  # what DDP does with parameter gradients
-            dist.all_reduce(grad)
-            grad /= WORLD
-        # The bug the test must catch: a centre from the local batch only.
-        with mock.patch.object(selfsup.losses.distillation, "gather", lambda x: x):
-            results["local_center"] = _run(rows)["center"]
-        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int) -> dict:
+    rows = shard(rank, N)
+    results = _run(rows)
+    ddp_average(results["grads"])
+    # The bug the test must catch: a centre from the local batch only.
+    with mock.patch.object(selfsup.losses.distillation, "gather", lambda x: x):
+        results["local_center"] = _run(rows)["center"]
+    return results
 
 
 @pytest.fixture(scope="module")
 def per_rank(tmp_path_factory) -> list[dict]:
-    tmp = tmp_path_factory.mktemp("ddp_dino")
-    context = mp.start_processes(
-        _worker, args=(str(tmp / "rendezvous"), str(tmp)), nprocs=WORLD, join=False,
-        start_method="spawn",
-    )
-    deadline = time.monotonic() + SPAWN_DEADLINE_S
-    while not context.join(timeout=1):  # raises if a worker failed, with its traceback
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
-    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    return run_distributed(_worker, tmp_path_factory.mktemp("ddp_dino"))
 
 
 @pytest.fixture(scope="module")

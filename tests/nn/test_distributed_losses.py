@@ -1,22 +1,18 @@
 """2 processes x B/2 must give the same loss and gradients as 1 process x B.
 
-One spawn of two CPU processes (gloo backend, file:// rendezvous so no port can clash) runs
-every check and saves its results; the tests below compare them with a single-process run
-on the full batch. The gradients are those of a small linear layer producing the
-embeddings, all-reduced and divided by the world size — what DDP does.
+One spawn of two CPU processes (``_distributed.run_distributed``) runs every check and returns
+its results; the tests below compare them with a single-process run on the full batch. The
+gradients are those of a small linear layer producing the embeddings, all-reduced and
+divided by the world size — what DDP does.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from torch import nn
 
 import selfsup.losses.contrastive
@@ -27,7 +23,6 @@ from selfsup.losses.redundancy import barlow_twins_loss, vicreg_loss
 from selfsup.losses.regularizers import effective_rank_loss, koleo_loss, uniformity_loss
 from selfsup.nn.gather import gather
 
-WORLD = 2
 N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N / WORLD
 LOSSES = {
     "nt_xent": lambda z1, z2: nt_xent(z1, z2, temperature=0.5),
@@ -40,11 +35,8 @@ LOSSES = {
     "effective_rank": lambda z1, z2: effective_rank_loss(z1) + effective_rank_loss(z2),
 }
 GLOBAL_STATISTIC_LOSSES = ("barlow_twins", "effective_rank")  # same value on every rank
-SPAWN_DEADLINE_S = 120
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
-)
+pytestmark = requires_gloo
 
 
 def _problem() -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:
@@ -66,78 +58,35 @@ def _loss_and_grads(name: str, rows: slice) -> tuple[torch.Tensor, list[torch.Te
     return loss.detach(), [layer.weight.grad, layer.bias.grad]
 
 
-def _plain_gather(x: torch.Tensor) -> torch.Tensor:
-    """The common bug: all_gather without autograd, keeping only the local rows' gradient."""
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    parts[dist.get_rank()] = x
-    return torch.cat(parts)
+def _worker(rank: int) -> dict:
+    rows = shard(rank, N)
+    results: dict = {}
+    for name in LOSSES:
+        loss, grads = _loss_and_grads(name, rows)
+        results[name] = {"loss": loss, "grads": ddp_average(grads)}
+        with mock.patch.object(selfsup.losses.contrastive, "gather", plain_gather), \
+                mock.patch.object(selfsup.losses.redundancy, "gather", plain_gather), \
+                mock.patch.object(selfsup.losses.regularizers, "gather", plain_gather):
+            _, plain_grads = _loss_and_grads(name, rows)
+        results[name]["plain_gather_grads"] = ddp_average(plain_grads)
 
+    # gather itself: rank order forward; backward sums every rank's gradient of its rows.
+    x = torch.full((3, 2), float(rank), requires_grad=True)
+    gathered = gather(x)
+    (gathered * (rank + 1)).sum().backward()
+    results["gather"] = {"value": gathered.detach(), "grad": x.grad}
 
-def _ddp_average(grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    for g in grads:
-        dist.all_reduce(g)
-        g /= dist.get_world_size()
-    return grads
-
-
-def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo",
-        init_method=f"file://{init_file}",
-        rank=rank,
-        world_size=WORLD,
-        timeout=timedelta(seconds=60),
-    )
     try:
-        shard = N // WORLD
-        rows = slice(rank * shard, (rank + 1) * shard)
-        results: dict = {}
-        for name in LOSSES:
-            loss, grads = _loss_and_grads(name, rows)
-            results[name] = {"loss": loss, "grads": _ddp_average(grads)}
-            with mock.patch.object(selfsup.losses.contrastive, "gather", _plain_gather), \
-                    mock.patch.object(selfsup.losses.redundancy, "gather", _plain_gather), \
-                    mock.patch.object(selfsup.losses.regularizers, "gather", _plain_gather):
-                _, plain_grads = _loss_and_grads(name, rows)
-            results[name]["plain_gather_grads"] = _ddp_average(plain_grads)
-
-        # gather itself: rank order forward; backward sums every rank's gradient of its rows.
-        x = torch.full((3, 2), float(rank), requires_grad=True)
-        gathered = gather(x)
-        (gathered * (rank + 1)).sum().backward()
-        results["gather"] = {"value": gathered.detach(), "grad": x.grad}
-
-        try:
-            gather(torch.zeros(3 if rank == 0 else 2, 2))
-            results["unequal_error"] = ""
-        except ValueError as error:
-            results["unequal_error"] = str(error)
-
-        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+        gather(torch.zeros(3 if rank == 0 else 2, 2))
+        results["unequal_error"] = ""
+    except ValueError as error:
+        results["unequal_error"] = str(error)
+    return results
 
 
 @pytest.fixture(scope="module")
 def per_rank(tmp_path_factory) -> list[dict]:
-    tmp = tmp_path_factory.mktemp("ddp")
-    context = mp.start_processes(
-        _worker,
-        args=(str(tmp / "rendezvous"), str(tmp)),
-        nprocs=WORLD,
-        join=False,
-        start_method="spawn",
-    )
-    deadline = time.monotonic() + SPAWN_DEADLINE_S
-    while not context.join(timeout=1):  # raises if a worker failed, with its traceback
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
-    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    return run_distributed(_worker, tmp_path_factory.mktemp("ddp"))
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

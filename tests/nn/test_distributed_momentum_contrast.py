@@ -1,35 +1,27 @@
 """MoCo / NNCLR across 2 processes x B/2 equal 1 process x B; queues agree on every rank.
 
-Same pattern as ``test_distributed_losses.py``: one spawn of two CPU processes (gloo, file://
-rendezvous) runs every check and saves its results, which the tests compare with a
-single-process run on the full batch. Gradients are those of small linear layers, all-reduced
-and divided by the world size, as DDP does.
+Same pattern as ``test_distributed_losses.py``: one spawn of two CPU processes
+(``_distributed.run_distributed``) runs every check and returns its results, which the tests
+compare with a single-process run on the full batch. Gradients are those of small linear
+layers, all-reduced and divided by the world size, as DDP does.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from torch import nn
 
 from selfsup.losses import momentum_contrast
 from selfsup.losses.momentum_contrast import moco_infonce, moco_v3_loss, nnclr_loss
 from selfsup.nn.queue import Queue
 
-WORLD = 2
 N, IN_DIM, EMBED_DIM, QUEUE = 8, 6, 4, 10  # global batch N, split into WORLD shards
-SPAWN_DEADLINE_S = 120
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
-)
+pytestmark = requires_gloo
 
 
 def _layer(g: torch.Generator, n_in: int, n_out: int) -> nn.Linear:
@@ -88,69 +80,37 @@ def _loss_and_grads(name: str, rows: slice) -> tuple[torch.Tensor, list[torch.Te
     return loss.detach(), grads
 
 
-def _plain_gather(x: torch.Tensor) -> torch.Tensor:
-    """The common bug: all_gather without autograd, keeping only the local rows' gradient."""
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    parts[dist.get_rank()] = x
-    return torch.cat(parts)
-
-
-def _ddp_average(grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    for g in grads:
-        dist.all_reduce(g)
-        g /= dist.get_world_size()
-    return grads
-
-
 def _rank_keys(rank: int, call: int) -> torch.Tensor:
     """Keys rank ``rank`` enqueues at call ``call``: 3 rows, distinct across ranks and calls."""
     start = 100 * call + 10 * rank
     return torch.arange(start, start + 3, dtype=torch.float32)[:, None].repeat(1, 2)
 
 
-def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=WORLD, timeout=timedelta(seconds=60))
-    try:
-        shard = N // WORLD
-        rows = slice(rank * shard, (rank + 1) * shard)
-        results: dict = {}
-        for name in LOSSES:
-            loss, grads = _loss_and_grads(name, rows)
-            results[name] = {"loss": loss, "grads": _ddp_average(grads)}
-        # Failing variants, to show the checks can fail.
-        with mock.patch.object(momentum_contrast, "gather", lambda x: x), \
-                mock.patch.object(momentum_contrast, "rank", lambda: 0):
-            results["moco_v3"]["local_keys_loss"] = _loss_and_grads("moco_v3", rows)[0]
-        with mock.patch.object(momentum_contrast, "gather", _plain_gather):
-            results["nnclr"]["plain_gather_grads"] = _ddp_average(_loss_and_grads("nnclr", rows)[1])
+def _worker(rank: int) -> dict:
+    rows = shard(rank, N)
+    results: dict = {}
+    for name in LOSSES:
+        loss, grads = _loss_and_grads(name, rows)
+        results[name] = {"loss": loss, "grads": ddp_average(grads)}
+    # Failing variants, to show the checks can fail.
+    with mock.patch.object(momentum_contrast, "gather", lambda x: x), \
+            mock.patch.object(momentum_contrast, "rank", lambda: 0):
+        results["moco_v3"]["local_keys_loss"] = _loss_and_grads("moco_v3", rows)[0]
+    with mock.patch.object(momentum_contrast, "gather", plain_gather):
+        results["nnclr"]["plain_gather_grads"] = ddp_average(_loss_and_grads("nnclr", rows)[1])
 
-        # Each rank enqueues its own keys; 2 calls x 2 ranks x 3 rows = 12 > size 10: wraps.
-        queue = Queue(size=QUEUE, dim=2)
-        for call in range(2):
-            queue.enqueue(_rank_keys(rank, call))
-        results["queue"] = {"items": queue.items.clone(), "pointer": queue.pointer.clone(),
-                            "filled": queue.filled.clone()}
-        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+    # Each rank enqueues its own keys; 2 calls x 2 ranks x 3 rows = 12 > size 10: wraps.
+    queue = Queue(size=QUEUE, dim=2)
+    for call in range(2):
+        queue.enqueue(_rank_keys(rank, call))
+    results["queue"] = {"items": queue.items.clone(), "pointer": queue.pointer.clone(),
+                        "filled": queue.filled.clone()}
+    return results
 
 
 @pytest.fixture(scope="module")
 def per_rank(tmp_path_factory) -> list[dict]:
-    tmp = tmp_path_factory.mktemp("ddp_momentum")
-    context = mp.start_processes(_worker, args=(str(tmp / "rendezvous"), str(tmp)),
-                                 nprocs=WORLD, join=False, start_method="spawn")
-    deadline = time.monotonic() + SPAWN_DEADLINE_S
-    while not context.join(timeout=1):  # raises if a worker failed, with its traceback
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
-    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    return run_distributed(_worker, tmp_path_factory.mktemp("ddp_momentum"))
 
 
 @pytest.mark.parametrize("name", list(LOSSES))

@@ -3,36 +3,28 @@
 Each process mixes its own shard with its own lambda and permutation (as the method does);
 the single-process reference uses the per-sample lambdas and the permutation of the whole
 batch that this implies. Loss and DDP-averaged gradients of a small non-linear layer must
-match, and a plain ``all_gather`` (no autograd) must not. Spawn pattern of
-``tests/nn/test_distributed_losses.py``. (W-MSE whitens per process on purpose and needs no
+match, and a plain ``all_gather`` (no autograd) must not; spawned by
+``tests/nn/_distributed.py``. (W-MSE whitens per process on purpose and needs no
 such test: ``tests/losses/test_whitening.py`` checks that its loss is a mean over sub-batches.)
 """
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed
 from torch import nn
 
 import selfsup.losses.redundancy
 from selfsup.losses.redundancy import mixed_barlow_twins_loss
 
-WORLD = 2
 N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N / WORLD
 SHARD = N // WORLD
 STANDARDIZATIONS = ("shared", "own")
-SPAWN_DEADLINE_S = 120
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
-)
+pytestmark = requires_gloo
 
 
 def _problem() -> tuple[nn.Linear, torch.Tensor, torch.Tensor, list[float], list[torch.Tensor]]:
@@ -73,54 +65,20 @@ def _loss_and_grads(standardization: str, rank: int | None):
     return loss.detach(), [layer.weight.grad, layer.bias.grad]
 
 
-def _plain_gather(x: torch.Tensor) -> torch.Tensor:
-    parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, x.contiguous())
-    parts[dist.get_rank()] = x
-    return torch.cat(parts)
-
-
-def _ddp_average(grads: list[torch.Tensor]) -> list[torch.Tensor]:
-    for g in grads:
-        dist.all_reduce(g)
-        g /= dist.get_world_size()
-    return grads
-
-
-def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group(
-        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD,
-        timeout=timedelta(seconds=60),
-    )
-    try:
-        results: dict = {}
-        for name in STANDARDIZATIONS:
-            loss, grads = _loss_and_grads(name, rank)
-            results[name] = {"loss": loss, "grads": _ddp_average(grads)}
-            with mock.patch.object(selfsup.losses.redundancy, "gather", _plain_gather):
-                _, plain_grads = _loss_and_grads(name, rank)
-            results[name]["plain_gather_grads"] = _ddp_average(plain_grads)
-        torch.save(results, Path(out_dir) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int) -> dict:
+    results: dict = {}
+    for name in STANDARDIZATIONS:
+        loss, grads = _loss_and_grads(name, rank)
+        results[name] = {"loss": loss, "grads": ddp_average(grads)}
+        with mock.patch.object(selfsup.losses.redundancy, "gather", plain_gather):
+            _, plain_grads = _loss_and_grads(name, rank)
+        results[name]["plain_gather_grads"] = ddp_average(plain_grads)
+    return results
 
 
 @pytest.fixture(scope="module")
 def per_rank(tmp_path_factory) -> list[dict]:
-    tmp = tmp_path_factory.mktemp("ddp_mixed_barlow")
-    context = mp.start_processes(
-        _worker, args=(str(tmp / "rendezvous"), str(tmp)), nprocs=WORLD, join=False,
-        start_method="spawn",
-    )
-    deadline = time.monotonic() + SPAWN_DEADLINE_S
-    while not context.join(timeout=1):  # raises if a worker failed, with its traceback
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
-    return [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    return run_distributed(_worker, tmp_path_factory.mktemp("ddp_mixed_barlow"))
 
 
 @pytest.mark.parametrize("standardization", STANDARDIZATIONS)

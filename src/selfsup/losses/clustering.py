@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from selfsup.validate import check_positive
+
 
 def swav_loss(scores: Sequence[Tensor], codes: Sequence[Tensor], temperature: float = 0.1) -> Tensor:
     r"""SwAV's swapped prediction loss over ``V`` views, of which the first ``G`` have codes.
@@ -58,8 +60,7 @@ def swav_loss(scores: Sequence[Tensor], codes: Sequence[Tensor], temperature: fl
         raise ValueError("swav_loss expects every score and code tensor to have the same "
                          f"shape [B, K]; got {[tuple(s.shape) for s in scores]} and "
                          f"{[tuple(q.shape) for q in codes]}")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    check_positive(temperature=temperature)
     log_probs = [F.log_softmax(s / temperature, dim=1) for s in scores]
     total = scores[0].new_zeros(())
     for s, q in enumerate(codes):
@@ -99,8 +100,7 @@ def pseudo_label_loss(
     if len(logits) == 0 or len(logits) != len(labels):
         raise ValueError(f"pseudo_label_loss needs one label tensor per head, got {len(logits)} "
                          f"logit tensors and {len(labels)} label tensors")
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    check_positive(temperature=temperature)
     per_head = []
     for s, y in zip(logits, labels):
         if s.dim() != 2 or y.shape != s.shape[:1]:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfsup.nn.gather import gather, rank
+from selfsup.validate import check_pair
 
 
 def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
@@ -43,9 +44,7 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
         >>> z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
         >>> loss = nt_xent(z1, z2, temperature=0.5)
     """
-    if z1.shape != z2.shape or z1.dim() != 2:
-        raise ValueError(f"nt_xent expects two [B, D] tensors of equal shape, got "
-                         f"{tuple(z1.shape)} and {tuple(z2.shape)}")
+    check_pair("nt_xent", z1, z2)
     batch = z1.shape[0]
     z1 = F.normalize(z1, dim=1)
     z2 = F.normalize(z2, dim=1)

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from selfsup.nn.gather import gather, rank
+from selfsup.validate import check_pair
 
 
 class _TwoViewSimilarities(NamedTuple):
@@ -36,14 +37,6 @@ class _TwoViewSimilarities(NamedTuple):
     is_self: Tensor  # [2B, 2N] bool, the anchor itself
     is_positive: Tensor  # [2B, 2N] bool, the other view of the anchor's sample
     positive: Tensor  # [2B] similarity to the positive
-
-
-def _check_pair(name: str, z1: Tensor, z2: Tensor) -> None:
-    if z1.shape != z2.shape or z1.dim() != 2:
-        raise ValueError(
-            f"{name} expects two [B, D] tensors of equal shape, got "
-            f"{tuple(z1.shape)} and {tuple(z2.shape)}"
-        )
 
 
 def _two_view_similarities(z1: Tensor, z2: Tensor) -> _TwoViewSimilarities:
@@ -92,7 +85,7 @@ def dcl_loss(
     Example:
         >>> loss = dcl_loss(torch.randn(8, 16), torch.randn(8, 16), temperature=0.1)
     """
-    _check_pair("dcl_loss", z1, z2)
+    check_pair("dcl_loss", z1, z2)
     s = _two_view_similarities(z1, z2)
     positive = s.positive / temperature
     if weights is not None:
@@ -121,7 +114,7 @@ def vmf_weights(z1: Tensor, z2: Tensor, sigma: float = 0.5) -> Tensor:
     Returns:
         ``[B]`` weights of this process's pairs.
     """
-    _check_pair("vmf_weights", z1, z2)
+    check_pair("vmf_weights", z1, z2)
     scaled = (F.normalize(z1, dim=1) * F.normalize(z2, dim=1)).sum(dim=1) / sigma
     scaled_all = gather(scaled)
     return 2 - scaled_all.shape[0] * torch.exp(scaled - torch.logsumexp(scaled_all, dim=0))
@@ -164,7 +157,7 @@ def debiased_contrastive_loss(
     Returns:
         Scalar loss, the mean over the :math:`2N` anchors.
     """
-    _check_pair("debiased_contrastive_loss", z1, z2)
+    check_pair("debiased_contrastive_loss", z1, z2)
     if not 0.0 <= tau_plus < 1.0:
         raise ValueError(f"tau_plus must be in [0, 1), got {tau_plus}")
     s = _two_view_similarities(z1, z2)
@@ -204,7 +197,7 @@ def supcon_loss(z1: Tensor, z2: Tensor, labels: Tensor, temperature: float = 0.1
     Returns:
         Scalar loss.
     """
-    _check_pair("supcon_loss", z1, z2)
+    check_pair("supcon_loss", z1, z2)
     if labels.shape != (z1.shape[0],):
         raise ValueError(
             f"supcon_loss expects labels of shape [B] = ({z1.shape[0]},), got {tuple(labels.shape)}"
@@ -322,7 +315,7 @@ def isogclr_loss(
     weights over the negatives are more concentrated than the radius allows, and shrinks
     otherwise. The temperature step itself (momentum, projection onto
     :math:`[\tau_{min}, \tau_{max}]`) is the caller's, see
-    :class:`selfsup.methods.contrastive_variants.ISogCLR`.
+    :class:`selfsup.methods.isogclr.ISogCLR`.
 
     Args:
         z1, z2: ``[B, D]`` paired embeddings (normalised here).
@@ -337,7 +330,7 @@ def isogclr_loss(
         :math:`\frac{1}{B}\sum_i \tau_i(\log u_i + \rho)` and whose gradient is :math:`G(w)`;
         the new ``u`` and ``temperature_grad`` of this process's samples.
     """
-    _check_pair("isogclr_loss", z1, z2)
+    check_pair("isogclr_loss", z1, z2)
     batch = z1.shape[0]
     if temperature.shape != (batch,) or u.shape != (batch,):
         raise ValueError(

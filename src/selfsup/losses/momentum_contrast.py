@@ -18,17 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from selfsup.nn.gather import gather, rank
-
-
-def _check_pair(name: str, a: Tensor, b: Tensor) -> None:
-    if a.dim() != 2 or a.shape != b.shape:
-        raise ValueError(f"{name} expects two [B, D] tensors of equal shape, got "
-                         f"{tuple(a.shape)} and {tuple(b.shape)}")
-
-
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+from selfsup.validate import check_pair, check_positive
 
 
 def moco_infonce(q: Tensor, k: Tensor, negatives: Tensor, temperature: float = 0.2) -> Tensor:
@@ -59,8 +49,8 @@ def moco_infonce(q: Tensor, k: Tensor, negatives: Tensor, temperature: float = 0
         >>> q, k, queue = torch.randn(8, 16), torch.randn(8, 16), torch.randn(32, 16)
         >>> loss = moco_infonce(q, k, queue, temperature=0.2)
     """
-    _check_pair("moco_infonce", q, k)
-    _check_temperature(temperature)
+    check_pair("moco_infonce", q, k)
+    check_positive(temperature=temperature)
     if negatives.dim() != 2 or negatives.shape[1] != q.shape[1]:
         raise ValueError(f"moco_infonce expects negatives of shape [K, {q.shape[1]}], "
                          f"got {tuple(negatives.shape)}")
@@ -98,8 +88,8 @@ def moco_v3_contrastive(q: Tensor, k: Tensor, temperature: float = 0.2) -> Tenso
     Returns:
         Scalar loss.
     """
-    _check_pair("moco_v3_contrastive", q, k)
-    _check_temperature(temperature)
+    check_pair("moco_v3_contrastive", q, k)
+    check_positive(temperature=temperature)
     q = F.normalize(q, dim=1)
     keys = gather(F.normalize(k.detach(), dim=1))  # [N, D]
     logits = q @ keys.T / temperature  # [B, N]
@@ -174,8 +164,8 @@ def nnclr_contrastive(neighbours: Tensor, p: Tensor, temperature: float = 0.1) -
     Returns:
         Scalar loss (mean over this rank's ``B`` anchors).
     """
-    _check_pair("nnclr_contrastive", neighbours, p)
-    _check_temperature(temperature)
+    check_pair("nnclr_contrastive", neighbours, p)
+    check_positive(temperature=temperature)
     neighbours = F.normalize(neighbours.detach(), dim=1)
     candidates = gather(F.normalize(p, dim=1))  # [N, D]
     logits = neighbours @ candidates.T / temperature  # [B, N]
@@ -207,8 +197,8 @@ def nnclr_loss(
         >>> z1, z2, p1, p2 = (torch.randn(8, 16) for _ in range(4))
         >>> loss = nnclr_loss(z1, z2, p1, p2, support=torch.randn(64, 16))
     """
-    _check_pair("nnclr_loss", z1, z2)
-    _check_pair("nnclr_loss", p1, p2)
+    check_pair("nnclr_loss", z1, z2)
+    check_pair("nnclr_loss", p1, p2)
     if support.shape[0] == 0:
         neighbours1, neighbours2 = z1.detach(), z2.detach()
     else:

@@ -1,13 +1,11 @@
-"""Redundancy-reduction losses: Barlow Twins, VICReg and Mixed Barlow Twins; and SimSiam's
-negative cosine, the objective of the family's negative-free siamese baseline.
+"""Redundancy-reduction losses: Barlow Twins, VICReg and Mixed Barlow Twins.
 
-Barlow Twins, VICReg and Mixed Barlow Twins need statistics over the batch dimension (a
-cross-correlation, a standard deviation, a covariance). Over several processes they are
-computed on the *global* batch, gathered with the autograd-aware
-:func:`selfsup.nn.gather.gather`, so ``W`` processes with ``B`` samples each optimise the
-same objective, with the same gradients, as one process with ``W * B`` samples. SimSiam's
-loss is per sample and needs no gather. (W-MSE's whitening is in
-:mod:`selfsup.losses.whitening`.)
+They need statistics over the batch dimension (a cross-correlation, a standard deviation, a
+covariance). Over several processes they are computed on the *global* batch, gathered with
+the autograd-aware :func:`selfsup.nn.gather.gather`, so ``W`` processes with ``B`` samples
+each optimise the same objective, with the same gradients, as one process with ``W * B``
+samples. (W-MSE's whitening is in :mod:`selfsup.losses.whitening`; SimSiam's per-sample
+negative cosine in :mod:`selfsup.losses.regression`.)
 
 Each loss has a ``*_terms`` function returning a dict (``"loss"`` plus the components a
 method logs), a ``*_loss`` function returning the scalar, and an ``nn.Module``.
@@ -20,12 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfsup.nn.gather import gather
-
-
-def _check_pair(z1: Tensor, z2: Tensor, name: str) -> None:
-    if z1.shape != z2.shape or z1.dim() != 2:
-        raise ValueError(f"{name} expects two [B, D] tensors of equal shape, got "
-                         f"{tuple(z1.shape)} and {tuple(z2.shape)}")
+from selfsup.validate import check_pair
 
 
 def _off_diagonal(m: Tensor) -> Tensor:
@@ -62,9 +55,14 @@ def barlow_twins_terms(
     Returns:
         ``{"loss", "on_diagonal", "off_diagonal"}``; ``off_diagonal`` is unweighted.
     """
-    _check_pair(z1, z2, "barlow_twins_loss")
-    z1 = gather(z1)
-    z2 = gather(z2)
+    check_pair("barlow_twins_loss", z1, z2)
+    return _barlow_twins_terms(gather(z1), gather(z2), lambda_offdiag, eps)
+
+
+def _barlow_twins_terms(
+    z1: Tensor, z2: Tensor, lambda_offdiag: float, eps: float
+) -> dict[str, Tensor]:
+    """:func:`barlow_twins_terms` of the global batch, already gathered: ``z1, z2: [N, D]``."""
     n = z1.shape[0]
     z1 = (z1 - z1.mean(0)) / torch.sqrt(z1.var(0, unbiased=False) + eps)
     z2 = (z2 - z2.mean(0)) / torch.sqrt(z2.var(0, unbiased=False) + eps)
@@ -157,7 +155,7 @@ def vicreg_terms(
     Returns:
         ``{"loss", "invariance", "variance", "covariance"}``; components are unweighted.
     """
-    _check_pair(z1, z2, "vicreg_loss")
+    check_pair("vicreg_loss", z1, z2)
     invariance = F.mse_loss(z1, z2)
     z1_all = gather(z1)
     z2_all = gather(z2)
@@ -225,45 +223,6 @@ class VICRegLoss(nn.Module):
         )
 
 
-# ----------------------------------------------------------------------------- SimSiam
-
-
-def simsiam_loss(p: Tensor, z: Tensor) -> Tensor:
-    r"""SimSiam's negative cosine similarity with stop-gradient (Chen & He 2021, "Exploring
-    Simple Siamese Representation Learning", eq. 1 and 3).
-
-    .. math::
-        \mathcal{D}(p, \mathrm{stopgrad}(z)) = -\frac{p}{\|p\|_2} \cdot \frac{z}{\|z\|_2},
-
-    averaged over the batch. The stop-gradient is applied here (``z.detach()``, as in the
-    paper's Algorithm 1): ``z`` is a constant target, and without it SimSiam collapses
-    (Section 4.1). The symmetrised loss of eq. 4 is
-    ``0.5 * simsiam_loss(p1, z2) + 0.5 * simsiam_loss(p2, z1)``. Per sample: no gather.
-
-    Args:
-        p: ``[B, D]`` predictions :math:`h(f(x_1))`.
-        z: ``[B, D]`` projections :math:`f(x_2)` of the other view (receives no gradient).
-
-    Returns:
-        Scalar in ``[-1, 1]``.
-
-    Example:
-        >>> loss = 0.5 * simsiam_loss(p1, z2) + 0.5 * simsiam_loss(p2, z1)  # doctest: +SKIP
-    """
-    _check_pair(p, z, "simsiam_loss")
-    return -F.cosine_similarity(p, z.detach(), dim=-1).mean()
-
-
-class SimSiamLoss(nn.Module):
-    """Symmetrised SimSiam loss (Chen & He 2021, eq. 4) of :func:`simsiam_loss`.
-
-    Shapes: ``p1, p2, z1, z2: [B, D]`` -> scalar; ``z1, z2`` receive no gradient.
-    """
-
-    def forward(self, p1: Tensor, p2: Tensor, z1: Tensor, z2: Tensor) -> Tensor:
-        return 0.5 * simsiam_loss(p1, z2) + 0.5 * simsiam_loss(p2, z1)
-
-
 # ------------------------------------------------------------------- Mixed Barlow Twins
 
 MIXED_STANDARDIZATIONS = ("shared", "own")
@@ -322,8 +281,17 @@ def mixed_barlow_regularizer(
     Returns:
         Scalar :math:`R` (unweighted).
     """
-    _check_pair(z1, z2, "mixed_barlow_regularizer")
-    _check_pair(z1, z_mixed, "mixed_barlow_regularizer")
+    lam, perm = _mixed_inputs(z1, z2, z_mixed, lam, perm, standardization)
+    return _mixed_regularizer(gather(z1), gather(z2), *_gather_mixed(z2, z_mixed, lam, perm),
+                              standardization, eps)
+
+
+def _mixed_inputs(
+    z1: Tensor, z2: Tensor, z_mixed: Tensor, lam: float | Tensor, perm: Tensor, standardization: str
+) -> tuple[Tensor, Tensor]:
+    """Check the regulariser's inputs; return ``lam`` as ``[B]`` and ``perm`` as a tensor."""
+    check_pair("mixed_barlow_regularizer", z1, z2)
+    check_pair("mixed_barlow_regularizer", z1, z_mixed)
     if standardization not in MIXED_STANDARDIZATIONS:
         raise ValueError(f"standardization must be one of {MIXED_STANDARDIZATIONS}, "
                          f"got {standardization!r}")
@@ -336,9 +304,24 @@ def mixed_barlow_regularizer(
     if lam.shape != (batch,) or perm.shape != (batch,):
         raise ValueError(f"lam must be a scalar or [{batch}] and perm [{batch}], got "
                          f"{tuple(lam.shape)} and {tuple(perm.shape)}")
-    partner = z2[perm]
-    z1, z2, partner, z_mixed = gather(z1), gather(z2), gather(partner), gather(z_mixed)
-    lam = gather(lam.contiguous()).unsqueeze(1)  # [N, 1]
+    return lam, perm
+
+
+def _gather_mixed(
+    z2: Tensor, z_mixed: Tensor, lam: Tensor, perm: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Global partner rows ``z2[perm]``, mixed projections ``[N, D]`` and ``lam`` ``[N, 1]``.
+
+    ``z2[perm]`` is taken locally first: ``perm`` indexes this process's rows.
+    """
+    return gather(z2[perm]), gather(z_mixed), gather(lam.contiguous()).unsqueeze(1)
+
+
+def _mixed_regularizer(
+    z1: Tensor, z2: Tensor, partner: Tensor, z_mixed: Tensor, lam: Tensor, standardization: str,
+    eps: float,
+) -> Tensor:
+    """:func:`mixed_barlow_regularizer` of the global batch, already gathered (all ``[N, ·]``)."""
     n = z1.shape[0]
     mean1, mean2 = z1.mean(0), z2.mean(0)
     var1, var2 = z1.var(0, unbiased=False), z2.var(0, unbiased=False)
@@ -387,8 +370,13 @@ def mixed_barlow_twins_terms(
     Returns:
         ``{"loss", "on_diagonal", "off_diagonal", "mixup"}``; ``mixup`` is :math:`R`.
     """
-    terms = barlow_twins_terms(z1, z2, lambda_offdiag, eps)
-    mixup = mixed_barlow_regularizer(z1, z2, z_mixed, lam, perm, standardization, eps)
+    check_pair("barlow_twins_loss", z1, z2)
+    lam, perm = _mixed_inputs(z1, z2, z_mixed, lam, perm, standardization)
+    # Both terms use the global z1 and z2: gather them once.
+    z1_all, z2_all = gather(z1), gather(z2)
+    terms = _barlow_twins_terms(z1_all, z2_all, lambda_offdiag, eps)
+    mixup = _mixed_regularizer(z1_all, z2_all, *_gather_mixed(z2, z_mixed, lam, perm),
+                               standardization, eps)
     return {**terms, "loss": terms["loss"] + mixup_weight * lambda_offdiag * mixup,
             "mixup": mixup}
 

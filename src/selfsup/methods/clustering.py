@@ -1,8 +1,10 @@
-"""Clustering methods: learn features by predicting cluster assignments of the data.
+"""Clustering methods with per-sample state: pseudo-labels or a memory bank of the data set.
 
-* SwAV — online codes from Sinkhorn–Knopp on the batch, swapped prediction between views.
 * SeLa — pseudo-labels of the whole data set from an equipartition transport problem.
 * DeepCluster-v2 — spherical k-means of last epoch's features, centroids as fixed prototypes.
+
+(SwAV, whose codes come from the batch alone, is in :mod:`selfsup.methods.swav`; it is
+importable from here too.)
 
 SeLa and DeepCluster-v2 keep per-sample state indexed by ``batch["index"]`` (a memory bank,
 labels). The buffers are created in :meth:`~selfsup.methods.base.Method.prepare`, so they are
@@ -21,32 +23,17 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.losses.clustering import pseudo_label_loss, swav_loss
+from selfsup.losses.clustering import pseudo_label_loss
 from selfsup.methods.base import Method
-from selfsup.nn.gather import gather, is_distributed, rank, world_size
+from selfsup.methods.swav import SwAV
+from selfsup.nn.gather import gather, is_distributed
 from selfsup.nn.heads import MLP
 from selfsup.nn.kmeans import spherical_kmeans
-from selfsup.nn.queue import Queue
-from selfsup.nn.sinkhorn import equipartition_labels, sinkhorn
+from selfsup.nn.sinkhorn import equipartition_labels
 from selfsup.registry import METHODS
+from selfsup.validate import check_int, check_positive_number
 
-
-def _positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a fraction of training in [0, 1], got {value!r}")
-    return float(value)
-
-
-def _positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    return float(value)
+__all__ = ["DeepClusterV2", "SeLa", "SwAV"]
 
 
 def _sample_index(batch: dict[str, Any], method: str) -> Tensor:
@@ -68,164 +55,6 @@ def _broadcast_from_first(*tensors: Tensor) -> None:
     if is_distributed():
         for tensor in tensors:
             dist.broadcast(tensor, src=0)
-
-
-# --------------------------------------------------------------------------------- SwAV
-
-
-@METHODS.register(
-    "swav",
-    family="clustering",
-    paper="Caron et al. 2020, Unsupervised Learning of Visual Features by Contrasting Cluster "
-    "Assignments",
-)
-class SwAV(Method):
-    r"""SwAV (Caron, Misra, Mairal, Goyal, Bojanowski, Joulin 2020).
-
-    Every view is projected and l2-normalised, :math:`z = g(f(x)) / \|g(f(x))\|`, and scored
-    against :math:`K` l2-normalised prototypes :math:`C`. The codes :math:`Q` of the global
-    views are computed online by Sinkhorn–Knopp on the batch scores :math:`C^\top Z`
-    (eq. 3–5: equal partition of the batch among the prototypes, entropy weight
-    :math:`\varepsilon`, no gradient), and each code is predicted from the other views
-    (swapped prediction, eq. 1–2, averaged as in :func:`~selfsup.losses.clustering.swav_loss`):
-
-    .. math::
-        \ell(z_t, q_s) = -\sum_k q_s^{(k)} \log
-            \frac{\exp(z_t^\top c_k / \tau)}{\sum_{k'} \exp(z_t^\top c_{k'} / \tau)}
-
-    Multi-crop (Section 3.2): the method asks the view maker for
-    ``num_global_views + num_local_views`` views; codes are computed for the first
-    ``num_global_views`` only, and every view predicts them. Which views are large or small
-    crops is the view maker's business (``views: multicrop`` with a matching
-    ``num_global_views``); any view maker works.
-
-    Details of the official ``main_swav.py`` kept here: prototypes are re-normalised before
-    every training step; they receive no update during the first ``freeze_prototypes`` of
-    training; with ``queue_length > 0`` the projections of the global views of recent batches
-    are stored (one queue per global view, identical on all processes) from ``queue_start``
-    on, and once a queue is full its scores join the batch in the Sinkhorn problem, so small
-    batches still spread over many prototypes (the paper's small-batch setting: batch 256,
-    queue 3840 from epoch 15).
-
-    Args:
-        encoder: any module mapping ``batch["x"]`` to ``[B, D]`` with ``output_dim = D``.
-        views: view maker; ``views(batch, num_global_views + num_local_views)``.
-        projector_hidden_dim: hidden width of the projector :math:`g`.
-        projector_dim: width of :math:`z` and of the prototypes.
-        num_prototypes: :math:`K`.
-        temperature: :math:`\tau` of the swapped prediction.
-        epsilon: :math:`\varepsilon` of Sinkhorn–Knopp.
-        sinkhorn_iterations: Sinkhorn–Knopp steps.
-        num_global_views: views that get codes (and fill the queue).
-        num_local_views: further views that only predict.
-        freeze_prototypes: fraction of training during which the prototypes are not updated.
-        queue_length: projections kept per global view (0: no queue).
-        queue_start: fraction of training after which the queue starts filling.
-
-    Paper defaults vs. library defaults:
-        * projector 2048-BN-ReLU-128, :math:`K = 3000`, :math:`\tau = 0.1`,
-          :math:`\varepsilon = 0.05`, 3 Sinkhorn iterations (Section 4 / Appendix A.1 and the
-          official ``swav_800ep_pretrain.sh``). Library: hidden 512, output 128, :math:`K = 100`:
-          3000 prototypes for 1,437 digits would leave most prototypes without samples
-          (ImageNet has ~430 images per prototype; here a batch of 256 spreads over 100).
-        * multi-crop 2 × 224 + 6 × 96 (Section 3.2). Library: 2 global views and no local
-          views, because the modality's default view maker makes full-size views only; ask
-          ``views: multicrop`` and ``num_local_views`` for multi-crop (see the digits recipe).
-        * prototypes frozen for the first epoch (``freeze_prototypes_niters``, Appendix A.1).
-          Library: a fraction of training, 0.02 (one epoch of the 60-epoch digits recipe),
-          since a method does not know how many steps an epoch has.
-        * queue of 3840 from epoch 15 for batches of 256 with :math:`K = 3000`. Library: off
-          (0): a batch of 256 already covers :math:`K = 100`.
-    """
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        views: nn.Module,
-        projector_hidden_dim: int = 512,
-        projector_dim: int = 128,
-        num_prototypes: int = 100,
-        temperature: float = 0.1,
-        epsilon: float = 0.05,
-        sinkhorn_iterations: int = 3,
-        num_global_views: int = 2,
-        num_local_views: int = 0,
-        freeze_prototypes: float = 0.02,
-        queue_length: int = 0,
-        queue_start: float = 0.1,
-    ) -> None:
-        super().__init__(encoder, views)
-        self.temperature = _positive(temperature, "temperature")
-        self.epsilon = _positive(epsilon, "epsilon")
-        self.sinkhorn_iterations = _positive_int(sinkhorn_iterations, "sinkhorn_iterations")
-        self.num_global_views = _positive_int(num_global_views, "num_global_views")
-        self.num_local_views = _positive_int(num_local_views, "num_local_views", minimum=0)
-        if self.num_global_views + self.num_local_views < 2:
-            raise ValueError("SwAV needs at least 2 views (num_global_views + num_local_views), "
-                             f"got {num_global_views} + {num_local_views}")
-        self.freeze_prototypes = _fraction(freeze_prototypes, "freeze_prototypes")
-        self.queue_start = _fraction(queue_start, "queue_start")
-        _positive_int(queue_length, "queue_length", minimum=0)
-        self.projector = MLP(self.embed_dim, _positive_int(projector_hidden_dim, "projector_hidden_dim"),
-                             _positive_int(projector_dim, "projector_dim"), num_layers=2)
-        self.prototypes = nn.Linear(projector_dim, _positive_int(num_prototypes, "num_prototypes"),
-                                    bias=False)
-        self._normalize_prototypes()
-        self.queues = nn.ModuleList(
-            [Queue(queue_length, projector_dim) for _ in range(num_global_views)] if queue_length else []
-        )
-        # Fraction of training done, saved with the checkpoint so a resumed run freezes and
-        # queues exactly as the uninterrupted one.
-        self.register_buffer("progress", torch.zeros((), dtype=torch.float64))
-
-    @torch.no_grad()
-    def _normalize_prototypes(self) -> None:
-        weight = self.prototypes.weight
-        weight.copy_(F.normalize(weight, dim=1))
-
-    def _prototype_weight(self) -> Tensor:
-        weight = self.prototypes.weight
-        if float(self.progress) < self.freeze_prototypes:
-            # Frozen: zero gradient rather than none, because DDP expects a gradient for every
-            # parameter; the prototypes are re-normalised anyway, so weight decay is undone.
-            return weight.detach() + 0.0 * weight
-        return weight
-
-    @torch.no_grad()
-    def _codes(self, scores: Tensor, view: int) -> Tensor:
-        """Sinkhorn codes ``[B, K]`` of this process's rows of one global view."""
-        queue = self.queues[view] if len(self.queues) else None
-        if queue is None or len(queue) < queue.size:
-            return sinkhorn(scores, self.epsilon, self.sinkhorn_iterations)
-        # Every process holds the same queue: each contributes a disjoint share of its rows so
-        # that the distributed Sinkhorn counts every queued sample once.
-        shared = queue.values()[rank() :: world_size()]
-        queued_scores = shared @ self.prototypes.weight.T
-        # float(): under mixed precision the batch scores may be half while the queue is not.
-        codes = sinkhorn(torch.cat([queued_scores.float(), scores.float()]), self.epsilon,
-                         self.sinkhorn_iterations)
-        return codes[-scores.shape[0] :]
-
-    def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        views = self.views(batch, self.num_global_views + self.num_local_views)
-        if self.training:
-            self._normalize_prototypes()
-        weight = self._prototype_weight()
-        z = [F.normalize(self.projector(self.encoder(v["x"])), dim=1) for v in views]
-        scores = [zv @ weight.T for zv in z]  # cosine similarity to every prototype, [B, K]
-        codes = [self._codes(scores[s].detach(), s) for s in range(self.num_global_views)]
-        loss = swav_loss(scores, codes, self.temperature)
-        if self.training and len(self.queues) and float(self.progress) >= self.queue_start:
-            for s, queue in enumerate(self.queues):
-                queue.enqueue(z[s].detach())
-        # How many prototypes the codes use (exp of the entropy of their mean): collapse shows
-        # up as a value near 1.
-        usage = torch.stack(codes).mean(dim=(0, 1))
-        used = torch.exp(-(usage * usage.clamp_min(1e-12).log()).sum())
-        return {"loss": loss, "prototypes_used": used.detach()}
-
-    def on_step_end(self, progress: float) -> None:
-        self.progress.fill_(float(progress))
 
 
 # --------------------------------------------------------------------------------- SeLa
@@ -299,11 +128,11 @@ class SeLa(Method):
         num_views: int = 1,
     ) -> None:
         super().__init__(encoder, views)
-        self.num_clusters = _positive_int(num_clusters, "num_clusters", minimum=2)
-        self.num_heads = _positive_int(num_heads, "num_heads")
-        self.lam = _positive(lam, "lam")
-        self.num_label_updates = _positive_int(num_label_updates, "num_label_updates")
-        self.num_views = _positive_int(num_views, "num_views")
+        self.num_clusters = check_int(num_clusters, "num_clusters", minimum=2)
+        self.num_heads = check_int(num_heads, "num_heads")
+        self.lam = check_positive_number(lam, "lam")
+        self.num_label_updates = check_int(num_label_updates, "num_label_updates")
+        self.num_views = check_int(num_views, "num_views")
         self.heads = nn.ModuleList(nn.Linear(self.embed_dim, num_clusters) for _ in range(num_heads))
         self.num_samples = 0
         # Per-sample state, sized by prepare(num_samples).
@@ -315,7 +144,7 @@ class SeLa(Method):
 
     def prepare(self, num_samples: int) -> None:
         """Create the feature bank ``[N, D]`` and labels ``[heads, N]`` (a random equipartition)."""
-        n = _positive_int(num_samples, "num_samples")
+        n = check_int(num_samples, "num_samples")
         self.num_samples = n
         device = self.labels.device
         generator = torch.Generator().manual_seed(0)  # same labels on every process
@@ -437,15 +266,15 @@ class DeepClusterV2(Method):
         super().__init__(encoder, views)
         if isinstance(num_prototypes, int):
             num_prototypes = (num_prototypes,)
-        self.num_prototypes = tuple(_positive_int(k, "num_prototypes entries") for k in num_prototypes)
+        self.num_prototypes = tuple(check_int(k, "num_prototypes entries") for k in num_prototypes)
         if not self.num_prototypes:
             raise ValueError("num_prototypes needs at least one number of clusters")
-        self.temperature = _positive(temperature, "temperature")
-        self.kmeans_iterations = _positive_int(kmeans_iterations, "kmeans_iterations", minimum=0)
-        self.num_global_views = _positive_int(num_global_views, "num_global_views")
-        self.num_local_views = _positive_int(num_local_views, "num_local_views", minimum=0)
-        self.projector = MLP(self.embed_dim, _positive_int(projector_hidden_dim, "projector_hidden_dim"),
-                             _positive_int(projector_dim, "projector_dim"), num_layers=2)
+        self.temperature = check_positive_number(temperature, "temperature")
+        self.kmeans_iterations = check_int(kmeans_iterations, "kmeans_iterations", minimum=0)
+        self.num_global_views = check_int(num_global_views, "num_global_views")
+        self.num_local_views = check_int(num_local_views, "num_local_views", minimum=0)
+        self.projector = MLP(self.embed_dim, check_int(projector_hidden_dim, "projector_hidden_dim"),
+                             check_int(projector_dim, "projector_dim"), num_layers=2)
         self.num_samples = 0
         heads = len(self.num_prototypes)
         # Fixed prototypes of all heads, stacked: [sum K_h, projector_dim].
@@ -458,7 +287,7 @@ class DeepClusterV2(Method):
 
     def prepare(self, num_samples: int) -> None:
         """Create the bank ``[G, N, projector_dim]`` and assignments ``[heads, N]`` (all -1)."""
-        n = _positive_int(num_samples, "num_samples")
+        n = check_int(num_samples, "num_samples")
         self.num_samples = n
         device = self.centroids.device
         self.bank = torch.zeros(self.num_global_views, n, self.centroids.shape[1], device=device)

@@ -13,6 +13,7 @@ from selfsup.losses.distillation import DINOLoss, teacher_distribution, teacher_
 from selfsup.methods.base import Method
 from selfsup.nn.ema import cosine_momentum, ema_update, make_teacher
 from selfsup.registry import METHODS
+from selfsup.validate import check_int
 
 
 class DINOHead(nn.Module):
@@ -172,8 +173,7 @@ class DINO(Method):
             ("num_prototypes", num_prototypes, 1), ("head_hidden_dim", head_hidden_dim, 1),
             ("head_bottleneck_dim", head_bottleneck_dim, 1), ("head_layers", head_layers, 1),
         ]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+            check_int(value, name, low)
         if num_global_views + num_local_views < 2:
             raise ValueError(
                 "DINO needs at least two views: num_global_views + num_local_views >= 2, got "

@@ -11,6 +11,7 @@ from torch import nn
 from selfsup.methods.base import Method
 from selfsup.nn.heads import MLP
 from selfsup.registry import METHODS
+from selfsup.validate import check_int
 
 
 @METHODS.register(
@@ -69,8 +70,7 @@ class TransformationPrediction(Method):
         super().__init__(encoder, views)
         for name, value, low in (("num_transforms", num_transforms, 2), ("head_layers", head_layers, 1),
                                  ("head_hidden_dim", head_hidden_dim, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+            check_int(value, name, low)
         self.num_transforms = num_transforms
         self.classifier = MLP(self.embed_dim, head_hidden_dim, num_transforms, num_layers=head_layers)
 

@@ -1,14 +1,15 @@
-"""Redundancy-reduction methods: decorrelate (or whiten) embedding dimensions instead of
-using negatives — Barlow Twins, VICReg, W-MSE, Mixed Barlow Twins — and SimSiam, the
-negative-free siamese baseline these methods are compared with (registered under the
-"self-distillation" family, where it is usually classed)."""
+"""Redundancy-reduction methods: decorrelate embedding dimensions instead of using
+negatives — Barlow Twins, VICReg and Mixed Barlow Twins.
+
+W-MSE, which whitens them, is in :mod:`selfsup.methods.whitening`; SimSiam, the negative-free
+siamese baseline these methods are compared with, is beside BYOL in
+:mod:`selfsup.methods.distillation`. Both stay importable from here."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from selfsup.errors import SelfsupError
@@ -16,13 +17,16 @@ from selfsup.losses.redundancy import (
     MIXED_STANDARDIZATIONS,
     barlow_twins_terms,
     mixed_barlow_twins_terms,
-    simsiam_loss,
     vicreg_terms,
 )
-from selfsup.losses.whitening import wmse_loss
 from selfsup.methods.base import Method
+from selfsup.methods.distillation import SimSiam
+from selfsup.methods.whitening import WMSE
 from selfsup.nn.heads import MLP
 from selfsup.registry import METHODS
+from selfsup.validate import check_positive
+
+__all__ = ["WMSE", "BarlowTwins", "MixedBarlowTwins", "SimSiam", "VICReg"]
 
 
 def _detached(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -146,160 +150,6 @@ class VICReg(Method):
         return _detached(terms)
 
 
-def _check_positive(**values: float) -> None:
-    for name, value in values.items():
-        if not value > 0:
-            raise ValueError(f"{name} must be > 0, got {value}")
-
-
-@METHODS.register(
-    "simsiam",
-    family="self-distillation",
-    paper="Chen & He 2021, Exploring Simple Siamese Representation Learning",
-)
-class SimSiam(Method):
-    r"""SimSiam (Chen & He 2021, CVPR).
-
-    Both views go through the same encoder and projector :math:`f`; a predictor :math:`h`
-    maps one view's projection onto the other's, which is a stop-gradient target — no
-    negatives, no momentum encoder (eq. 4, Algorithm 1):
-
-    .. math::
-        \mathcal{L} = \tfrac12 \mathcal{D}(p_1, \mathrm{stopgrad}(z_2))
-                    + \tfrac12 \mathcal{D}(p_2, \mathrm{stopgrad}(z_1)), \qquad
-        \mathcal{D}(p, z) = -\frac{p}{\|p\|_2} \cdot \frac{z}{\|z\|_2}
-
-    with :math:`z = f(x)`, :math:`p = h(z)`. Logs ``output_std``, the per-dimension standard
-    deviation of the l2-normalised projections averaged over dimensions — the collapse
-    monitor of Section 4.1: about :math:`1/\sqrt{d}` for well-spread outputs, 0 when
-    collapsed.
-
-    Args:
-        encoder: any module mapping ``batch["x"]`` to ``[B, D]`` with ``output_dim = D``.
-        views: view maker, ``views(batch, 2) -> [view_1, view_2]``.
-        projector_hidden_dim: width of the projector's two hidden layers.
-        projector_dim: :math:`d`, output width of projector and predictor.
-        predictor_hidden_dim: the predictor's bottleneck width.
-
-    Paper defaults vs. library defaults (Section 3, "Baseline settings"):
-        * projector: 3 layers, hidden 2048 and output 2048, BN after every layer including
-          the output (no ReLU there; an affine-free BN as in the released code). Library:
-          same structure, hidden and output 1024 (half the width for a CPU budget).
-        * predictor: ``Linear(512)-BN-ReLU-Linear(2048)``, a bottleneck of d/4. Library:
-          256 for d = 1024 (the same ratio).
-        * SGD, lr 0.05 x batch/256, weight decay 1e-4, batch 512, a fixed learning rate for
-          the predictor; the engine chooses the optimiser and schedules all parameters alike
-          (Table 1: fixed vs. decayed predictor lr is 68.1 vs. 67.7).
-    """
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        views: nn.Module,
-        projector_hidden_dim: int = 1024,
-        projector_dim: int = 1024,
-        predictor_hidden_dim: int = 256,
-    ) -> None:
-        super().__init__(encoder, views)
-        _check_positive(projector_hidden_dim=projector_hidden_dim, projector_dim=projector_dim,
-                        predictor_hidden_dim=predictor_hidden_dim)
-        self.projector = MLP(self.embed_dim, projector_hidden_dim, projector_dim, num_layers=3,
-                             last_batch_norm=True)
-        self.predictor = MLP(projector_dim, predictor_hidden_dim, projector_dim, num_layers=2)
-
-    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        v1, v2 = self.views(batch, 2)
-        z1 = self.projector(self.encoder(v1["x"]))
-        z2 = self.projector(self.encoder(v2["x"]))
-        p1, p2 = self.predictor(z1), self.predictor(z2)
-        # Symmetrised loss; simsiam_loss detaches its target (the stop-gradient).
-        loss = 0.5 * simsiam_loss(p1, z2) + 0.5 * simsiam_loss(p2, z1)
-        with torch.no_grad():
-            output_std = F.normalize(z1, dim=1).std(dim=0).mean()
-        return {"loss": loss, "output_std": output_std}
-
-
-@METHODS.register(
-    "wmse",
-    family="redundancy reduction",
-    paper="Ermolov et al. 2021, Whitening for Self-Supervised Representation Learning",
-)
-class WMSE(Method):
-    r"""W-MSE (Ermolov, Siarohin, Sangineto, Sebe 2021, ICML).
-
-    ``num_views`` = d views of every sample are projected, whitened (Cholesky, per
-    sub-batch of ``w_size`` samples, over ``w_iter`` random partitions) and every pair of
-    views is pulled together with the MSE of the l2-normalised whitened embeddings; the
-    whitening keeps the batch from collapsing (see :func:`selfsup.losses.whitening.wmse_loss`):
-
-    .. math::
-        \mathcal{L} = \frac{1}{\binom{d}{2}} \sum_{i < j} \frac{1}{N} \sum_b
-            \big\| \overline{W(z^i)}_b - \overline{W(z^j)}_b \big\|_2^2
-
-    ``num_views = 2`` is the paper's W-MSE 2, ``num_views = 4`` its W-MSE 4. The whitening
-    statistics are per process, not gathered (the paper whitens sub-batches; the module
-    docstring of :mod:`selfsup.losses.whitening` says why that needs no gather): every
-    process needs a batch of at least ``w_size`` samples.
-
-    Args:
-        encoder: any module mapping ``batch["x"]`` to ``[B, D]`` with ``output_dim = D``.
-        views: view maker, ``views(batch, num_views)``.
-        projector_hidden_dim: hidden width of the projector ``Linear-BN-ReLU-Linear``.
-        projector_dim: embedding size that is whitened; must be below ``w_size``.
-        num_views: d, positives per sample (all d(d-1)/2 pairs are used).
-        w_size: whitening sub-batch size.
-        w_iter: random sub-batch partitions per step, averaged.
-        eps: whitening shrinkage :math:`(1 - \epsilon)\Sigma + \epsilon I`.
-
-    Paper defaults vs. library defaults (Section 4 and the released code's recipes):
-        * projector: one hidden layer of 1024 with BN and ReLU; embedding 64 for
-          CIFAR-10/100, 128 for STL-10 and Tiny ImageNet. Library: 1024, 64.
-        * ``w_size`` 128 for CIFAR (256 for STL-10 / Tiny ImageNet), always twice the
-          embedding size; ``w_iter`` 1 (4 for W-MSE 2 on STL-10 / Tiny ImageNet);
-          ``eps`` = 1e-4 (the code's ``w_eps``). Library: same as CIFAR.
-        * ``num_views`` 2 or 4 (W-MSE 4 is better, Table 1, at twice the encoder cost).
-          Library: 2.
-        * Adam, lr 3e-3 (CIFAR) / 2e-3, weight decay 1e-6, batch 256 (W-MSE 4) to 1024;
-          the engine chooses the optimiser.
-    """
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        views: nn.Module,
-        projector_hidden_dim: int = 1024,
-        projector_dim: int = 64,
-        num_views: int = 2,
-        w_size: int = 128,
-        w_iter: int = 1,
-        eps: float = 1e-4,
-    ) -> None:
-        super().__init__(encoder, views)
-        _check_positive(projector_hidden_dim=projector_hidden_dim, projector_dim=projector_dim,
-                        w_iter=w_iter)
-        if num_views < 2:
-            raise ValueError(f"num_views must be >= 2 (pairs of positives), got {num_views}")
-        if w_size <= projector_dim:
-            raise ValueError(
-                f"w_size ({w_size}) must exceed projector_dim ({projector_dim}): a sub-batch "
-                "of fewer samples than dimensions has a singular covariance and cannot be "
-                "whitened (the paper uses w_size = 2 * projector_dim)"
-            )
-        if not 0.0 <= eps < 1.0:
-            raise ValueError(f"eps must be in [0, 1), got {eps}")
-        self.projector = MLP(self.embed_dim, projector_hidden_dim, projector_dim, num_layers=2)
-        self.num_views = num_views
-        self.w_size = w_size
-        self.w_iter = w_iter
-        self.eps = eps
-
-    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        views = self.views(batch, self.num_views)
-        z = [self.projector(self.encoder(v["x"])) for v in views]
-        loss = wmse_loss(z, self.w_size, self.w_iter, self.eps)
-        return {"loss": loss}
-
-
 @METHODS.register(
     "mixed_barlow_twins",
     family="redundancy reduction",
@@ -362,7 +212,7 @@ class MixedBarlowTwins(Method):
         standardization: str = "shared",
     ) -> None:
         super().__init__(encoder, views)
-        _check_positive(projector_hidden_dim=projector_hidden_dim, projector_dim=projector_dim,
+        check_positive(projector_hidden_dim=projector_hidden_dim, projector_dim=projector_dim,
                         lambda_offdiag=lambda_offdiag, mixup_alpha=mixup_alpha)
         if mixup_weight < 0:
             raise ValueError(f"mixup_weight must be >= 0, got {mixup_weight}")

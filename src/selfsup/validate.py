@@ -1,0 +1,44 @@
+"""Argument checks shared by methods and losses, so one rule has one wording.
+
+Each raises a ``ValueError`` naming the argument; the ``check_*`` functions that return
+give the value back, so a constructor can check and store in one line
+(``self.num_views = check_int(num_views, "num_views")``).
+
+Two checks for "positive" exist on purpose: :func:`check_positive_number` also refuses
+non-numbers and booleans (for arguments that typically come from YAML recipes), while
+:func:`check_positive` only compares, so tensors and NumPy scalars pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+
+def check_int(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` if it is an integer (not a bool) ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_positive_number(value: Any, name: str) -> float:
+    """``float(value)`` if ``value`` is an int or float (not a bool) ``> 0``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def check_positive(**values: Any) -> None:
+    """Every keyword's value is ``> 0`` (NaN is refused): ``check_positive(temperature=t)``."""
+    for name, value in values.items():
+        if not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def check_pair(name: str, a: Tensor, b: Tensor) -> None:
+    """``a`` and ``b`` are ``[B, D]`` tensors of equal shape; ``name`` is the caller's."""
+    if a.dim() != 2 or a.shape != b.shape:
+        raise ValueError(f"{name} expects two [B, D] tensors of equal shape, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
