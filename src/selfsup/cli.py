@@ -200,31 +200,36 @@ def methods_markdown() -> str:
     """The README's table of methods, generated from the registry (a test keeps them equal)."""
     from selfsup.registry import METHODS
 
-    lines = ["| method | family | paper |", "|---|---|---|"]
+    lines = ["| method | family | data | paper |", "|---|---|---|---|"]
     for name in METHODS.names():
         meta = METHODS.entry(name).meta
         if meta.get("family") == "test":
             continue
-        lines.append(f"| `{name}` | {meta.get('family', '')} | {meta.get('paper', '')} |")
+        lines.append(f"| `{name}` | {meta.get('family', '')} | {_method_data(meta)} | {meta.get('paper', '')} |")
     return "\n".join(lines)
+
+
+def _method_data(meta: dict[str, Any]) -> str:
+    """What data a method takes: any modality, or the one it was written for."""
+    return meta.get("modality") or "any"
 
 
 @app.command()
 def methods(
     markdown: bool = typer.Option(False, "--markdown", help="Print the README's Markdown table."),
 ) -> None:
-    """List the objectives: name, family, paper."""
+    """List the objectives: name, family, the data they take, paper."""
     from selfsup.registry import METHODS
 
     if markdown:
         print(methods_markdown())
         return
     table = Table(title="Methods")
-    for column in ("name", "family", "paper"):
+    for column in ("name", "family", "data", "paper"):
         table.add_column(column)
     for name in METHODS.names():
         meta = METHODS.entry(name).meta
-        table.add_row(name, meta.get("family", ""), meta.get("paper", ""))
+        table.add_row(name, meta.get("family", ""), _method_data(meta), meta.get("paper", ""))
     console.print(table)
 
 

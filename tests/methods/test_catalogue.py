@@ -25,7 +25,12 @@ SMALL_BATCH = {"wmse": {"w_size": 16, "projector_dim": 8}}
 
 
 def _pooled_methods() -> list[str]:
-    return [n for n in METHODS.names() if "vit_tiny" not in METHODS.entry(n).meta.get("encoders", {}).values()]
+    """Methods for any modality that work on pooled embeddings (not token or time-series ones)."""
+    return [
+        n for n in METHODS.names()
+        if "vit_tiny" not in METHODS.entry(n).meta.get("encoders", {}).values()
+        and not METHODS.entry(n).meta.get("modality")
+    ]
 
 
 class _VectorEncoder(nn.Module):
@@ -60,12 +65,19 @@ def test_catalogue_has_at_least_twenty_methods_across_the_families():
 
 
 @pytest.mark.parametrize("name", METHODS.names())
-def test_every_method_has_a_valid_digits_recipe(name):
-    recipe = ROOT / "configs" / f"{name}_digits.yaml"
-    assert recipe.is_file(), f"no recipe {recipe.name}"
-    config = build_config(str(recipe))
-    assert config.method.name == name and config.data.name == "digits"
-    check_names(config)
+def test_every_method_has_a_valid_recipe(name):
+    # methods for any modality have one on digits; those written for one modality (the
+    # time-series ones: `modality` meta) have one on a built-in data set of it
+    written_for = METHODS.entry(name).meta.get("modality")
+    recipes = sorted(ROOT.glob(f"configs/{name}_*.yaml"))
+    if not written_for:
+        assert (ROOT / "configs" / f"{name}_digits.yaml") in recipes, f"no recipe {name}_digits.yaml"
+    assert recipes, f"no recipe configs/{name}_*.yaml"
+    for recipe in recipes:
+        config = build_config(str(recipe))
+        assert config.method.name == name, recipe.name
+        assert config.data.modality == (written_for or config.data.modality), recipe.name
+        check_names(config)
 
 
 @pytest.mark.parametrize("name", _pooled_methods())

@@ -10,7 +10,9 @@ from selfsup.errors import SelfsupError
 from selfsup.registry import DATASETS, MODALITIES, check_kwargs
 
 # Importing the modality modules registers their readers and built-in data sets.
-from selfsup.data import images as _images  # noqa: F401,E402
+from selfsup.data import images as _images  # noqa: F401
+from selfsup.data import multidevice as _multidevice  # noqa: F401
+from selfsup.data import timeseries as _timeseries  # noqa: F401
 
 __all__ = ["ArrayDataset", "DataBundle", "check_data_spec", "collate_batch", "load_data"]
 
@@ -19,6 +21,15 @@ def check_data_spec(spec: str) -> None:
     """Raise the one clear error for a data spec that is neither a built-in name nor a path."""
     if spec in DATASETS or Path(spec).expanduser().exists():
         return
+    # "ucr:Foo": a family of built-ins exists, the member does not
+    prefix = spec.split(":", 1)[0] + ":" if ":" in spec else ""
+    family = [n for n in DATASETS.names() if prefix and n.startswith(prefix)]
+    if family:
+        raise SelfsupError(
+            f"Unknown built-in data set {spec!r}. The {prefix} sets that ship offline: "
+            f"{', '.join(family)}. For another one, download <Name>_TRAIN.ts and <Name>_TEST.ts "
+            "and pass the path with --modality timeseries."
+        )
     raise SelfsupError(
         f"Data {spec!r} is neither a built-in data set nor an existing path. "
         f"Built-in data sets: {', '.join(DATASETS.names())}. "

@@ -8,6 +8,8 @@ Every encoder maps ``batch["x"]`` to ``[B, output_dim]``; token encoders also ha
 from __future__ import annotations
 
 # Importing the modules registers their encoders.
+from selfsup.encoders import conv1d, patch_transformer, timeseries  # noqa: F401  (time series)
+from selfsup.encoders import tstcc_cnn  # noqa: F401  (TS-TCC's encoder)
 from selfsup.encoders.cnn import SmallCNN
 from selfsup.encoders.mlp import MLPEncoder
 from selfsup.encoders.resnet import ResNetEncoder

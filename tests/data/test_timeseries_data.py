@@ -1,0 +1,469 @@
+"""Time-series data sources: arrays, CSV (long/wide), UCR/UEA .ts, the ucr:/uea: built-ins,
+and one clear error (naming the file and the row / series / key) for each kind of bad input."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from selfsup.data import load_data, timeseries, ts_files
+from selfsup.data.timeseries import BUILTIN_SETS, series_lengths, zscore_series
+from selfsup.errors import SelfsupError
+from selfsup.registry import DATASETS, MODALITIES
+
+
+def read(path: Path, **options):
+    return load_data(str(path), modality="timeseries", **options)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text.lstrip("\n"))
+    return path
+
+
+TS_HEADER = """@problemName Toy
+@timeStamps false
+@missing true
+@univariate false
+@dimensions 2
+@equalLength false
+@classLabel true a b
+@data
+"""
+
+
+def parse_ts_by_hand(path: Path) -> tuple[list[np.ndarray], list[str]]:
+    """Independent reader of a labeled .ts file: per series ``[T_i, C]`` and the labels."""
+    series, labels, in_data = [], [], False
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "%")):
+            continue
+        if line.lower().startswith("@data"):
+            in_data = True
+        elif in_data:
+            *dims, label = line.split(":")
+            values = [[float("nan") if v == "?" else float(v) for v in d.split(",")] for d in dims]
+            series.append(np.asarray(values).T)
+            labels.append(label)
+    return series, labels
+
+
+# ----------------------------------------------------------------------------- registration
+
+
+def test_modality_and_builtins_are_registered_with_their_defaults():
+    meta = MODALITIES.entry("timeseries").meta
+    assert (meta["default_encoder"], meta["default_views"]) == ("dilated_cnn", "ts_augment")
+    for name, (_, total, _) in BUILTIN_SETS.items():
+        entry = DATASETS.entry(name)
+        assert entry.meta["modality"] == "timeseries" and entry.meta["n"] == total
+
+
+def test_importing_selfsup_data_does_not_import_aeon():
+    import subprocess
+
+    code = "import sys, selfsup.data; print('aeon' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+def test_npy_ntc_is_read_exactly_and_2d_is_one_channel(tmp_path):
+    x = np.random.default_rng(0).normal(size=(5, 7, 3))
+    np.save(tmp_path / "a.npy", x)
+    bundle = read(tmp_path / "a.npy")
+    assert bundle.modality == "timeseries" and bundle.x_train.dtype == torch.float32
+    assert torch.equal(bundle.x_train, torch.from_numpy(x.astype(np.float32)))
+    assert bundle.y_train is None and bundle.x_test is None and bundle.input_shape == (7, 3)
+    np.save(tmp_path / "b.npy", x[..., 0])
+    assert read(tmp_path / "b.npy").input_shape == (7, 1)
+
+
+def test_npz_with_x_test_y_test_keeps_the_split_and_encodes_string_labels(tmp_path):
+    rng = np.random.default_rng(1)
+    x, x_test = rng.normal(size=(6, 10, 2)), rng.normal(size=(4, 10, 2))
+    y = np.array(["walk", "run", "sit", "run", "walk", "sit"])
+    y_test = np.array(["sit", "sit", "walk", "run"])
+    np.savez(tmp_path / "har.npz", x=x, y=y, x_test=x_test, y_test=y_test)
+    bundle = read(tmp_path / "har.npz")
+    assert bundle.class_names == ["run", "sit", "walk"]
+    index = {"run": 0, "sit": 1, "walk": 2}
+    assert bundle.y_train.tolist() == [index[v] for v in y]
+    assert bundle.y_test.tolist() == [index[v] for v in y_test]
+    assert torch.equal(bundle.x_test, torch.from_numpy(x_test.astype(np.float32)))
+
+
+def test_labeled_npz_without_test_split_gets_a_seeded_stratified_split(tmp_path):
+    x = np.random.default_rng(2).normal(size=(20, 8, 1))
+    np.savez(tmp_path / "d.npz", x=x, y=np.repeat([0, 1], 10))
+    a, b = read(tmp_path / "d.npz", seed=3), read(tmp_path / "d.npz", seed=3)
+    assert (len(a.x_train), len(a.x_test)) == (16, 4)
+    assert sorted(a.y_test.tolist()) == [0, 0, 1, 1] and torch.equal(a.x_test, b.x_test)
+    # every sample lands in exactly one split, unchanged
+    rows = torch.cat([a.x_train, a.x_test])[torch.argsort(a.source_index)]
+    assert torch.equal(rows, torch.from_numpy(x.astype(np.float32)))
+
+
+def test_four_dimensional_arrays_are_multi_device_with_device_names(tmp_path):
+    x = np.random.default_rng(3).normal(size=(4, 3, 16, 2))
+    np.save(tmp_path / "m.npy", x)
+    bundle = read(tmp_path / "m.npy")
+    assert bundle.input_shape == (3, 16, 2)
+    assert bundle.meta["devices"] == ["device0", "device1", "device2"]
+    np.savez(tmp_path / "m.npz", x=x, devices=np.array(["wrist", "waist", "ankle"]))
+    assert read(tmp_path / "m.npz").meta["devices"] == ["wrist", "waist", "ankle"]
+    np.savez(tmp_path / "bad.npz", x=x, devices=np.array(["wrist", "waist"]))
+    with pytest.raises(SelfsupError, match=r"bad\.npz key 'devices' names 2 devices"):
+        read(tmp_path / "bad.npz")
+
+
+def test_trailing_nan_is_padding_and_gives_a_note_with_lengths(tmp_path):
+    x = np.random.default_rng(4).normal(size=(3, 6, 2))
+    x[1, 4:] = np.nan
+    x[2, 2:] = np.nan
+    np.save(tmp_path / "p.npy", x)
+    bundle = read(tmp_path / "p.npy")
+    assert series_lengths(bundle.x_train).tolist() == [6, 4, 2]
+    assert any("2 of 3 series" in n and "length 6" in n for n in bundle.notes)
+
+
+def test_series_lengths_matches_a_loop_over_timestamps():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(7, 2, 9, 3))
+    for n in range(7):
+        for d in range(2):
+            x[n, d, rng.integers(0, 10):] = np.nan
+    x[0, 0, 8, 1:] = np.nan  # a partly observed last timestamp still counts
+    x[0, 0, 8, 0] = 1.0
+    expected = [[max([t + 1 for t in range(9) if not np.isnan(x[n, d, t]).all()], default=0)
+                 for d in range(2)] for n in range(7)]
+    assert series_lengths(torch.from_numpy(x)).tolist() == expected
+
+
+def test_zscore_normalises_each_series_and_channel_over_observed_values(tmp_path):
+    rng = np.random.default_rng(6)
+    x = rng.normal(3.0, 2.0, size=(4, 12, 2))
+    x[1, 9:] = np.nan
+    x[2, :, 1] = 5.0  # constant channel: centred only
+    np.save(tmp_path / "z.npy", x)
+    got = read(tmp_path / "z.npy", normalize="zscore").x_train.numpy()
+    expected = np.empty_like(x)
+    for n in range(4):
+        for c in range(2):
+            v = x[n, :, c]
+            std = np.nanstd(v)
+            expected[n, :, c] = (v - np.nanmean(v)) / (std if std > 0 else 1.0)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.isnan(got[1, 9:]).all()
+    assert torch.equal(zscore_series(torch.ones(1, 3, 1)), torch.zeros(1, 3, 1))
+    with pytest.raises(SelfsupError, match="normalize must be one of none, zscore"):
+        read(tmp_path / "z.npy", normalize="minmax")
+
+
+# ----------------------------------------------------------------------------- CSV
+
+
+def test_long_csv_sorts_by_time_and_pads_variable_lengths_with_nan(tmp_path):
+    path = write(tmp_path / "long.csv", """
+series_id,time,acc_x,acc_y,label
+s2,1,20,21,walk
+s1,2,3,4,run
+s1,0,0,1,run
+s2,0,10,11,walk
+s1,1,1.5,2.5,run
+s3,0,7,8,run
+""")
+    bundle = read(path, test_fraction=0)
+    x = bundle.x_train
+    assert x.shape == (3, 3, 2)  # series in order of first row: s2, s1, s3
+    assert x[1].tolist() == [[0, 1], [1.5, 2.5], [3, 4]]
+    assert x[0, :2].tolist() == [[10, 11], [20, 21]] and torch.isnan(x[0, 2]).all()
+    assert series_lengths(x).tolist() == [2, 3, 1]
+    assert bundle.class_names == ["run", "walk"] and bundle.y_train.tolist() == [1, 0, 0]
+    assert bundle.meta["channels"] == ["acc_x", "acc_y"]
+    assert any("2 of 3 series" in n and "to length 3" in n for n in bundle.notes)
+
+
+def test_long_csv_accepts_iso_datetimes_and_unlabeled_files(tmp_path):
+    path = write(tmp_path / "dt.csv", """
+series_id,time,v
+a,2024-01-01 00:02:00,3
+a,2024-01-01 00:00:00,1
+a,2024-01-01 00:01:00,2
+""")
+    bundle = read(path)
+    assert bundle.x_train[0, :, 0].tolist() == [1, 2, 3] and bundle.y_train is None
+
+
+def test_wide_csv_reads_one_series_per_row_and_empty_trailing_cells_pad(tmp_path):
+    path = write(tmp_path / "wide.csv", """
+label,t0,t1,t2,t3
+2,0.5,1,1.5,2
+10,3,4,,
+2,5,,,
+""")
+    bundle = read(path, test_fraction=0)
+    assert bundle.input_shape == (4, 1)
+    assert series_lengths(bundle.x_train).tolist() == [4, 2, 1]
+    assert bundle.x_train[1, :2, 0].tolist() == [3, 4]
+    assert bundle.class_names == ["2", "10"]  # numeric labels sort as numbers
+    assert bundle.y_train.tolist() == [0, 1, 0]
+    unlabeled = read(path, label_column=None, test_fraction=0)
+    assert unlabeled.y_train is None and unlabeled.input_shape == (5, 1)
+
+
+def test_train_and_test_csv_files_beside_each_other_form_the_split(tmp_path):
+    write(tmp_path / "Toy_TRAIN.csv", "label,a,b,c\nx,1,2,3\ny,4,5,6\n")
+    write(tmp_path / "Toy_TEST.csv", "label,a,b\ny,1,2\n")
+    bundle = read(tmp_path / "Toy_TRAIN.csv")
+    assert bundle.name == "Toy" and len(bundle.x_train) == 2 and len(bundle.x_test) == 1
+    assert bundle.input_shape == (3, 1) and torch.isnan(bundle.x_test[0, 2]).all()
+    assert read(tmp_path).name == "Toy"  # the folder works the same
+
+
+# ----------------------------------------------------------------------------- .ts files
+
+
+def test_ts_file_round_trip_with_unequal_lengths_and_the_matching_test_file(tmp_path):
+    train = write(tmp_path / "Toy_TRAIN.ts", TS_HEADER + "1,2,3:4,5,6:a\n1,2.5,3,4:5,6,7,8:b\n")
+    write(tmp_path / "Toy_TEST.ts", TS_HEADER + "9,8:7,6:b\n")
+    bundle = read(train)
+    series, labels = parse_ts_by_hand(train)
+    assert bundle.input_shape == (4, 2) and bundle.class_names == ["a", "b"] == labels
+    assert bundle.y_train.tolist() == [0, 1] and bundle.y_test.tolist() == [1]
+    for got, want in zip(bundle.x_train, series):
+        assert got[: len(want)].tolist() == want.tolist() and torch.isnan(got[len(want):]).all()
+    assert bundle.x_test[0, :2].tolist() == [[9, 7], [8, 6]]
+    assert read(tmp_path).x_test.shape == (1, 4, 2)  # folder with <Name>_TRAIN/_TEST.ts
+
+
+def test_ts_reader_without_aeon_names_the_install_extra(tmp_path, monkeypatch):
+    path = write(tmp_path / "a.ts", TS_HEADER + "1,2:3,4:a\n")
+    monkeypatch.setitem(sys.modules, "aeon.datasets", None)
+    with pytest.raises(SelfsupError, match=r"pip install selfsup\[timeseries\]"):
+        read(path)
+    monkeypatch.setattr(timeseries, "aeon_dir", lambda: None)
+    with pytest.raises(SelfsupError, match=r"ucr:GunPoint.*pip install selfsup\[timeseries\]"):
+        load_data("ucr:GunPoint")
+
+
+# ----------------------------------------------------------------------------- built-ins
+
+
+def test_gunpoint_has_its_official_split_and_matches_the_file(tmp_path):
+    bundle = load_data("ucr:GunPoint")
+    assert bundle.modality == "timeseries" and bundle.name == "ucr:GunPoint"
+    assert bundle.x_train.shape == (50, 150, 1) and bundle.x_test.shape == (150, 150, 1)
+    assert bundle.num_classes == 2 and bundle.class_names == ["1", "2"]
+    assert bundle.y_train.dtype == torch.int64
+    folder = ts_files.aeon_dir() / "datasets" / "data" / "GunPoint"
+    series, labels = parse_ts_by_hand(folder / "GunPoint_TRAIN.ts")
+    np.testing.assert_allclose(bundle.x_train.numpy(), np.stack(series), rtol=1e-6)
+    assert bundle.y_train.tolist() == [int(v) - 1 for v in labels]
+
+
+def test_japanese_vowels_is_padded_with_nan_to_the_longest_series():
+    bundle = load_data("uea:JapaneseVowels")
+    assert bundle.input_shape == (29, 12)
+    assert (len(bundle.x_train), len(bundle.x_test), bundle.num_classes) == (270, 370, 9)
+    lengths = torch.cat([series_lengths(bundle.x_train), series_lengths(bundle.x_test)])
+    assert lengths.min() == 7 and lengths.max() == 29
+    folder = ts_files.aeon_dir() / "datasets" / "data" / "JapaneseVowels"
+    series, _ = parse_ts_by_hand(folder / "JapaneseVowels_TEST.ts")
+    assert lengths[270:].tolist() == [len(s) for s in series]
+    short = int(np.argmin([len(s) for s in series]))
+    got = bundle.x_test[short]
+    np.testing.assert_allclose(got[: len(series[short])].numpy(), series[short], rtol=1e-6)
+    assert torch.isnan(got[len(series[short]):]).all()
+
+
+@pytest.mark.parametrize(
+    "name, n_train, n_test, shape, classes",
+    [
+        ("ucr:UnitTest", 20, 22, (24, 1), 2),
+        ("ucr:ItalyPowerDemand", 67, 1029, (24, 1), 2),
+        ("uea:BasicMotions", 40, 40, (100, 6), 4),
+        ("ucr:ArrowHead", 36, 175, (251, 1), 3),
+        ("ucr:ACSF1", 100, 100, (1460, 1), 10),
+        ("ucr:OSULeaf", 200, 242, (427, 1), 6),
+        ("ucr:PickupGestureWiimoteZ", 50, 50, (361, 1), 10),
+    ],
+)
+def test_every_builtin_loads_with_its_official_split(name, n_train, n_test, shape, classes):
+    bundle = load_data(name, modality="timeseries")
+    assert (len(bundle.x_train), len(bundle.x_test)) == (n_train, n_test)
+    assert bundle.input_shape == shape and bundle.num_classes == classes
+    assert n_train + n_test == DATASETS.entry(name).meta["n"]
+    assert sorted(set(bundle.y_train.tolist())) == list(range(classes))
+
+
+def test_builtin_accepts_zscore_and_rejects_unknown_options():
+    bundle = load_data("ucr:UnitTest", normalize="zscore")
+    series = bundle.x_train[0, :, 0]
+    assert abs(float(series.mean())) < 1e-5
+    assert abs(float(series.std(unbiased=False)) - 1) < 1e-4
+    with pytest.raises(SelfsupError, match="Unknown option 'label_colum'"):
+        load_data("ucr:UnitTest", label_colum="y")
+
+
+def test_unknown_builtin_name_lists_the_ucr_and_uea_sets():
+    with pytest.raises(SelfsupError, match=r"'ucr:Foo'.*ucr:GunPoint"):
+        load_data("ucr:Foo", modality="timeseries")
+    with pytest.raises(SelfsupError, match=r"'uea:Foo'.*uea:JapaneseVowels"):
+        load_data("uea:Foo")
+    with pytest.raises(SelfsupError, match=r"Unknown UCR/UEA data set 'ucr:Foo'.*ucr:ArrowHead"):
+        timeseries.load_builtin("ucr:Foo")
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_ragged_csv_names_the_file_and_line(tmp_path):
+    path = write(tmp_path / "rag.csv", "series_id,time,v\na,0,1\na,1,2,3\n")
+    with pytest.raises(SelfsupError, match=r"rag\.csv is ragged: line 3 has 4 fields"):
+        read(path)
+    wide = write(tmp_path / "ragw.csv", "label,t0,t1,t2\n1,0,1,2\n2,0,1\n")
+    with pytest.raises(SelfsupError, match=r"ragw\.csv is ragged: line 3 has 3 fields"):
+        read(wide)
+
+
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        ("long.csv", "series_id,time,v\na,0,1\nb,0,1\nb,1,\nb,2,3\n", r"series_id 'b'"),
+        ("wide.csv", "label,t0,t1,t2\n1,0,1,2\n2,0,,2\n", r"line 3"),
+        ("toy.ts", TS_HEADER + "1,2,3:4,5,6:a\n1,?,3:5,6,7:b\n", r"series 1 \(.*\)"),
+    ],
+)
+def test_nan_inside_a_series_names_the_file_and_series(tmp_path, name, text, where):
+    path = write(tmp_path / name, text)
+    pattern = rf"{name.replace('.', '[.]')}: {where} has NaN inside the series \(time index 1"
+    with pytest.raises(SelfsupError, match=pattern):
+        read(path)
+
+
+def test_nan_inside_an_array_series_names_the_key_and_row(tmp_path):
+    x = np.ones((3, 5, 2))
+    x[2, 1, 1] = np.nan
+    np.savez(tmp_path / "h.npz", x=np.ones((2, 5, 2)), x_test=x)
+    with pytest.raises(SelfsupError, match=r"h\.npz \(key 'x_test'\): series 2 .*time index 1"):
+        read(tmp_path / "h.npz")
+    x4 = np.ones((2, 3, 5, 1))
+    x4[1, 2, 0] = np.nan
+    np.save(tmp_path / "h4.npy", x4)
+    with pytest.raises(SelfsupError, match=r"h4\.npy: series 1 .*device 2.*NaN inside"):
+        read(tmp_path / "h4.npy")
+
+
+def test_infinite_and_all_nan_series_are_rejected(tmp_path):
+    x = np.ones((3, 4, 1))
+    x[1, 2] = np.inf
+    np.save(tmp_path / "inf.npy", x)
+    with pytest.raises(SelfsupError, match=r"inf\.npy: series 1 .*infinite"):
+        read(tmp_path / "inf.npy")
+    x[1] = np.nan
+    np.save(tmp_path / "gone.npy", x)
+    with pytest.raises(SelfsupError, match=r"gone\.npy: series 1 .*no observed values"):
+        read(tmp_path / "gone.npy")
+
+
+def test_channels_that_differ_between_files_are_rejected(tmp_path):
+    write(tmp_path / "A_TRAIN.csv", "series_id,time,acc_x,acc_y\na,0,1,2\n")
+    write(tmp_path / "A_TEST.csv", "series_id,time,acc_x,gyro_y\nb,0,1,2\n")
+    columns = (r"channels differ between .*A_TRAIN\.csv \(acc_x, acc_y\) "
+               r"and .*A_TEST\.csv \(acc_x, gyro_y\)")
+    with pytest.raises(SelfsupError, match=columns):
+        read(tmp_path / "A_TRAIN.csv")
+    one = TS_HEADER.replace("@dimensions 2", "@dimensions 1").replace("@univariate false",
+                                                                       "@univariate true")
+    write(tmp_path / "B_TRAIN.ts", TS_HEADER + "1,2:3,4:a\n")
+    write(tmp_path / "B_TEST.ts", one + "1,2:b\n")
+    with pytest.raises(SelfsupError, match=r"channels differ between .*B_TRAIN\.ts .*B_TEST\.ts"):
+        read(tmp_path / "B_TRAIN.ts")
+    np.savez(tmp_path / "c.npz", x=np.ones((2, 5, 3)), x_test=np.ones((2, 5, 2)))
+    with pytest.raises(SelfsupError, match=r"channels differ between c\.npz \(key 'x'\) .*"
+                                           r"c\.npz \(key 'x_test'\)"):
+        read(tmp_path / "c.npz")
+
+
+def test_non_numeric_values_name_the_file_line_and_column(tmp_path):
+    path = write(tmp_path / "nn.csv", "series_id,time,v\na,0,1\na,1,abc\n")
+    with pytest.raises(SelfsupError, match=r"nn\.csv line 3, column 'v': 'abc' is not a number"):
+        read(path)
+    times = write(tmp_path / "tt.csv", "series_id,time,v\na,0,1\na,soon,2\n")
+    with pytest.raises(SelfsupError, match=r"tt\.csv line 3, column 'time': 'soon'"):
+        read(times)
+    ts = write(tmp_path / "nn.ts", TS_HEADER + "1,2:3,4:a\n1,x:3,4:b\n")
+    with pytest.raises(SelfsupError, match=r"nn\.ts line 10: 'x' is not a number"):
+        read(ts)
+    np.save(tmp_path / "s.npy", np.array([["a", "b"], ["c", "d"]]))
+    with pytest.raises(SelfsupError, match=r"s\.npy has dtype <U1; time series must be numeric"):
+        read(tmp_path / "s.npy")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("e.csv", "", r"e\.csv is empty"),
+        ("h.csv", "series_id,time,v\n", r"h\.csv is empty apart from its header"),
+        ("n.csv", "1,2,3\n4,5,6\n", r"n\.csv has no header row"),
+        ("e.ts", "", r"e\.ts holds no series"),
+    ],
+)
+def test_empty_files_are_rejected(tmp_path, name, content, message):
+    with pytest.raises(SelfsupError, match=message):
+        read(write(tmp_path / name, content) if content else _touch(tmp_path / name))
+
+
+def _touch(path: Path) -> Path:
+    path.touch()
+    return path
+
+
+def test_empty_array_unknown_extension_and_missing_x_key(tmp_path):
+    np.save(tmp_path / "z.npy", np.zeros((0, 5, 1)))
+    with pytest.raises(SelfsupError, match=r"z\.npy holds no series"):
+        read(tmp_path / "z.npy")
+    with pytest.raises(SelfsupError, match=r"Cannot read .*data\.parquet as time series.*\.ts"):
+        read(_touch(tmp_path / "data.parquet"))
+    np.savez(tmp_path / "k.npz", series=np.ones((2, 3, 1)))
+    with pytest.raises(SelfsupError, match=r"k\.npz has no key 'x' \(keys found: series\)"):
+        read(tmp_path / "k.npz")
+
+
+def test_label_count_that_differs_from_the_series_count(tmp_path):
+    np.savez(tmp_path / "l.npz", x=np.ones((4, 3, 1)), y=np.array([0, 1, 0]))
+    with pytest.raises(SelfsupError, match=r"l\.npz \(key 'x'\) has 3 labels but 4 series"):
+        read(tmp_path / "l.npz")
+
+
+def test_two_labels_for_one_series_and_duplicate_timestamps(tmp_path):
+    two = write(tmp_path / "two.csv", "series_id,time,v,label\na,0,1,x\nb,0,1,x\nb,1,2,y\n")
+    with pytest.raises(SelfsupError, match=r"two\.csv: series_id 'b' has 2 different labels"):
+        read(two)
+    dup = write(tmp_path / "dup.csv", "series_id,time,v\na,0,1\na,1,2\na,1,3\n")
+    with pytest.raises(SelfsupError, match=r"dup\.csv .*series_id 'a' at time '1' .*lines 3 and 4"):
+        read(dup)
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+def test_load_data_reads_a_timeseries_file_and_feeds_the_array_dataset(tmp_path):
+    from selfsup.data import ArrayDataset
+
+    x = np.random.default_rng(7).normal(size=(10, 12, 2))
+    np.savez(tmp_path / "e2e.npz", x=x, y=np.tile([0, 1], 5))
+    bundle = load_data(str(tmp_path / "e2e.npz"), modality="timeseries", seed=0)
+    assert bundle.describe()["input_shape"] == [12, 2]
+    batch = ArrayDataset(bundle.x_train).__getitems__([0, 3])
+    assert batch["x"].shape == (2, 12, 2) and batch["x"].dtype == torch.float32
+    with pytest.raises(SelfsupError, match="Unknown option 'normalise'.*normalize"):
+        load_data(str(tmp_path / "e2e.npz"), modality="timeseries", normalise="zscore")

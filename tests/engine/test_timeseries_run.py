@@ -1,0 +1,65 @@
+"""Time series end to end: `selfsup pretrain --data ucr:… --method …` through the ordinary engine.
+
+The built-in `ucr:UnitTest` (20 train / 22 test univariate series of length 24, shipped inside
+aeon) keeps each run to a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import selfsup
+from selfsup.cli import app
+
+TINY_CNN = ["encoder.name=dilated_cnn", "encoder.hidden_dim=8", "encoder.output_dim=16", "encoder.depth=2"]
+
+
+def _run(tmp_path, method, *overrides, **flags):
+    return selfsup.pretrain(
+        method=method,
+        data="ucr:UnitTest",
+        epochs=1,
+        batch_size=8,
+        out=str(tmp_path / method),
+        progress=False,
+        overrides=["eval.every_n_epochs=0", *overrides],
+        **flags,
+    )
+
+
+def test_ts2vec_from_the_cli_gets_its_encoder_views_and_the_svm_protocol(tmp_path):
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(app, [
+        "pretrain", "--data", "ucr:UnitTest", "--method", "ts2vec", "--epochs", "1",
+        "--batch-size", "8", "--out", str(out), "--no-progress",
+    ])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["modality"] == "timeseries"
+    for part in ("pretrained", "random_init", "raw_input"):
+        assert 0.0 <= metrics[part]["svm_acc"] <= 1.0 and "svm_f1" in metrics[part]
+    config = (out / "config.yaml").read_text()
+    assert "dilated_cnn" in config and "ts2vec_crops" in config
+
+
+@pytest.mark.parametrize("method", ["simclr", "vicreg", "byol"])
+def test_generic_methods_run_on_series_unchanged(tmp_path, method):
+    run = _run(tmp_path, method, *TINY_CNN, "method.projector_hidden_dim=16", "method.projector_dim=8")
+    assert run.metrics["encoder"] == "dilated_cnn"
+    assert "svm_acc" in run.metrics["pretrained"]
+
+
+def test_mae_on_series_picks_the_patch_transformer(tmp_path):
+    run = _run(tmp_path, "mae")
+    assert run.metrics["encoder"] == "patch_transformer"
+
+
+def test_a_modality_that_contradicts_the_builtin_is_one_clear_error(tmp_path):
+    result = CliRunner().invoke(app, [
+        "pretrain", "--data", "ucr:UnitTest", "--modality", "image", "--out", str(tmp_path / "x"),
+    ])
+    assert result.exit_code != 0
+    assert "holds timeseries data" in result.output
