@@ -284,6 +284,17 @@ def test_tstcc_temporal_contrast_equals_infonce_loop_and_sees_only_its_window():
     assert z_future.grad[:, t + 1 + steps :].abs().sum() == 0
 
 
+def test_tstcc_temporal_term_is_at_chance_when_the_other_views_latents_are_alike():
+    # What augmentations far stronger than the data's spread do: if the future latents of the
+    # other view no longer tell the samples apart, L_TC = log B whatever the context.
+    method = _tstcc(dropout=0.0).eval()
+    torch.manual_seed(5)
+    z_context = torch.randn(5, 12, 8)
+    z_future = torch.randn(1, 12, 8).expand(5, -1, -1)
+    loss, _ = method.temporal_contrast(z_context, z_future, t=3)
+    torch.testing.assert_close(loss, torch.tensor(math.log(5.0)))
+
+
 def test_tstcc_loss_is_weighted_sum_of_temporal_and_contextual_terms():
     for weights in [(1.0, 0.7), (0.5, 2.0)]:
         method = _tstcc(temporal_weight=weights[0], contextual_weight=weights[1])
@@ -383,7 +394,7 @@ def test_timeseries_methods_are_registered_with_what_they_need():
 
     expected = {
         "ts2vec": (TS2Vec, "dilated_cnn", "ts2vec_crops"),
-        "tstcc": (TSTCC, "fcn1d", "tstcc"),
+        "tstcc": (TSTCC, "tstcc_cnn", "tstcc"),
         "cpc": (CPC, "causal_cnn", "none"),
     }
     for name, (cls, encoder, views) in expected.items():

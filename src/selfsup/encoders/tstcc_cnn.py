@@ -107,14 +107,16 @@ class TSTCCEncoder(SeriesEncoder):
             raise SelfsupError(f"Encoder {self.name!r}: channels {list(widths)} and kernel_sizes "
                                f"{list(kernels)} must have the same length (one per block).")
         self.stride = positive_int(stride, "stride", self.name)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0.0 <= dropout < 1.0:
             raise SelfsupError(f"Option dropout of encoder {self.name!r} must be in [0, 1); "
                                f"got {dropout!r}.")
         self.input_shape = tuple(int(s) for s in input_shape)
         self.output_dim = self.sequence_dim = widths[-1]
         self.blocks = nn.ModuleList(
             _Block(c_in, c_out, k, self.stride if i == 0 else 1)
-            for i, (c_in, c_out, k) in enumerate(zip((self.channels, *widths[:-1]), widths, kernels))
+            for i, (c_in, c_out, k)
+            in enumerate(zip((self.channels, *widths[:-1]), widths, kernels))
         )
         self.dropout = nn.Dropout(float(dropout))
 

@@ -68,7 +68,8 @@ class ContextTransformer(nn.Module):
     modality="timeseries",
     paper="Eldele et al. 2021, Time-Series Representation Learning via Temporal and Contextual "
     "Contrasting",
-    encoders={"timeseries": "fcn1d"},
+    # the paper's encoder: three conv-BN-ReLU-MaxPool blocks, one latent per ~8 timestamps
+    encoders={"timeseries": "tstcc_cnn"},
     views={"timeseries": "tstcc"},
 )
 class TSTCC(Method):
@@ -99,8 +100,16 @@ class TSTCC(Method):
     output. With a non-causal encoder the latent at :math:`t` already sees some later
     samples through its receptive field (as in the paper's convolutional encoder).
 
+    The temporal task needs latents whose differences *between samples at one position*
+    survive the augmentations: the weak view multiplies every timestamp by its own factor
+    and the strong view adds noise, so augmentation strengths far above the data's spread
+    leave :math:`\mathcal{L}_{TC}` at chance (:math:`2 \log B` for the two directions). The
+    paper's strengths are in each data set's raw units (see
+    :class:`~selfsup.views.timeseries.TSTCCViews`); on z-normalised series use strengths in
+    units of one standard deviation (``configs/tstcc_gunpoint.yaml``).
+
     Args:
-        encoder: a sequence encoder (``fcn1d``, closest to the paper's three conv blocks).
+        encoder: a sequence encoder (``tstcc_cnn``, the paper's, by default).
         views: view maker; ``tstcc`` by default (views 0 and 1 = weak and strong).
         prediction_steps: :math:`K`, future latents predicted from each context.
         context_dim: width :math:`h` of the transformer and of :math:`c_t`.
@@ -120,12 +129,18 @@ class TSTCC(Method):
           similarity). Library: the same.
         * transformer: :math:`h = 100` (64 for Sleep-EDF), 4 blocks, 4 heads, MLP width 64,
           dropout 0.1. Library: the same (``h = 100``).
+        * encoder: three conv blocks (32, 64, 128 filters, kernel 8, each BN-ReLU-MaxPool(2)),
+          so the transformer reads ``T' ~ T / 8`` latents (18 for HAR, 24 for Epilepsy).
+          Library: ``tstcc_cnn``, the same network up to "same" padding
+          (:mod:`selfsup.encoders.tstcc_cnn`).
         * :math:`K`: about 40% of the latent length (6 of 18 for HAR, 10 of 24 for Epilepsy,
           50 of 127 for Sleep-EDF; the paper's sensitivity analysis varies it). Library: 10,
           the Epilepsy setting (a univariate set, as most UCR sets); set it per data set in
-          the recipe.
+          the recipe (8 of the 20 latents of a length-150 series).
+        * latents L2-normalised per timestamp before the transformer and the temporal
+          scores (the authors' ``trainer.py``). Library: the same.
         * contextual head: Linear(h, D/2)-BN-ReLU-Linear(D/2, D/4), D = 128. Library: the
-          same with the encoder's ``sequence_dim``.
+          same with the encoder's ``sequence_dim`` (64 and 32 with ``tstcc_cnn``).
         * Adam, lr 3e-4, betas (0.9, 0.99), weight decay 3e-4, batch 128, 40 epochs: engine
           settings, see ``configs/tstcc_gunpoint.yaml``.
         * The released code normalises the temporal softmax over the predictions of the

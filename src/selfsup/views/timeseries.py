@@ -211,6 +211,14 @@ class TSTCCViews(ViewMaker):
     ``randint(1, max_seg)`` stops at M - 1), and permutation moves every channel (the code copies
     channel 0 into all channels). Jitter is absolute, as in the paper: standardise the data.
 
+    The strengths are in the data's units, and the paper's are in raw sensor units: HAR's
+    σ = 0.8 jitter and per-timestamp N(2, 1.1²) factors are several times the spread of a
+    z-normalised series. On UCR GunPoint (z-normalised) they bury the differences between
+    samples at one position, and TS-TCC's temporal loss stays at chance (2 log B);
+    ``scale_sigma=0.1, jitter_sigma=0.03, max_segments=5`` (Iwana & Uchida 2021's scaling and
+    jitter σ for z-normalised series, Epilepsy's segments) let it learn
+    (``configs/tstcc_gunpoint.yaml``).
+
     Args:
         input_shape: ``(T, C)`` or ``(D, T, C)``.
         scale_mean, scale_sigma: the weak view's multiplicative factor ~ N(mean, sigma²).
