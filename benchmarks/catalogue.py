@@ -3,6 +3,7 @@
     python benchmarks/catalogue.py run                       # all methods with a digits recipe
     python benchmarks/catalogue.py run simclr dino --jobs 2   # some, two runs at a time
     python benchmarks/catalogue.py table                     # Markdown tables for RESULTS.md
+    python benchmarks/catalogue.py speed                     # step time as a ratio to SimCLR
 
 Each method trains from its recipe ``configs/<method>_digits.yaml`` with the epochs forced to
 ``--epochs`` (the fixed budget) and the learning rate multiplied by each factor of ``--lr-factors``
@@ -201,13 +202,69 @@ def table(args: argparse.Namespace) -> None:
     print(f"\nMachine: {platform.machine()}, {os.cpu_count()} cores, one thread per run; dates {', '.join(dates)}.")
 
 
+def _step_seconds(method: str, steps: int = 12, warmup: int = 3) -> dict:
+    """Median seconds of one training step (views + forward + backward + AdamW) of ``method``'s
+    recipe on one fixed batch of 256 digits, in this (single-threaded) process."""
+    import torch
+
+    from selfsup.api import _components, build_encoder
+    from selfsup.config import build_config
+    from selfsup.data import load_data
+    from selfsup.registry import METHODS, VIEWS
+
+    config = build_config(str(ROOT / "configs" / f"{method}_digits.yaml"))
+    bundle = load_data("digits")
+    encoder_name, encoder_kwargs, views_name, views_kwargs = _components(config, bundle)
+    model = METHODS.build(
+        method,
+        build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, 0),
+        VIEWS.build(views_name, bundle.input_shape, **views_kwargs),
+        **config.method.kwargs,
+    )
+    model.prepare(int(bundle.x_train.shape[0]))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    batch = {"x": bundle.x_train[:256], "index": torch.arange(256)}
+    if model.uses_labels:
+        batch["y"] = bundle.y_train[:256]
+    times = []
+    for step in range(warmup + steps):
+        started = time.perf_counter()
+        optimizer.zero_grad()
+        model(batch)["loss"].backward()
+        optimizer.step()
+        model.on_step_end(step / (warmup + steps))
+        times.append(time.perf_counter() - started)
+    return {"method": method, "seconds_per_step": statistics.median(times[warmup:])}
+
+
+def speed(args: argparse.Namespace) -> None:
+    """Step time of every method as a ratio to SimCLR's, measured in the same invocation.
+
+    One run at a time (never in parallel), SimCLR first and last: its two timings bracket the
+    others, so a machine that got busier midway shows up as a drift between them.
+    """
+    methods = [m for m in (args.methods or recipes()) if m != "simclr"]
+    rows = [call_isolated("catalogue", "_step_seconds", m) for m in ["simclr", *methods, "simclr"]]
+    if any("error" in r for r in rows):
+        print("FAILED:", [r for r in rows if "error" in r])
+    ok = [r for r in rows if "error" not in r]
+    base = statistics.mean(r["seconds_per_step"] for r in ok if r["method"] == "simclr")
+    first, last = ok[0]["seconds_per_step"], ok[-1]["seconds_per_step"]
+    print("| method | s/step (batch 256) | × SimCLR |")
+    print("|---|---|---|")
+    for r in sorted(ok[1:-1], key=lambda r: r["seconds_per_step"]):
+        print(f"| {r['method']} | {r['seconds_per_step']:.4f} | {r['seconds_per_step'] / base:.2f} |")
+    print(f"\nSimCLR: {first:.4f} s/step first, {last:.4f} s/step last (drift {100 * (last / first - 1):+.0f} %); "
+          f"machine {platform.machine()}, {os.cpu_count()} cores, one thread, {time.strftime('%Y-%m-%d')}.")
+
+
 def _finite(value: float | None) -> float:
     return value if value is not None and math.isfinite(value) else -math.inf
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "table"])
+    parser.add_argument("command", choices=["run", "table", "speed"])
     parser.add_argument("methods", nargs="*")
     parser.add_argument("--epochs", type=int, default=60, help="the fixed budget for every method")
     parser.add_argument("--lr-factors", nargs="+", type=float, default=[0.25, 1.0, 4.0])
@@ -215,7 +272,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--results", default=str(DEFAULT_RESULTS))
     args = parser.parse_args()
-    run(args) if args.command == "run" else table(args)
+    {"run": run, "table": table, "speed": speed}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from _tiny import NoiseViews
 from torch import nn
 
 from selfsup.config import build_config, check_names
 from selfsup.registry import METHODS
-from selfsup.views.base import ViewMaker
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = {"contrastive", "self-distillation", "redundancy reduction", "clustering", "masked modelling",
@@ -42,11 +42,6 @@ class _VectorEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
-
-
-class _NoiseViews(ViewMaker):
-    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return x + 0.1 * torch.randn_like(x)
 
 
 def _builtin(name: str) -> bool:
@@ -83,7 +78,7 @@ def test_every_method_has_a_valid_recipe(name):
 @pytest.mark.parametrize("name", _pooled_methods())
 def test_every_pooled_method_trains_a_step_on_vectors(name):
     torch.manual_seed(0)
-    method = METHODS.build(name, _VectorEncoder(), _NoiseViews(), **SMALL_BATCH.get(name, {}))
+    method = METHODS.build(name, _VectorEncoder(), NoiseViews(), **SMALL_BATCH.get(name, {}))
     method.prepare(64)
     batch = {"x": torch.randn(32, 10), "index": torch.arange(32)}
     if method.uses_labels:

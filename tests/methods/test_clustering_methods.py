@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from _tiny import NoiseViews, TinyEncoder, assert_logs_are_detached_scalars
 
 from selfsup.methods.clustering import DeepClusterV2, SeLa, SwAV
-from selfsup.views.base import ViewMaker
 
 N = 32  # data set size given to prepare()
 SMALL = {
@@ -16,29 +15,6 @@ SMALL = {
     SeLa: {"num_clusters": 4, "num_label_updates": 4},
     DeepClusterV2: {"projector_hidden_dim": 32, "projector_dim": 8, "num_prototypes": (4, 3)},
 }
-
-
-class TinyEncoder(nn.Module):
-    def __init__(self, in_dim: int = 10, output_dim: int = 12) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(), nn.Linear(16, output_dim))
-        self.output_dim = output_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class NoiseViews(ViewMaker):
-    def __init__(self) -> None:
-        super().__init__()
-        self.requested: list[int] = []
-
-    def forward(self, batch, n=2):
-        self.requested.append(n)
-        return super().forward(batch, n)
-
-    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return x + 0.1 * torch.randn_like(x)
 
 
 DATA = torch.randn(N, 10, generator=torch.Generator().manual_seed(0))
@@ -74,10 +50,7 @@ def trained_method(request):
 def test_forward_returns_a_finite_scalar_loss_and_detached_logs_without_labels(trained_method):
     out = trained_method(_batch(torch.arange(16)))
     assert out["loss"].dim() == 0 and torch.isfinite(out["loss"]) and out["loss"] > 0
-    for key, value in out.items():
-        assert isinstance(value, torch.Tensor) and value.dim() == 0, key
-        if key != "loss":
-            assert not value.requires_grad, f"logged scalar {key!r} must be detached"
+    assert_logs_are_detached_scalars(out)
 
 
 def test_backward_reaches_the_encoder(trained_method):

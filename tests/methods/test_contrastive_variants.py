@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from _tiny import NoiseViews, TinyEncoder, assert_logs_are_detached_scalars, unlabeled_batch
 
 from selfsup.losses.contrastive_variants import isogclr_loss
 from selfsup.methods.contrastive_variants import (
@@ -17,34 +17,10 @@ from selfsup.methods.contrastive_variants import (
     SupCon,
 )
 from selfsup.methods.isogclr import _first_occurrences
-from selfsup.views.base import ViewMaker
 
 SMALL = {"projector_hidden_dim": 32, "projector_dim": 8}
 CLASSES = [DCL, DCLW, DebiasedContrastive, ISogCLR, MVInfoNCE, SupCon]
 NUM_SAMPLES = 40
-
-
-class TinyEncoder(nn.Module):
-    def __init__(self, in_dim: int = 10, output_dim: int = 12) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(), nn.Linear(16, output_dim))
-        self.output_dim = output_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class NoiseViews(ViewMaker):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[int] = []
-
-    def forward(self, batch, n=2):
-        self.calls.append(n)
-        return super().forward(batch, n)
-
-    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return x + 0.1 * torch.randn_like(x)
 
 
 def _build(cls, **kwargs):
@@ -55,9 +31,8 @@ def _build(cls, **kwargs):
 
 
 def _batch(cls=None, index=None) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(3)
     index = torch.arange(16) if index is None else index
-    batch = {"x": torch.randn(len(index), 10, generator=g), "index": index}
+    batch = {**unlabeled_batch(len(index), seed=3), "index": index}
     if cls is not None and cls.uses_labels:
         batch["y"] = torch.arange(len(index)) % 4
     # Otherwise no "y": a self-supervised method that reads labels fails with a KeyError.
@@ -68,10 +43,7 @@ def _batch(cls=None, index=None) -> dict[str, torch.Tensor]:
 def test_forward_returns_a_finite_scalar_loss_and_detached_logs(cls):
     out = _build(cls)(_batch(cls))
     assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
-    for key, value in out.items():
-        assert isinstance(value, torch.Tensor) and value.dim() == 0, key
-        if key != "loss":
-            assert not value.requires_grad, f"logged scalar {key!r} must be detached"
+    assert_logs_are_detached_scalars(out)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
@@ -126,7 +98,7 @@ def test_bad_hyper_parameters_are_rejected(cls, kwargs, match):
 def test_mv_infonce_asks_the_view_maker_for_num_views():
     method = _build(MVInfoNCE, num_views=3)
     method(_batch())
-    assert method.views.calls == [3]
+    assert method.views.requested == [3]
 
 
 def test_supcon_needs_labels_and_uses_them():

@@ -4,39 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from _tiny import NoiseViews, TinyEncoder, assert_logs_are_detached_scalars, unlabeled_batch
 
 from selfsup.losses.distillation import dino_loss
 from selfsup.methods.dino import DINO, DINOHead
 from selfsup.registry import METHODS
-from selfsup.views.base import ViewMaker
 
 SMALL = {"num_prototypes": 16, "head_hidden_dim": 32, "head_bottleneck_dim": 8}
-
-
-class TinyEncoder(nn.Module):
-    def __init__(self, in_dim: int = 10, output_dim: int = 12) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(), nn.Linear(16, output_dim))
-        self.output_dim = output_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class NoiseViews(ViewMaker):
-    """Plain views: every view has the input's shape (no crops); records how many were asked."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.asked: list[int] = []
-
-    def forward(self, batch, n=2):
-        self.asked.append(n)
-        return super().forward(batch, n)
-
-    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return x + 0.1 * torch.randn_like(x)
 
 
 def _build(**kwargs) -> DINO:
@@ -44,32 +18,25 @@ def _build(**kwargs) -> DINO:
     return DINO(TinyEncoder(), NoiseViews(), **{**SMALL, **kwargs})
 
 
-def _unlabeled_batch() -> dict[str, torch.Tensor]:
-    return {"x": torch.randn(16, 10), "index": torch.arange(16)}  # no "y"
-
-
 def _step(method: DINO, progress: float) -> None:
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch())["loss"].backward()
     torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1).step()
     method.zero_grad()
     method.on_step_end(progress)
 
 
 def test_dino_forward_returns_a_finite_loss_and_detached_logs_without_labels():
-    out = _build()(_unlabeled_batch())
+    out = _build()(unlabeled_batch())
     assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
     assert {"teacher_entropy", "teacher_marginal_entropy", "kl", "teacher_temperature",
             "momentum"} <= set(out)
-    for key, value in out.items():
-        assert isinstance(value, torch.Tensor) and value.dim() == 0, key
-        if key != "loss":
-            assert not value.requires_grad, f"logged scalar {key!r} must be detached"
+    assert_logs_are_detached_scalars(out)
     assert 0.0 <= float(out["teacher_entropy"]) <= float(torch.log(torch.tensor(16.0))) + 1e-5
 
 
 def test_dino_backward_reaches_the_encoder_and_not_the_teacher():
     method = _build()
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch())["loss"].backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in method.encoder.parameters())
     teacher = [*method.teacher_encoder.parameters(), *method.teacher_head.parameters()]
     assert all(p.grad is None and not p.requires_grad for p in teacher)
@@ -80,13 +47,13 @@ def test_dino_asks_for_global_plus_local_views_and_the_teacher_sees_only_the_glo
     calls = {"student": 0, "teacher": 0}
     for name, module in [("student", method.encoder), ("teacher", method.teacher_encoder)]:
         module.register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
-    method(_unlabeled_batch())
-    assert method.views.asked == [5] and calls == {"student": 5, "teacher": 2}
+    method(unlabeled_batch())
+    assert method.views.requested == [5] and calls == {"student": 5, "teacher": 2}
 
 
 def test_dino_loss_is_the_dino_loss_of_student_and_teacher_outputs():
     method = _build(num_local_views=2)
-    batch = _unlabeled_batch()
+    batch = unlabeled_batch()
     torch.manual_seed(1)
     views = method.views(batch, 4)
     student = [method.head(method.encoder(v["x"])) for v in views]
@@ -104,13 +71,13 @@ def test_dino_teacher_temperature_and_momentum_follow_their_schedules():
         teacher_temperature_start=0.04, teacher_temperature=0.07, teacher_warmup=0.3,
         momentum_base=0.996,
     )
-    assert float(method(_unlabeled_batch())["teacher_temperature"]) == pytest.approx(0.04)
+    assert float(method(unlabeled_batch())["teacher_temperature"]) == pytest.approx(0.04)
     method.on_step_end(0.15)
-    out = method(_unlabeled_batch())
+    out = method(unlabeled_batch())
     assert float(out["teacher_temperature"]) == pytest.approx(0.055)
     assert float(out["momentum"]) == pytest.approx(1 - 0.004 * (1 + 0.8910065) / 2, abs=1e-6)
     method.on_step_end(0.3)
-    assert float(method(_unlabeled_batch())["teacher_temperature"]) == pytest.approx(0.07)
+    assert float(method(unlabeled_batch())["teacher_temperature"]) == pytest.approx(0.07)
     method.on_step_end(1.0)
     assert method.momentum == pytest.approx(1.0)
 
@@ -120,14 +87,14 @@ def test_dino_schedules_survive_a_checkpoint_round_trip():
     method.on_step_end(0.2)
     restored = _build()
     restored.load_state_dict(method.state_dict())
-    a, b = method(_unlabeled_batch()), restored(_unlabeled_batch())
+    a, b = method(unlabeled_batch()), restored(unlabeled_batch())
     assert float(b["teacher_temperature"]) == pytest.approx(float(a["teacher_temperature"]))
 
 
 def test_dino_teacher_is_the_ema_of_the_student():
     method = _build(momentum_base=0.99)
     before = [p.clone() for p in method.teacher_encoder.parameters()]
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch())["loss"].backward()
     torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1).step()
     method.on_step_end(0.5)
     m = 1 - 0.01 * 0.5
@@ -138,11 +105,11 @@ def test_dino_teacher_is_the_ema_of_the_student():
 def test_dino_freezes_the_last_layer_at_the_start_only():
     method = _build(freeze_last_layer=0.1)
     last = [p for p in method.head.last_layer.parameters() if p.requires_grad]
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch())["loss"].backward()
     assert last and all(p.grad is not None and p.grad.abs().sum() == 0 for p in last)
     method.zero_grad()
     method.on_step_end(0.2)
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch())["loss"].backward()
     assert all(p.grad.abs().sum() > 0 for p in last)
 
 
@@ -162,7 +129,7 @@ def test_dino_trains_on_plain_views_without_collapsing_to_nan():
     method = _build(num_local_views=1)
     for step in range(5):
         _step(method, step / 10)
-    out = method(_unlabeled_batch())
+    out = method(unlabeled_batch())
     assert all(torch.isfinite(v) for v in out.values())
 
 

@@ -275,6 +275,6 @@ def test_masked_methods_are_registered_with_the_token_encoder_they_need():
     for name, cls, family in (("mae", MAE, "masked modelling"), ("jepa", JEPA, "latent prediction")):
         entry = METHODS.entry(name)
         assert entry.factory is cls and entry.meta["family"] == family and entry.meta["paper"]
-        assert entry.meta["encoders"] == {"image": "vit_tiny"}
-        assert entry.meta["views"] == {"image": "none"}
+        assert entry.meta["encoders"] == {"image": "vit_tiny", "timeseries": "patch_transformer"}
+        assert entry.meta["views"] == {"image": "none", "timeseries": "none"}
     assert selfsup.methods.masked.MAE is MAE

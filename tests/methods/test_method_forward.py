@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from _tiny import NoiseViews, TinyEncoder, assert_logs_are_detached_scalars, unlabeled_batch
 
 from selfsup.methods import BYOL, BarlowTwins, Method, SimCLR, VICReg
-from selfsup.views.base import ViewMaker
 
 SMALL_HEADS = {
     SimCLR: dict(projector_hidden_dim=32, projector_dim=8),
@@ -17,45 +16,22 @@ SMALL_HEADS = {
 }
 
 
-class TinyEncoder(nn.Module):
-    def __init__(self, in_dim: int = 10, output_dim: int = 12) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(), nn.Linear(16, output_dim))
-        self.output_dim = output_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class NoiseViews(ViewMaker):
-    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return x + 0.1 * torch.randn_like(x)
-
-
 def _build(cls: type[Method]) -> Method:
     torch.manual_seed(0)
     return cls(TinyEncoder(), NoiseViews(), **SMALL_HEADS[cls])
 
 
-def _unlabeled_batch() -> dict[str, torch.Tensor]:
-    # No "y": a method that reads labels fails with a KeyError.
-    return {"x": torch.randn(16, 10), "index": torch.arange(16)}
-
-
 @pytest.mark.parametrize("cls", list(SMALL_HEADS), ids=lambda c: c.__name__)
 def test_method_forward_returns_finite_scalar_loss_without_labels(cls):
-    out = _build(cls)(_unlabeled_batch())
+    out = _build(cls)(unlabeled_batch())
     assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
-    for key, value in out.items():
-        assert isinstance(value, torch.Tensor) and value.dim() == 0, key
-        if key != "loss":
-            assert not value.requires_grad, f"logged scalar {key!r} must be detached"
+    assert_logs_are_detached_scalars(out)
 
 
 @pytest.mark.parametrize("cls", list(SMALL_HEADS), ids=lambda c: c.__name__)
 def test_method_backward_reaches_the_encoder(cls):
     method = _build(cls)
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch())["loss"].backward()
     for p in method.encoder.parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0
 
@@ -63,13 +39,13 @@ def test_method_backward_reaches_the_encoder(cls):
 @pytest.mark.parametrize("cls", list(SMALL_HEADS), ids=lambda c: c.__name__)
 def test_method_embed_uses_the_encoder_output_dim(cls):
     method = _build(cls).eval()
-    assert method.embed(_unlabeled_batch()).shape == (16, method.embed_dim)
+    assert method.embed(unlabeled_batch()).shape == (16, method.embed_dim)
 
 
 def test_methods_log_their_terms():
-    assert {"invariance", "variance", "covariance"} <= set(_build(VICReg)(_unlabeled_batch()))
-    assert {"on_diagonal", "off_diagonal"} <= set(_build(BarlowTwins)(_unlabeled_batch()))
-    assert "momentum" in _build(BYOL)(_unlabeled_batch())
+    assert {"invariance", "variance", "covariance"} <= set(_build(VICReg)(unlabeled_batch()))
+    assert {"on_diagonal", "off_diagonal"} <= set(_build(BarlowTwins)(unlabeled_batch()))
+    assert "momentum" in _build(BYOL)(unlabeled_batch())
 
 
 def test_methods_are_registered_by_name_with_family_and_paper():
@@ -93,7 +69,7 @@ def test_byol_teacher_gets_no_gradients_and_moves_after_step_end():
     teacher_params = [p for t in teachers for p in t.parameters()]
     before = [p.clone() for p in teacher_params]
 
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch())["loss"].backward()
     assert all(p.grad is None and not p.requires_grad for p in teacher_params)
 
     student_params = [p for p in method.parameters() if p.requires_grad]
@@ -109,7 +85,7 @@ def test_byol_teacher_gets_no_gradients_and_moves_after_step_end():
 
 def test_byol_teacher_is_frozen_at_the_end_of_training():
     method = _build(BYOL)
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch())["loss"].backward()
     torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1).step()
     before = [p.clone() for p in method.teacher_encoder.parameters()]
     method.on_step_end(1.0)

@@ -7,7 +7,13 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from _tiny import (
+    NoiseViews,
+    ShiftViews,
+    TinyEncoder,
+    assert_logs_are_detached_scalars,
+    unlabeled_batch,
+)
 
 from selfsup.losses.momentum_contrast import moco_infonce
 from selfsup.methods.momentum_contrast import NNCLR, MoCoV2, MoCoV3
@@ -23,37 +29,9 @@ SMALL = {
 MOMENTUM = (MoCoV2, MoCoV3)
 
 
-class TinyEncoder(nn.Module):
-    def __init__(self, in_dim: int = 10, output_dim: int = 12) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(), nn.Linear(16, output_dim))
-        self.output_dim = output_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class NoiseViews(ViewMaker):
-    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return x + 0.1 * torch.randn_like(x)
-
-
-class ShiftViews(ViewMaker):
-    """Deterministic views (view i is x + 0.1 i) so a test can recompute the keys."""
-
-    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return x + 0.1 * i
-
-
 def _build(cls, views: ViewMaker | None = None, **overrides):
     torch.manual_seed(0)
     return cls(TinyEncoder(), views or NoiseViews(), **{**SMALL[cls], **overrides})
-
-
-def _batch(seed: int = 0) -> dict[str, torch.Tensor]:
-    # No "y": a method that reads labels fails with a KeyError.
-    g = torch.Generator().manual_seed(seed)
-    return {"x": torch.randn(16, 10, generator=g), "index": torch.arange(16)}
 
 
 def _sgd_step(method) -> None:
@@ -64,19 +42,17 @@ def _sgd_step(method) -> None:
 def test_forward_returns_a_finite_scalar_loss_and_detached_logs(cls):
     method = _build(cls)
     for step in range(2):  # the second step runs with a non-empty queue / support set
-        out = method(_batch(step))
+        out = method(unlabeled_batch(seed=step))
         assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
-        for key, value in out.items():
-            assert isinstance(value, torch.Tensor) and value.dim() == 0, key
-            if key != "loss":
-                assert not value.requires_grad, f"logged scalar {key!r} must be detached"
+        assert_logs_are_detached_scalars(out)
 
 
 @pytest.mark.parametrize("cls", list(SMALL), ids=lambda c: c.__name__)
 def test_backward_reaches_the_encoder_after_the_queue_is_updated(cls):
     method = _build(cls)
-    method(_batch(0))
-    out = method(_batch(1))  # enqueue writes the buffer in place before this backward
+    method(unlabeled_batch(seed=0))
+    # enqueue writes the buffer in place before this backward
+    out = method(unlabeled_batch(seed=1))
     out["loss"].backward()
     for p in method.encoder.parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0
@@ -85,7 +61,7 @@ def test_backward_reaches_the_encoder_after_the_queue_is_updated(cls):
 @pytest.mark.parametrize("cls", MOMENTUM, ids=lambda c: c.__name__)
 def test_momentum_encoder_gets_no_gradient(cls):
     method = _build(cls)
-    method(_batch())["loss"].backward()
+    method(unlabeled_batch(seed=0))["loss"].backward()
     frozen = [*method.momentum_encoder.parameters(), *method.momentum_projector.parameters()]
     assert frozen and all(p.grad is None and not p.requires_grad for p in frozen)
 
@@ -96,7 +72,7 @@ def test_momentum_follows_byol_cosine_schedule_and_the_ema_formula(cls):
     momentum_params = list(method.momentum_encoder.parameters()) + list(
         method.momentum_projector.parameters())
     before = [p.clone() for p in momentum_params]
-    method(_batch())["loss"].backward()
+    method(unlabeled_batch(seed=0))["loss"].backward()
     _sgd_step(method)
     method.on_step_end(0.25)
     m = cosine_momentum(0.25, 0.99)
@@ -104,19 +80,19 @@ def test_momentum_follows_byol_cosine_schedule_and_the_ema_formula(cls):
     online = list(method.encoder.parameters()) + list(method.projector.parameters())
     for k, k0, q in zip(momentum_params, before, online):
         torch.testing.assert_close(k, m * k0 + (1 - m) * q)
-    assert float(method(_batch())["momentum"]) == pytest.approx(m)
+    assert float(method(unlabeled_batch(seed=0))["momentum"]) == pytest.approx(m)
 
 
 @pytest.mark.parametrize("cls", list(SMALL), ids=lambda c: c.__name__)
 def test_embed_is_the_encoder_output(cls):
     method = _build(cls).eval()
-    batch = _batch()
+    batch = unlabeled_batch(seed=0)
     torch.testing.assert_close(method.embed(batch), method.encoder(batch["x"]))
 
 
 def test_moco_v2_enqueues_the_normalised_momentum_keys_of_view_2():
     method = _build(MoCoV2, ShiftViews())
-    batch = _batch()
+    batch = unlabeled_batch(seed=0)
     method(batch)
     with torch.no_grad():
         keys = method.momentum_projector(method.momentum_encoder(batch["x"] + 0.1))
@@ -125,9 +101,9 @@ def test_moco_v2_enqueues_the_normalised_momentum_keys_of_view_2():
 
 def test_moco_v2_asymmetric_loss_is_infonce_of_view_1_against_the_queue():
     method = _build(MoCoV2, ShiftViews(), symmetric=False)
-    method(_batch(0))  # fill the queue with 16 keys
+    method(unlabeled_batch(seed=0))  # fill the queue with 16 keys
     negatives = method.queue.values().clone()
-    batch = _batch(1)
+    batch = unlabeled_batch(seed=1)
     loss = method(batch)["loss"]
     q1 = method.projector(method.encoder(batch["x"]))
     with torch.no_grad():
@@ -139,18 +115,18 @@ def test_queue_and_support_set_are_not_updated_in_eval_mode_and_are_checkpointed
     for cls, name in ((MoCoV2, "queue"), (NNCLR, "support_set")):
         method = _build(cls).eval()
         with torch.no_grad():
-            method(_batch())
+            method(unlabeled_batch(seed=0))
         assert len(getattr(method, name)) == 0
-        method.train()(_batch())
+        method.train()(unlabeled_batch(seed=0))
         assert len(getattr(method, name)) == 16
         assert {f"{name}.items", f"{name}.pointer", f"{name}.filled"} <= set(method.state_dict())
 
 
 def test_nnclr_uses_the_cosine_nearest_neighbour_from_its_support_set():
     method = _build(NNCLR, ShiftViews())
-    method(_batch(0))
+    method(unlabeled_batch(seed=0))
     support = method.support_set.values().clone()
-    batch = _batch(1)
+    batch = unlabeled_batch(seed=1)
     loss = method(batch)["loss"]
     z1 = method.projector(method.encoder(batch["x"]))
     z2 = method.projector(method.encoder(batch["x"] + 0.1))

@@ -6,49 +6,25 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from _tiny import (
+    NoiseViews,
+    ShiftViews,
+    TinyEncoder,
+    assert_logs_are_detached_scalars,
+    unlabeled_batch,
+)
 from torch import nn
 
 from selfsup.errors import SelfsupError
 from selfsup.losses.whitening import wmse_loss
 from selfsup.methods.base import Method
 from selfsup.methods.redundancy import WMSE, MixedBarlowTwins, SimSiam
-from selfsup.views.base import ViewMaker
 
 SMALL_HEADS = {
     SimSiam: {"projector_hidden_dim": 32, "projector_dim": 16, "predictor_hidden_dim": 8},
     WMSE: {"projector_hidden_dim": 32, "projector_dim": 4, "w_size": 8},
     MixedBarlowTwins: {"projector_hidden_dim": 32, "projector_dim": 16},
 }
-
-
-class TinyEncoder(nn.Module):
-    def __init__(self, in_dim: int = 10, output_dim: int = 12) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(), nn.Linear(16, output_dim))
-        self.output_dim = output_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class NoiseViews(ViewMaker):
-    def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
-        return x + 0.1 * torch.randn_like(x)
-
-
-class FixedViews(ViewMaker):
-    """Deterministic views (view i shifts x by i * 0.1), recording how many were asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requested: list[int] = []
-
-    def forward(self, batch, n=2):
-        self.requested.append(n)
-        return super().forward(batch, n)
-
-    def augment(self, x, i):
-        return x + 0.1 * i if isinstance(x, torch.Tensor) and x.is_floating_point() else x
 
 
 class RecordingEncoder(TinyEncoder):
@@ -66,29 +42,20 @@ def _build(cls: type[Method], encoder: nn.Module | None = None, views=None, **kw
     return cls(encoder or TinyEncoder(), views or NoiseViews(), **{**SMALL_HEADS[cls], **kw})
 
 
-def _unlabeled_batch() -> dict[str, torch.Tensor]:
-    # No "y": a method that reads labels fails with a KeyError.
-    g = torch.Generator().manual_seed(1)
-    return {"x": torch.randn(16, 10, generator=g), "index": torch.arange(16)}
-
-
 @pytest.mark.parametrize("cls", list(SMALL_HEADS), ids=lambda c: c.__name__)
 def test_forward_returns_finite_scalar_loss_and_detached_logs_without_labels(cls):
-    out = _build(cls)(_unlabeled_batch())
+    out = _build(cls)(unlabeled_batch(seed=1))
     assert out["loss"].dim() == 0 and torch.isfinite(out["loss"])
-    for key, value in out.items():
-        assert isinstance(value, torch.Tensor) and value.dim() == 0, key
-        if key != "loss":
-            assert not value.requires_grad, f"logged scalar {key!r} must be detached"
+    assert_logs_are_detached_scalars(out)
 
 
 @pytest.mark.parametrize("cls", list(SMALL_HEADS), ids=lambda c: c.__name__)
 def test_backward_reaches_the_encoder_and_embed_has_the_encoder_width(cls):
     method = _build(cls)
-    method(_unlabeled_batch())["loss"].backward()
+    method(unlabeled_batch(seed=1))["loss"].backward()
     for p in method.encoder.parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0
-    assert method.eval().embed(_unlabeled_batch()).shape == (16, method.embed_dim)
+    assert method.eval().embed(unlabeled_batch(seed=1)).shape == (16, method.embed_dim)
 
 
 def test_methods_are_registered_with_family_and_paper():
@@ -109,7 +76,7 @@ def test_methods_are_registered_with_family_and_paper():
 
 
 def _simsiam_parts(method: SimSiam, batch, detach_targets: bool):
-    v1, v2 = FixedViews()(batch, 2)
+    v1, v2 = ShiftViews()(batch, 2)
     z1 = method.projector(method.encoder(v1["x"]))
     z2 = method.projector(method.encoder(v2["x"]))
     p1, p2 = method.predictor(z1), method.predictor(z2)
@@ -125,8 +92,8 @@ def _encoder_grads(method: Method, loss: torch.Tensor) -> list[torch.Tensor]:
 
 
 def test_simsiam_loss_is_symmetric_negative_cosine_with_stop_gradient_on_targets():
-    method = _build(SimSiam, views=FixedViews())
-    batch = _unlabeled_batch()
+    method = _build(SimSiam, views=ShiftViews())
+    batch = unlabeled_batch(seed=1)
     loss = method(batch)["loss"]
     expected = _simsiam_parts(method, batch, detach_targets=True)
     torch.testing.assert_close(loss, expected)
@@ -144,8 +111,8 @@ def test_simsiam_output_std_is_zero_for_a_collapsed_encoder():
         def forward(self, x):
             return super().forward(torch.zeros_like(x))
 
-    collapsed = _build(SimSiam, encoder=Constant())(_unlabeled_batch())["output_std"]
-    healthy = _build(SimSiam)(_unlabeled_batch())["output_std"]
+    collapsed = _build(SimSiam, encoder=Constant())(unlabeled_batch(seed=1))["output_std"]
+    healthy = _build(SimSiam)(unlabeled_batch(seed=1))["output_std"]
     assert collapsed.item() == pytest.approx(0.0, abs=1e-6)
     assert healthy.item() > 0.5 / 16**0.5  # about 1/sqrt(d) for well-spread outputs
 
@@ -161,13 +128,13 @@ def test_simsiam_projector_ends_with_batch_norm_and_predictor_is_a_bottleneck():
 
 
 def test_wmse_uses_num_views_and_the_wmse_loss_of_their_projections():
-    views = FixedViews()
+    views = ShiftViews()
     method = _build(WMSE, views=views, num_views=4)
-    batch = _unlabeled_batch()
+    batch = unlabeled_batch(seed=1)
     torch.manual_seed(5)
     loss = method(batch)["loss"]
     assert views.requested == [4]
-    z = [method.projector(method.encoder(v["x"])) for v in FixedViews()(batch, 4)]
+    z = [method.projector(method.encoder(v["x"])) for v in ShiftViews()(batch, 4)]
     torch.manual_seed(5)
     torch.testing.assert_close(loss, wmse_loss(z, w_size=8, w_iter=1, eps=1e-4))
 
@@ -191,7 +158,7 @@ def test_wmse_rejects_bad_hyper_parameters(kwargs, message):
 
 def test_mixed_barlow_twins_encodes_the_lam_interpolation_of_the_two_views():
     encoder = RecordingEncoder()
-    out = _build(MixedBarlowTwins, encoder=encoder, views=FixedViews())(_unlabeled_batch())
+    out = _build(MixedBarlowTwins, encoder=encoder, views=ShiftViews())(unlabeled_batch(seed=1))
     x1, x2, x_mixed = encoder.inputs
     lam = out["lam"].item()
     assert 0.0 < lam < 1.0
@@ -213,7 +180,7 @@ def test_mixed_barlow_twins_encodes_the_lam_interpolation_of_the_two_views():
     ids=["integer_tensor", "structured_batch"],
 )
 def test_mixed_barlow_twins_refuses_inputs_it_cannot_interpolate(x, found):
-    method = _build(MixedBarlowTwins, views=FixedViews())
+    method = _build(MixedBarlowTwins, views=ShiftViews())
     with pytest.raises(SelfsupError, match=f"floating-point tensor, got a? ?{found}"):
         method({"x": x})
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from _tiny import TinyEncoder
 
 from selfsup.methods.pretext import RotNet, TransformationPrediction
 from selfsup.views.base import ViewMaker
 
 
-class TinyEncoder(nn.Module):
-    def __init__(self, in_dim: int = 10, output_dim: int = 12) -> None:
+class CountingEncoder(TinyEncoder):
+    """:class:`TinyEncoder` recording the batch size of every call in ``calls``."""
+
+    def __init__(self) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(), nn.Linear(16, output_dim))
-        self.output_dim = output_dim
         self.calls: list[int] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.calls.append(x.shape[0])
-        return self.net(x)
+        return super().forward(x)
 
 
 class ShiftViews(ViewMaker):
@@ -34,7 +34,7 @@ class ShiftViews(ViewMaker):
 
 def _method(**kwargs) -> TransformationPrediction:
     torch.manual_seed(0)
-    return TransformationPrediction(TinyEncoder(), ShiftViews(), head_hidden_dim=16, **kwargs)
+    return TransformationPrediction(CountingEncoder(), ShiftViews(), head_hidden_dim=16, **kwargs)
 
 
 def _batch(b: int = 8) -> dict[str, torch.Tensor]:
@@ -86,4 +86,4 @@ def test_rotnet_is_registered_with_rotation_views():
 @pytest.mark.parametrize("kwargs", [{"num_transforms": 1}, {"head_layers": 0}, {"head_hidden_dim": True}])
 def test_rotnet_rejects_bad_options(kwargs):
     with pytest.raises(ValueError):
-        TransformationPrediction(TinyEncoder(), ShiftViews(), **kwargs)
+        TransformationPrediction(CountingEncoder(), ShiftViews(), **kwargs)

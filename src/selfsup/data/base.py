@@ -1,12 +1,16 @@
-"""Data bundles and the in-memory dataset that yields batch dicts."""
+"""Data bundles, the in-memory dataset that yields batch dicts, and the safe NumPy reader."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from selfsup.errors import SelfsupError
 
 
 @dataclass
@@ -98,3 +102,19 @@ def collate_batch(items: Any) -> dict[str, torch.Tensor]:
     if isinstance(items, dict):
         return items
     return torch.utils.data.default_collate(items)
+
+
+def np_load(path: Path) -> Any:
+    """``np.load`` of a ``.npy`` (array) or ``.npz`` (lazy archive) file, every modality's array
+    reader; pickled objects are refused and any failure is one :class:`SelfsupError`."""
+    try:  # allow_pickle=False: a data file must never run code
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise SelfsupError(
+                f"{path} holds Python objects, which are not loaded for safety. Save plain "
+                "numeric arrays (labels as ints or np.array(labels, dtype=str))."
+            ) from None
+        raise SelfsupError(f"Could not read {path} as a NumPy array: {error}") from None
+    except Exception as error:  # noqa: BLE001 - any failure means "not a readable array file"
+        raise SelfsupError(f"Could not read {path} as a NumPy file: {error}") from None

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from selfsup.data.base import DataBundle
+from selfsup.data.base import DataBundle, np_load
 from selfsup.data.image_folder import IMAGE_EXTENSIONS, read_folder
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
 from selfsup.errors import SelfsupError
@@ -65,7 +65,7 @@ def read_images(
         return read_folder(path, seed, test_fraction, size)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        x = _array_to_images(_np_load(path), path.name, "x", size)
+        x = _array_to_images(np_load(path), path.name, "x", size)
         return DataBundle(path.stem, "image", x, notes=[])
     if suffix == ".npz":
         return _read_npz(path, seed, test_fraction, size)
@@ -136,24 +136,10 @@ def _parse_size(image_size: int | Sequence[int] | None) -> tuple[int, int] | Non
 # --------------------------------------------------------------------------- arrays
 
 
-def _np_load(path: Path) -> np.ndarray:
-    try:  # allow_pickle=False: a data file must never run code
-        return np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "pickle" in str(error):
-            raise SelfsupError(
-                f"{path} holds Python objects, which are not loaded for safety. Save plain "
-                "numeric arrays (labels as ints or np.array(labels, dtype=str))."
-            ) from None
-        raise SelfsupError(f"Could not read {path} as a NumPy array: {error}") from None
-    except Exception as error:
-        raise SelfsupError(f"Could not read {path} as a NumPy file: {error}") from None
-
-
 def _read_npz(
     path: Path, seed: int, test_fraction: float, size: tuple[int, int] | None
 ) -> DataBundle:
-    archive = _np_load(path)
+    archive = np_load(path)
     with archive:
         keys = list(archive.files)
         if "x" not in keys:

@@ -46,14 +46,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from selfsup.data.base import DataBundle
+from selfsup.data.base import DataBundle, np_load
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
 from selfsup.data.ts_files import (
     AEON_HINT,
     PAIRED_SUFFIXES,
     RawSeries,
     aeon_dir,
-    np_load,
     read_csv_series,
     read_npz,
     read_ts_file,

@@ -16,10 +16,10 @@ import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from selfsup.data.base import np_load
 from selfsup.errors import SelfsupError
 
 # Cells read as "no observation" (NaN), compared case-insensitively after stripping spaces.
@@ -75,20 +75,6 @@ def row_phrase(key: str) -> Callable[[int], str]:
 
 
 # --------------------------------------------------------------------------- arrays (.npy, .npz)
-
-
-def np_load(path: Path) -> Any:
-    try:  # allow_pickle=False: a data file must never run code
-        return np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "pickle" in str(error):
-            raise SelfsupError(
-                f"{path} holds Python objects, which are not loaded for safety. Save plain "
-                "numeric arrays (labels as ints or np.array(labels, dtype=str))."
-            ) from None
-        raise SelfsupError(f"Could not read {path} as a NumPy array: {error}") from None
-    except Exception as error:  # noqa: BLE001 - any failure means "not a readable array file"
-        raise SelfsupError(f"Could not read {path} as a NumPy file: {error}") from None
 
 
 def read_npz(path: Path) -> tuple[RawSeries, RawSeries | None, list[str]]:

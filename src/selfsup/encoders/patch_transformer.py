@@ -21,9 +21,8 @@ from torch import nn
 
 from selfsup.encoders.base import positive_int
 from selfsup.encoders.timeseries import SeriesEncoder, series_shape
-from selfsup.encoders.tokens import gather_tokens
+from selfsup.encoders.tokens import TransformerTrunk, gather_tokens, init_linear_weights
 from selfsup.errors import SelfsupError
-from selfsup.nn.pos_embed import sincos_pos_embed
 from selfsup.registry import ENCODERS
 
 __all__ = ["PatchTransformer"]
@@ -37,7 +36,7 @@ __all__ = ["PatchTransformer"]
     description="PatchTST-style transformer over non-overlapping patches of the series; "
     "one token per patch (MAE/JEPA ready), mean-pooled",
 )
-class PatchTransformer(SeriesEncoder):
+class PatchTransformer(TransformerTrunk, SeriesEncoder):
     r"""Patch transformer (after PatchTST, Nie et al. 2023): ``x [B, T, C] -> [B, dim]``.
 
     The series (NaN-padded at the end up to ``N = ceil(T / patch_len)`` whole patches) is cut
@@ -122,28 +121,9 @@ class PatchTransformer(SeriesEncoder):
         self.token_target_dim = patch_len * self.channels
 
         self.patch_embed = nn.Linear(self.token_target_dim, dim)
-        if pos_embed == "sincos":
-            # derived from the shape, not learned: kept out of the state dict
-            self.register_buffer(
-                "pos_embed", sincos_pos_embed(dim, self.token_grid)[None], persistent=False
-            )
-        else:
-            self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches, dim))
-            nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        # the same blocks as vit_tiny: pre-norm, GELU MLP
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                dim, heads, int(dim * mlp_ratio), dropout, activation="gelu",
-                layer_norm_eps=1e-6, batch_first=True, norm_first=True,
-            )
-            for _ in range(depth)
-        )
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-        for module in self.modules():  # MAE's / ViT's initialisation of linear maps
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        # the same trunk as vit_tiny: pre-norm GELU blocks, final norm
+        self._build_trunk(self.token_grid, dim, depth, heads, mlp_ratio, dropout, pos_embed)
+        init_linear_weights(self)  # MAE's / ViT's initialisation of linear maps
 
     def _check_length(self, x: torch.Tensor) -> None:
         if x.shape[1] > self.length:
@@ -175,19 +155,12 @@ class PatchTransformer(SeriesEncoder):
         observed = ~torch.isnan(x).any(dim=-1)
         return self._pad(x.masked_fill(~observed[..., None], 0.0), observed)
 
-    def _transform(
-        self, tokens: torch.Tensor, observed: torch.Tensor, keep_index: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Blocks and final norm over ``tokens [B, N, dim]`` (position embedding added)."""
+    def _transform(self, tokens: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """Blocks and final norm over embedded ``tokens [B, K, dim]``, ``observed [B, K]``."""
         padding = ~observed
-        if keep_index is not None:
-            tokens = gather_tokens(tokens, keep_index)
-            padding = gather_tokens(padding[..., None], keep_index)[..., 0]
         # a sample whose every token is padding attends to all of them (not to nothing: NaN)
         padding = padding & ~padding.all(dim=1, keepdim=True)
-        for block in self.blocks:
-            tokens = block(tokens, src_key_padding_mask=padding)
-        return self.norm(tokens)
+        return self._run_blocks(tokens, padding)
 
     def encode_sequence(
         self, x: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor | None
@@ -197,8 +170,8 @@ class PatchTransformer(SeriesEncoder):
             x = x.masked_fill(mask[..., None], 0.0)
         x, observed = self._pad(x, observed)
         patches, observed_patches = self._patches(x, observed)
-        tokens = self.patch_embed(patches) + self.pos_embed
-        return self._transform(tokens, observed_patches, None), observed_patches
+        tokens = self._embed_tokens(self.patch_embed(patches))
+        return self._transform(tokens, observed_patches), observed_patches
 
     def forward_tokens(
         self,
@@ -218,12 +191,10 @@ class PatchTransformer(SeriesEncoder):
         """
         x, observed = self._split(x)
         patches, observed_patches = self._patches(x, observed)
-        tokens = self.patch_embed(patches)
-        if mask is not None:
-            if mask_token is None:
-                raise ValueError("mask given without mask_token")
-            tokens = torch.where(mask[..., None], mask_token.to(tokens.dtype), tokens)
-        return self._transform(tokens + self.pos_embed, observed_patches, keep_index)
+        tokens = self._embed_tokens(self.patch_embed(patches), keep_index, mask, mask_token)
+        if keep_index is not None:
+            observed_patches = gather_tokens(observed_patches[..., None], keep_index)[..., 0]
+        return self._transform(tokens, observed_patches)
 
     def token_targets(self, x: torch.Tensor) -> torch.Tensor:
         """Raw content per token ``[B, N, P * C]``: the patch's values, time-major, NaN as 0."""

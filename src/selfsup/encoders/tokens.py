@@ -31,17 +31,23 @@ encoder, with in addition:
 
 :class:`TokenEncoder` states this as a :class:`typing.Protocol`; :func:`check_token_encoder`
 is what a method calls in its constructor to fail early with a clear message.
+
+The built-in transformer token encoders (``vit_tiny``, ``patch_transformer``) share their trunk
+through :class:`TransformerTrunk`: position embedding, ViT blocks, final norm, and the order in
+which ``forward_tokens`` applies ``mask``, the position embedding and ``keep_index``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
+from selfsup.nn.pos_embed import sincos_pos_embed
 
 #: the attributes and methods a token encoder must have
 TOKEN_ENCODER_ATTRIBUTES = (
@@ -122,3 +128,96 @@ def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     if index.dim() == 1:
         index = index[None].expand(tokens.shape[0], -1)
     return tokens.gather(1, index[..., None].expand(-1, -1, tokens.shape[-1]))
+
+
+def mask_tokens(
+    tokens: torch.Tensor, mask: torch.Tensor | None, mask_token: torch.Tensor | None
+) -> torch.Tensor:
+    """``tokens [B, N, D]`` with the content of the True tokens of ``mask [B, N]`` replaced by
+    ``mask_token [D]`` (the contract's ``mask``); ``tokens`` itself when ``mask`` is None."""
+    if mask is None:
+        return tokens
+    if mask_token is None:
+        raise ValueError("mask given without mask_token")
+    return torch.where(mask[..., None], mask_token.to(tokens.dtype), tokens)
+
+
+def transformer_blocks(
+    dim: int, depth: int, heads: int, mlp_ratio: float, dropout: float = 0.0
+) -> nn.ModuleList:
+    """``depth`` pre-norm ViT blocks (GELU MLP of width ``dim * mlp_ratio``, LayerNorm eps
+    1e-6), as ViT (Dosovitskiy et al. 2021), MAE and I-JEPA use them."""
+    return nn.ModuleList(
+        nn.TransformerEncoderLayer(
+            dim, heads, int(dim * mlp_ratio), dropout, activation="gelu",
+            layer_norm_eps=1e-6, batch_first=True, norm_first=True,
+        )
+        for _ in range(depth)
+    )
+
+
+def init_linear_weights(module: nn.Module) -> None:
+    """MAE's initialisation of every linear map in ``module``: xavier-uniform weights, zero bias."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
+class TransformerTrunk:
+    """Mixin of the transformer token encoders: position embedding, blocks and final norm.
+
+    The encoder embeds its input into tokens ``[B, N, dim]`` its own way (patch convolution,
+    linear patch projection); :meth:`_embed_tokens` then applies the token contract in order
+    (``mask``, position embedding, ``keep_index``) and :meth:`_run_blocks` runs the blocks and
+    the final norm. Sets ``pos_embed`` ``[1, N, dim]``, ``blocks`` and ``norm`` on the encoder,
+    so its state dict keeps those names.
+    """
+
+    pos_embed: torch.Tensor
+    blocks: nn.ModuleList
+    norm: nn.LayerNorm
+
+    def _build_trunk(
+        self,
+        grid: Sequence[int],
+        dim: int,
+        depth: int,
+        heads: int,
+        mlp_ratio: float,
+        dropout: float,
+        pos_embed: str,
+    ) -> None:
+        """Position embedding (``"sincos"``: fixed, or ``"learned"``), blocks and norm."""
+        if pos_embed == "sincos":
+            # derived from the shape, not learned: kept out of the state dict
+            self.register_buffer(  # type: ignore[attr-defined]
+                "pos_embed", sincos_pos_embed(dim, grid)[None], persistent=False
+            )
+        else:
+            self.pos_embed = nn.Parameter(torch.zeros(1, math.prod(grid), dim))
+            nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.blocks = transformer_blocks(dim, depth, heads, mlp_ratio, dropout)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+
+    def _embed_tokens(
+        self,
+        tokens: torch.Tensor,
+        keep_index: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        mask_token: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Content tokens ``[B, N, dim]`` -> ``[B, K, dim]``: masked, position added, kept."""
+        tokens = mask_tokens(tokens, mask, mask_token) + self.pos_embed
+        if keep_index is not None:
+            tokens = gather_tokens(tokens, keep_index)
+        return tokens
+
+    def _run_blocks(
+        self, tokens: torch.Tensor, padding: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The blocks then the final norm; ``padding [B, K]`` True where no token may attend."""
+        for block in self.blocks:
+            tokens = block(tokens, src_key_padding_mask=padding)
+        return self.norm(tokens)

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from selfsup.encoders.base import image_shape, positive_int
-from selfsup.encoders.tokens import gather_tokens
+from selfsup.encoders.tokens import TransformerTrunk, init_linear_weights
 from selfsup.errors import SelfsupError
 from selfsup.nn.pos_embed import sincos_pos_embed
 from selfsup.registry import ENCODERS
@@ -54,7 +54,7 @@ def default_patch_size(height: int, width: int) -> int:
     tokens=True,
     description="ViT (DeiT-Tiny size: dim 192, depth 12, 3 heads) with token access for MAE/JEPA",
 )
-class ViTEncoder(nn.Module):
+class ViTEncoder(TransformerTrunk, nn.Module):
     """Vision Transformer: ``x [B, C, H, W] -> [B, dim]``; tokens ``[B, N, dim]``.
 
     Args:
@@ -114,39 +114,23 @@ class ViTEncoder(nn.Module):
 
         self.patch_embed = nn.Conv2d(channels, dim, self.patch_size, stride=self.patch_size)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        if pos_embed == "sincos":
-            # derived from the shape, not learned: kept out of the state dict
-            self.register_buffer(
-                "pos_embed", sincos_pos_embed(dim, self.grid_size)[None], persistent=False
-            )
-        else:
-            self.pos_embed = nn.Parameter(torch.zeros(1, self.num_patches, dim))
-            nn.init.trunc_normal_(self.pos_embed, std=0.02)
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                dim, heads, int(dim * mlp_ratio), dropout, activation="gelu",
-                layer_norm_eps=1e-6, batch_first=True, norm_first=True,
-            )
-            for _ in range(depth)
-        )
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self._build_trunk(self.grid_size, dim, depth, heads, mlp_ratio, dropout, pos_embed)
         self._init_weights()
 
     def _init_weights(self) -> None:
         # MAE's initialisation: xavier for linear maps and the patch projection
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        init_linear_weights(self)
         nn.init.xavier_uniform_(self.patch_embed.weight.view(self.output_dim, -1))
         nn.init.zeros_(self.patch_embed.bias)
         nn.init.normal_(self.cls_token, std=0.02)
 
     def embed_patches(self, x: torch.Tensor) -> torch.Tensor:
         """Patch embeddings plus position embeddings ``[B, N, dim]``, before any block."""
-        tokens = self.patch_embed(x).flatten(2).transpose(1, 2)
-        return tokens + self.pos_embed
+        return self._embed_tokens(self._patch_tokens(x))
+
+    def _patch_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [B, C, H, W] -> [B, N, dim]``: one embedded patch per token, row-major."""
+        return self.patch_embed(x).flatten(2).transpose(1, 2)
 
     def encode(
         self,
@@ -164,18 +148,9 @@ class ViTEncoder(nn.Module):
             mask: bool ``[B, N]``, True where the patch is replaced by ``mask_token`` ``[dim]``
                 (its position embedding is kept).
         """
-        tokens = self.patch_embed(x).flatten(2).transpose(1, 2)
-        if mask is not None:
-            if mask_token is None:
-                raise ValueError("mask given without mask_token")
-            tokens = torch.where(mask[..., None], mask_token.to(tokens.dtype), tokens)
-        tokens = tokens + self.pos_embed
-        if keep_index is not None:
-            tokens = gather_tokens(tokens, keep_index)
+        tokens = self._embed_tokens(self._patch_tokens(x), keep_index, mask, mask_token)
         tokens = torch.cat([self.cls_token.expand(tokens.shape[0], -1, -1), tokens], dim=1)
-        for block in self.blocks:
-            tokens = block(tokens)
-        tokens = self.norm(tokens)
+        tokens = self._run_blocks(tokens)
         return tokens[:, 0], tokens[:, 1:]
 
     def forward_tokens(

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from selfsup.encoders.tokens import gather_tokens
+from selfsup.encoders.tokens import gather_tokens, init_linear_weights, transformer_blocks
 from selfsup.nn.pos_embed import sincos_pos_embed
 
 
@@ -61,19 +61,10 @@ class TokenPredictor(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
         # derived from the grid, not learned: kept out of the state dict
         self.register_buffer("pos_embed", sincos_pos_embed(dim, self.token_grid)[None], persistent=False)
-        self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                dim, heads, int(dim * mlp_ratio), 0.0, activation="gelu",
-                layer_norm_eps=1e-6, batch_first=True, norm_first=True,
-            )
-            for _ in range(depth)
-        )
+        self.blocks = transformer_blocks(dim, depth, heads, mlp_ratio)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, out_dim)
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+        init_linear_weights(self)
         nn.init.normal_(self.mask_token, std=0.02)
 
     def forward(
