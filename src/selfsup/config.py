@@ -81,6 +81,8 @@ class TrainConfig(_Strict):
     """The batch size ``lr`` is given for (papers with small batches, e.g. TS2Vec's 8, set it)."""
     final_lr_ratio: float = Field(0.0, ge=0.0, le=1.0)
     """Learning rate at the end of the cosine decay, as a fraction of the peak (1 = constant)."""
+    average_weights: bool = False
+    """Evaluate and save the average of the encoder's weights over all steps (TS2Vec's protocol)."""
     weight_decay: float = Field(1e-4, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     warmup_epochs: float = Field(5, ge=0.0)

@@ -159,3 +159,40 @@ def test_config_yaml_of_a_run_reruns_it_to_the_same_weights(tmp_path, tiny_run):
     first = load_file(str(tmp_path / "first" / "encoder.safetensors"))
     again = load_file(str(tmp_path / "again" / "encoder.safetensors"))
     assert all(torch.equal(first[k], again[k]) for k in first)
+
+
+class _RecordEncoder(L.Callback):
+    """Records the encoder's parameters after every optimizer step."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict[str, torch.Tensor]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.steps.append({k: v.detach().clone() for k, v in pl_module.method.encoder.named_parameters()})
+
+
+def test_average_weights_leaves_the_mean_of_every_steps_encoder(tmp_path, tiny_run):
+    record = _RecordEncoder()
+    flags = tiny_run(tmp_path / "avg", epochs=2, batch_size=512)  # 2 steps per epoch
+    flags["overrides"] = [*flags["overrides"], "train.average_weights=true"]
+    run = selfsup.pretrain(progress=False, callbacks=[record], **flags)
+    assert len(record.steps) == 4
+    saved = load_file(str(tmp_path / "avg" / "encoder.safetensors"))
+    for name, parameter in run.encoder.named_parameters():
+        mean = torch.stack([step[name] for step in record.steps]).mean(0)
+        assert torch.allclose(parameter, mean, atol=1e-6), name
+        assert torch.allclose(saved[name], mean, atol=1e-6), name
+    # the last step's weights are not the average: the test can fail
+    assert any(not torch.allclose(record.steps[-1][n], p) for n, p in run.encoder.named_parameters())
+
+
+def test_average_weights_survives_a_kill_and_resume(tmp_path, tiny_run):
+    flags = dict(epochs=3, batch_size=128, overrides=[*tiny_run(tmp_path)["overrides"], "train.average_weights=true"])
+    selfsup.pretrain(progress=False, **tiny_run(tmp_path / "whole", **flags))
+    with pytest.raises(BaseException):
+        selfsup.pretrain(progress=False, callbacks=[_Kill(at_step=16)], **tiny_run(tmp_path / "killed", **flags))
+    selfsup.pretrain(progress=False, resume=True, out=str(tmp_path / "killed"))
+    whole = load_file(str(tmp_path / "whole" / "encoder.safetensors"))
+    resumed = load_file(str(tmp_path / "killed" / "encoder.safetensors"))
+    for key in whole:
+        assert torch.equal(whole[key], resumed[key]), key

@@ -1,4 +1,4 @@
-"""Callbacks the engine adds: metrics log, online monitors, non-finite-loss guard."""
+"""Callbacks the engine adds: metrics log, online monitors, non-finite-loss guard, weight averaging."""
 
 from __future__ import annotations
 
@@ -157,3 +157,48 @@ class OnlineMonitor(L.Callback):
             self.alarms.append(message)
             if trainer.is_global_zero:
                 warnings.warn(message, stacklevel=1)
+
+
+class EncoderAveraging(L.Callback):
+    """Keep the uniform average of the encoder's weights over every optimizer step, and leave it
+    in the encoder when training ends (Polyak & Juditsky 1992 averaging; "stochastic weight
+    averaging", Izmailov et al. 2018). TS2Vec's released code evaluates this average of all
+    iterates (its ``AveragedModel``), so its published accuracies are of the averaged encoder.
+
+    Parameters are averaged; buffers (BatchNorm statistics) are the last step's. The average is
+    part of the callback state, so it is checkpointed and a resumed run ends with the same one.
+    The online monitor scores the live (not averaged) encoder during training.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.average: dict[str, torch.Tensor] = {}
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self.count += 1
+        with torch.no_grad():
+            for name, parameter in pl_module.method.encoder.named_parameters():
+                if name not in self.average:
+                    self.average[name] = parameter.detach().clone()
+                else:
+                    self.average[name] += (parameter.detach() - self.average[name]) / self.count
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        with torch.no_grad():
+            for name, parameter in pl_module.method.encoder.named_parameters():
+                if name in self.average:
+                    parameter.copy_(self.average[name])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "average": {k: v.detach().cpu() for k, v in self.average.items()}}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.count = int(state_dict["count"])
+        self.average = dict(state_dict["average"])
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # a restored average lives on the CPU; the encoder may be on another device
+        device = next(pl_module.method.encoder.parameters()).device
+        self.average = {k: v.to(device) for k, v in self.average.items()}

@@ -14,7 +14,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from selfsup.config import Config
 from selfsup.data import ArrayDataset, DataBundle, collate_batch
-from selfsup.engine.callbacks import MetricsWriter, NonFiniteLossGuard, OnlineMonitor
+from selfsup.engine.callbacks import EncoderAveraging, MetricsWriter, NonFiniteLossGuard, OnlineMonitor
 from selfsup.engine.module import SelfSupervisedModule
 from selfsup.engine.sampling import EpochSeededSampler
 from selfsup.errors import SelfsupError
@@ -57,6 +57,8 @@ def fit(
         run_callbacks.append(monitor)
         monitor_metric = "knn_acc" if bundle.labeled else "rankme"
     run_callbacks.append(writer)
+    if train.average_weights:
+        run_callbacks.append(EncoderAveraging())
     # last.ckpt after every epoch (what --resume continues from) ...
     run_callbacks.append(
         ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, enable_version_counter=False)
