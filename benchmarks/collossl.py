@@ -142,8 +142,8 @@ def main() -> None:
         for seed in args.seeds:
             input_shape = tuple(anchor.x_train.shape[1:])
             add("random init", build_encoder("dilated_cnn", input_shape, args.encoder, seed))
-            for name, config in configs.items():
-                out = Path(tmp) / f"{len(scores)}-{seed}"
+            for number, (name, config) in enumerate(configs.items()):
+                out = Path(tmp) / f"run{number}-seed{seed}"
                 started = time.time()
                 result = selfsup.pretrain(config, seed=seed, out=str(out), progress=False)
                 positive = last_logged(out, "positive_device")
