@@ -10,6 +10,7 @@ The CLI is a thin layer over these; everything a command can do, a function call
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import warnings
@@ -161,10 +162,21 @@ def pretrain(
         warnings.warn(note, stacklevel=2)
     n_train = int(bundle.x_train.shape[0])
     if train.batch_size > n_train:
-        raise SelfsupError(
-            f"Batch size {train.batch_size} is larger than the {n_train} training samples of "
-            f"{config.data.name!r}. Use --batch-size {min(256, n_train)} or smaller."
+        if "batch_size" in train.model_fields_set:
+            raise SelfsupError(
+                f"Batch size {train.batch_size} is larger than the {n_train} training samples of "
+                f"{config.data.name!r}. Use --batch-size {min(256, n_train)} or smaller."
+            )
+        # The default batch (256) does not fit a small data set (a UCR set of 50 series): take
+        # the largest power of two that leaves at least two steps per epoch, and say so.
+        size = max(2, 2 ** int(math.log2(max(2, n_train // 2))))
+        warnings.warn(
+            f"The default batch size {train.batch_size} is larger than the {n_train} training "
+            f"samples of {config.data.name!r}; using {size} (choose with --batch-size).",
+            stacklevel=2,
         )
+        train = train.model_copy(update={"batch_size": size})
+        config = config.model_copy(update={"train": train})
 
     encoder_name, encoder_kwargs, views_name, views_kwargs = _components(config, bundle)
     encoder = build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, train.seed)

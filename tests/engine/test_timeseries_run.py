@@ -34,9 +34,11 @@ def test_ts2vec_from_the_cli_gets_its_encoder_views_and_the_svm_protocol(tmp_pat
     out = tmp_path / "cli"
     result = CliRunner().invoke(app, [
         "pretrain", "--data", "ucr:UnitTest", "--method", "ts2vec", "--epochs", "1",
-        "--batch-size", "8", "--out", str(out), "--no-progress",
+        "--out", str(out), "--no-progress",
     ])
     assert result.exit_code == 0, result.output
+    # the default batch (256) does not fit 20 series: the largest power of two with >= 2 steps
+    assert "batch_size: 8" in (out / "config.yaml").read_text()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["modality"] == "timeseries"
     for part in ("pretrained", "random_init", "raw_input"):
