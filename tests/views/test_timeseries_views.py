@@ -8,7 +8,8 @@ import torch
 
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
-from selfsup.views.timeseries import TimeSeriesViews, TS2VecCrops, TSTCCViews
+from selfsup.views.timeseries import TimeSeriesViews, TSTCCViews
+from selfsup.views.ts2vec_crops import TS2VecCrops
 from selfsup.views.ts_ops import (
     frequency_mask,
     jitter,

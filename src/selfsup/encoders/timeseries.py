@@ -26,6 +26,7 @@ Encoders: ``dilated_cnn`` (TS2Vec, the modality default) here; ``fcn1d`` and ``r
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -100,7 +101,7 @@ def hold(h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return h * keep
 
 
-class SeriesEncoder(nn.Module):
+class SeriesEncoder(nn.Module, ABC):
     """Base of the time-series encoders: missing values, devices, pooling, the sequence contract.
 
     A subclass sets ``name``, ``channels``, ``output_dim``, ``sequence_dim``, ``pool``
@@ -111,6 +112,7 @@ class SeriesEncoder(nn.Module):
     channels: int
     pool: str
 
+    @abstractmethod
     def encode_sequence(
         self, x: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,7 +121,6 @@ class SeriesEncoder(nn.Module):
         ``observed [B, T]`` is False at missing timestamps; ``mask [B, T]`` (or None) is the
         timestamp mask of the sequence contract.
         """
-        raise NotImplementedError
 
     def check_input(self, x: Any) -> torch.Tensor:
         if not torch.is_tensor(x) or not x.is_floating_point() or x.dim() not in (3, 4):

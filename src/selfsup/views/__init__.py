@@ -11,7 +11,8 @@ from selfsup.views.base import IdentityViews, ViewMaker
 from selfsup.views.images import BYOLViews, ImageViews  # noqa: E402
 from selfsup.views.multicrop import MultiCropViews  # noqa: F401
 from selfsup.views.rotation import RotationViews  # noqa: F401
-from selfsup.views.timeseries import TimeSeriesViews, TS2VecCrops, TSTCCViews  # noqa: F401
+from selfsup.views.timeseries import TimeSeriesViews, TSTCCViews  # noqa: F401
+from selfsup.views.ts2vec_crops import TS2VecCrops  # noqa: F401
 
 __all__ = ["BYOLViews", "IdentityViews", "ImageViews", "ViewMaker", "identity_views"]
 
