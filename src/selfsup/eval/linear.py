@@ -22,6 +22,21 @@ from selfsup.errors import SelfsupError
 from selfsup.eval.knn import _as_embeddings, _as_labels
 
 
+def probe_inputs(train_emb: Any, train_y: Any, test_emb: Any, test_y: Any) -> tuple[np.ndarray, ...]:
+    """``(train [N, D], y_train [N], test [M, D], y_test [M])`` as float64 / int numpy arrays,
+    or one SelfsupError naming the argument that is wrong (shared by the linear and SVM probes)."""
+    train = _as_embeddings(train_emb, "train_emb").cpu().double().numpy()
+    test = _as_embeddings(test_emb, "test_emb").cpu().double().numpy()
+    y_train = _as_labels(train_y, "train_y", train.shape[0]).numpy()
+    y_test = _as_labels(test_y, "test_y", test.shape[0]).numpy()
+    if test.shape[1] != train.shape[1]:
+        raise SelfsupError(
+            f"test_emb has {test.shape[1]} dimensions but train_emb has {train.shape[1]}; "
+            "both must come from the same encoder."
+        )
+    return train, y_train, test, y_test
+
+
 def linear_probe(
     train_emb: Any,
     train_y: Any,
@@ -52,15 +67,7 @@ def linear_probe(
     from sklearn.metrics import f1_score
     from sklearn.preprocessing import StandardScaler
 
-    train = _as_embeddings(train_emb, "train_emb").cpu().double().numpy()
-    test = _as_embeddings(test_emb, "test_emb").cpu().double().numpy()
-    y_train = _as_labels(train_y, "train_y", train.shape[0]).numpy()
-    y_test = _as_labels(test_y, "test_y", test.shape[0]).numpy()
-    if test.shape[1] != train.shape[1]:
-        raise SelfsupError(
-            f"test_emb has {test.shape[1]} dimensions but train_emb has {train.shape[1]}; "
-            "both must come from the same encoder."
-        )
+    train, y_train, test, y_test = probe_inputs(train_emb, train_y, test_emb, test_y)
 
     classes = np.unique(y_train)
     if classes.size == 1:

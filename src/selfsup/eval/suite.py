@@ -15,8 +15,8 @@ from torch import nn
 from selfsup.errors import SelfsupError
 from selfsup.eval.knn import _as_embeddings, knn_accuracy
 from selfsup.eval.label_free import (
-    alpha_req,
     alignment,
+    alpha_req,
     collapse_ratio,
     embedding_std,
     rankme,

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from selfsup.errors import SelfsupError
-from selfsup.eval.knn import _as_embeddings, _as_labels
+from selfsup.eval.linear import probe_inputs
 
 #: the penalties the cross-validation chooses from (TS2Vec's grid)
 SVM_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, math.inf)
@@ -66,15 +65,7 @@ def svm_probe(
     from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
     from sklearn.svm import SVC
 
-    train = _as_embeddings(train_emb, "train_emb").cpu().double().numpy()
-    test = _as_embeddings(test_emb, "test_emb").cpu().double().numpy()
-    y_train = _as_labels(train_y, "train_y", train.shape[0]).numpy()
-    y_test = _as_labels(test_y, "test_y", test.shape[0]).numpy()
-    if test.shape[1] != train.shape[1]:
-        raise SelfsupError(
-            f"test_emb has {test.shape[1]} dimensions but train_emb has {train.shape[1]}; "
-            "both must come from the same encoder."
-        )
+    train, y_train, test, y_test = probe_inputs(train_emb, train_y, test_emb, test_y)
     classes, counts = np.unique(y_train, return_counts=True)
     if classes.size == 1:
         predicted, chosen_c = np.full_like(y_test, classes[0]), math.inf
