@@ -467,3 +467,100 @@ def test_load_data_reads_a_timeseries_file_and_feeds_the_array_dataset(tmp_path)
     assert batch["x"].shape == (2, 12, 2) and batch["x"].dtype == torch.float32
     with pytest.raises(SelfsupError, match="Unknown option 'normalise'.*normalize"):
         load_data(str(tmp_path / "e2e.npz"), modality="timeseries", normalise="zscore")
+
+
+# ----------------------------------------------------------------------------- devices as rows
+
+
+def _devices_as_rows(x: np.ndarray) -> np.ndarray:
+    """``[N, D, T, C]`` -> ``[N * D, T, C]`` stored device by device (all of device 0 first)."""
+    return x.transpose(1, 0, 2, 3).reshape(-1, *x.shape[2:])
+
+
+def test_npz_group_key_folds_rows_into_the_same_bundle_as_four_dimensional_x(tmp_path):
+    rng = np.random.default_rng(7)
+    x, x_test = rng.normal(size=(6, 3, 10, 2)), rng.normal(size=(4, 3, 10, 2))
+    y, y_test = np.array([0, 1, 0, 1, 2, 2]), np.array([1, 0, 2, 2])
+    names = np.array(["wrist", "waist", "ankle"])
+    np.savez(tmp_path / "four.npz", x=x, y=y, x_test=x_test, y_test=y_test, devices=names)
+    test_order = [2, 0, 1]  # the test file lists its devices in another order
+    np.savez(
+        tmp_path / "rows.npz", x=_devices_as_rows(x), y=np.tile(y, 3), group=np.repeat(names, 6),
+        x_test=_devices_as_rows(x_test[:, test_order]), y_test=np.tile(y_test, 3),
+        group_test=np.repeat(names[test_order], 4),
+    )
+    four, rows = read(tmp_path / "four.npz"), read(tmp_path / "rows.npz")
+    assert rows.meta["devices"] == ["wrist", "waist", "ankle"] and rows.input_shape == (3, 10, 2)
+    assert torch.equal(rows.x_train, four.x_train) and torch.equal(rows.x_test, four.x_test)
+    assert torch.equal(rows.y_train, four.y_train) and torch.equal(rows.y_test, four.y_test)
+
+
+def test_npz_group_errors_name_the_devices_and_the_window(tmp_path):
+    x = np.zeros((5, 8, 1))
+    np.savez(tmp_path / "count.npz", x=x, group=np.array(["a", "b", "a", "b", "a"]))
+    with pytest.raises(SelfsupError, match=r"count\.npz.*different numbers of series \('a': 3, 'b': 2\)"):
+        read(tmp_path / "count.npz")
+    np.savez(tmp_path / "label.npz", x=x[:4], y=np.array([0, 1, 0, 0]),
+             group=np.array(["a", "a", "b", "b"]))
+    with pytest.raises(SelfsupError, match=r"label\.npz.*row 1 of key 'x'.*row 3 of key 'x'.*"
+                                           r"different labels"):
+        read(tmp_path / "label.npz")
+    np.savez(tmp_path / "length.npz", x=x, group=np.array(["a", "b"]))
+    with pytest.raises(SelfsupError, match=r"group has 2 entries but there are 5 series"):
+        read(tmp_path / "length.npz")
+    np.savez(tmp_path / "split.npz", x=x[:4], group=np.array(["a", "a", "b", "b"]), x_test=x[:2])
+    with pytest.raises(SelfsupError, match=r"group_test"):
+        read(tmp_path / "split.npz")
+    np.savez(tmp_path / "both.npz", x=x[:4], group=np.array(["a", "a", "b", "b"]),
+             devices=np.array(["a", "b"]))
+    with pytest.raises(SelfsupError, match=r"both 'devices'.*and 'group'"):
+        read(tmp_path / "both.npz")
+
+
+LONG_DEVICES = """
+series_id,group,time,ax,ay,label
+w1,wrist,0,1,2,walk
+w1,ankle,1,30,31,walk
+w1,wrist,1,3,4,walk
+w1,ankle,0,10,11,walk
+w2,ankle,0,50,51,run
+w2,wrist,0,5,6,run
+w2,wrist,1,7,8,run
+"""
+
+
+def test_long_csv_with_a_group_column_is_multi_device(tmp_path):
+    bundle = read(write(tmp_path / "devices.csv", LONG_DEVICES), test_fraction=0)
+    assert bundle.meta["devices"] == ["wrist", "ankle"] and bundle.meta["channels"] == ["ax", "ay"]
+    x = bundle.x_train
+    assert x.shape == (2, 2, 2, 2)  # windows w1, w2; devices wrist, ankle; time; channels
+    assert x[0, 0].tolist() == [[1, 2], [3, 4]] and x[0, 1].tolist() == [[10, 11], [30, 31]]
+    assert x[1, 0].tolist() == [[5, 6], [7, 8]]
+    assert x[1, 1, 0].tolist() == [50, 51] and torch.isnan(x[1, 1, 1]).all()  # shorter: padded
+    assert bundle.class_names == ["run", "walk"] and bundle.y_train.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("series_id,group,time,v\na,wrist,0,1\na,ankle,0,2\nb,wrist,0,3\n",
+     r"series_id 'b' has no series for device 'ankle' \(devices: wrist, ankle\)"),
+    ("series_id,group,time,v,label\na,wrist,0,1,x\na,ankle,0,2,y\n",
+     r"the devices of series_id 'a' have different labels \('x', 'y'\)"),
+    ("series_id,group,time,v\na,wrist,0,1\na,wrist,0,2\na,ankle,0,3\n",
+     r"duplicate rows for series_id 'a', group 'wrist' at time '0' \(lines 2 and 3\)"),
+    ("series_id,group,time,v\na,,0,1\n", r"line 2 has no 'group'"),
+    ("group,t0,t1\nwrist,1,2\n", r"has a 'group' column .* but no 'series_id' column"),
+])
+def test_long_csv_device_errors_name_the_series_and_device(tmp_path, text, message):
+    with pytest.raises(SelfsupError, match=message):
+        read(write(tmp_path / "bad.csv", text))
+
+
+def test_csv_train_and_test_devices_are_matched_by_name(tmp_path):
+    write(tmp_path / "Har_TRAIN.csv", "series_id,group,time,v\na,wrist,0,1\na,ankle,0,2\n")
+    write(tmp_path / "Har_TEST.csv", "series_id,group,time,v\nb,ankle,0,20\nb,wrist,0,10\n")
+    bundle = read(tmp_path / "Har_TRAIN.csv")
+    assert bundle.meta["devices"] == ["wrist", "ankle"]
+    assert bundle.x_test[0, :, 0, 0].tolist() == [10, 20]
+    write(tmp_path / "Har_TEST.csv", "series_id,group,time,v\nb,chest,0,20\nb,wrist,0,10\n")
+    with pytest.raises(SelfsupError, match=r"devices differ between .*Har_TRAIN\.csv"):
+        read(tmp_path / "Har_TRAIN.csv")

@@ -65,3 +65,29 @@ def test_a_modality_that_contradicts_the_builtin_is_one_clear_error(tmp_path):
     ])
     assert result.exit_code != 0
     assert "holds timeseries data" in result.output
+
+
+def test_collossl_trains_from_a_long_csv_whose_group_column_names_the_devices(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    lines = ["series_id,group,time,ax,ay,az,label"]
+    for w in range(40):
+        activity = w % 2
+        for device, gain in (("wrist", 1.0), ("chest", 0.6), ("ankle", 1.5)):
+            for t in range(16):
+                base = gain * np.sin((1 + activity) * t / 2.0 + w)
+                ax, ay, az = base + 0.1 * rng.normal(size=3)
+                lines.append(f"w{w},{device},{t},{ax:.4f},{ay:.4f},{az:.4f},{'run' if activity else 'walk'}")
+    (tmp_path / "har.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "pretrain", "--data", str(tmp_path / "har.csv"), "--modality", "timeseries",
+        "--method", "collossl", "--epochs", "1", "--batch-size", "16", "--out", str(out),
+        "--no-progress", "--set", "eval.every_n_epochs=0",
+        *[part for o in TINY_CNN for part in ("--set", o)],
+    ])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["input_shape"] == [3, 16, 3]  # devices, time, channels
+    assert 0.0 <= metrics["pretrained"]["knn_acc"] <= 1.0

@@ -15,6 +15,12 @@ Decisions (what a user can rely on):
   (multi-device, devices ``device0``…). ``.npz``: key ``x`` as above, optional ``y``,
   ``x_test``/``y_test`` (the image convention) and ``devices`` (D names). Labels of any
   dtype map to ``0..K-1`` in sorted order, ``class_names`` keeping the values.
+- **Devices as rows.** Multi-device recordings may also be stored one device per row: an
+  ``.npz`` with ``x [M, T, C]`` and ``group [M]`` (the device of each row; ``group_test`` for
+  ``x_test``), where row ``i`` of every device is the same time window; or a long-form CSV with a
+  ``group`` column (``group_column``), where rows of one ``series_id`` are one window. Both
+  become ``x [N, D, T, C]`` with ``meta["devices"]`` in order of first appearance; a window
+  without every device, or whose devices disagree on the label, is an error naming it.
 - **CSV.** A header row is required. A file with a ``series_id`` column (``id_column``) is
   LONG form: ``series_id, time, <channel columns...>`` and optionally ``label``
   (``label_column``, constant per series); rows are sorted by ``time`` (numbers or ISO
@@ -48,12 +54,12 @@ import torch
 
 from selfsup.data.base import DataBundle, np_load
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
+from selfsup.data.ts_csv import read_csv_series
 from selfsup.data.ts_files import (
     AEON_HINT,
     PAIRED_SUFFIXES,
     RawSeries,
     aeon_dir,
-    read_csv_series,
     read_npz,
     read_ts_file,
     row_phrase,
@@ -73,7 +79,8 @@ NORMALIZATIONS = ("none", "zscore")
     default_encoder="dilated_cnn",
     default_views="ts_augment",
     svm_probe=True,  # the published figures (TS2Vec, T-Loss, TS-TCC) use the RBF-SVM protocol
-    description="series [N, T, C]: .npy/.npz arrays, CSV (long or wide form), UCR/UEA .ts files",
+    description="series [N, T, C] or devices [N, D, T, C]: .npy/.npz arrays, CSV (long or wide "
+    "form; a group key/column names devices), UCR/UEA .ts files",
 )
 def read_timeseries(
     path: str | Path,
@@ -82,6 +89,7 @@ def read_timeseries(
     label_column: str | None = "label",
     id_column: str = "series_id",
     time_column: str = "time",
+    group_column: str | None = "group",
     normalize: str = "none",
 ) -> DataBundle:
     """Read time series from ``.npy``, ``.npz``, ``.csv``, ``.ts`` or a folder (see module doc)."""
@@ -102,7 +110,7 @@ def read_timeseries(
         def read(file: Path) -> RawSeries:
             if suffix == ".ts":
                 return read_ts_file(file)
-            return read_csv_series(file, label_column, id_column, time_column)
+            return read_csv_series(file, label_column, id_column, time_column, group_column)
 
         train, test = read(path), None
         test_path = test_file_for(path)
@@ -249,6 +257,13 @@ def _assemble(
                 f"{list(x.shape[1:])}) and {test.where} ({list(x_test.shape[1:])}), as "
                 f"{what}; train and test need the same channels."
             )
+        if train.devices and test.devices and train.devices != test.devices:
+            if sorted(train.devices) != sorted(test.devices):
+                raise SelfsupError(
+                    f"The devices differ between {train.where} ({', '.join(train.devices)}) and "
+                    f"{test.where} ({', '.join(test.devices)}); train and test need the same ones."
+                )
+            x_test = x_test[:, [test.devices.index(d) for d in train.devices]]
         if train.channels and test.channels and train.channels != test.channels:
             raise SelfsupError(
                 f"The channels differ between {train.where} ({', '.join(train.channels)}) and "

@@ -1,17 +1,17 @@
-"""Time-series file parsers: ``.npy``/``.npz``, CSV (long/wide form), UCR/UEA ``.ts`` archives.
+"""Time-series file parsers: ``.npy``/``.npz`` and UCR/UEA ``.ts`` archives (CSV: :mod:`.ts_csv`).
 
 Each parser returns a :class:`RawSeries`: float64 ``x [N, T, C]`` padded at the end with NaN
 to the longest series, the raw labels (or None) and, per series, a phrase naming it in error
 messages. Validation that every source shares (holes, infinite values, label encoding, train
 vs. test channels) happens once in :mod:`selfsup.data.timeseries`.
 
-CSV needs no extra package (the standard ``csv`` module); ``.ts`` goes through aeon's reader,
-imported only when a ``.ts`` file is read.
+``.ts`` goes through aeon's reader, imported only when a ``.ts`` file is read.
+Multi-device recordings stored one device per row (a ``group`` naming the device) are folded
+into ``[N, D, T, C]`` by :func:`fold_devices`, whichever file they come from.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -74,17 +74,93 @@ def row_phrase(key: str) -> Callable[[int], str]:
     return lambda i: f"series {i} (row {i}{f' of key {key!r}' if key else ''})"
 
 
+# --------------------------------------------------------------------------- devices as rows
+
+
+def fold_devices(
+    raw: RawSeries, groups: Sequence[str], windows: Sequence[str] | None = None,
+    window_phrase: Callable[[str], str] | None = None, devices: Sequence[str] | None = None,
+) -> RawSeries:
+    """Series stored one device per row -> multi-device ``[N, D, T, C]``.
+
+    Row ``k`` of ``raw.x [M, T, C]`` was recorded by device ``groups[k]``. ``windows`` (one id per
+    row, e.g. a long-form CSV's ``series_id``) says which rows were recorded together; without
+    it the ``i``-th row of every device is window ``i`` (arrays with a ``group`` key), so every
+    device needs as many rows. Windows keep the order of their first row, devices too unless
+    ``devices`` gives their order (a test split takes the train split's). Every window needs
+    exactly one row of every device, and one label for all of them.
+
+    Returns a :class:`RawSeries` with ``devices`` set, labels ``[N]`` and ``describe`` naming a
+    window (``window_phrase(id)``, or the rows it came from).
+    """
+    groups = [str(g).strip() for g in groups]
+    if len(groups) != len(raw.x):
+        raise SelfsupError(
+            f"{raw.where}: the device group has {len(groups)} entries but there are "
+            f"{len(raw.x)} series; give one device name per series."
+        )
+    found_devices = list(dict.fromkeys(groups))
+    if devices is not None and sorted(devices) != sorted(found_devices):
+        raise SelfsupError(
+            f"{raw.where} has the devices {', '.join(found_devices)}; the training split has "
+            f"{', '.join(devices)}. Train and test need the same devices."
+        )
+    devices = list(devices) if devices is not None else found_devices
+    rows_of = {d: [k for k, g in enumerate(groups) if g == d] for d in devices}
+    if windows is None:
+        counts = {d: len(rows) for d, rows in rows_of.items()}
+        if len(set(counts.values())) > 1:
+            listed = ", ".join(f"{d!r}: {n}" for d, n in counts.items())
+            raise SelfsupError(
+                f"{raw.where}: the devices have different numbers of series ({listed}); row i of "
+                "every device is the same time window, so every device needs as many."
+            )
+        table = [[rows_of[d][i] for d in devices] for i in range(counts[devices[0]])]
+        names = [", ".join(raw.describe(k) for k in rows) for rows in table]
+    else:
+        windows = [str(w) for w in windows]
+        cell: dict[str, dict[str, int]] = {}
+        for k, (window, device) in enumerate(zip(windows, groups)):
+            cell.setdefault(window, {})[device] = k
+        phrase = window_phrase or (lambda w: f"window {w!r}")
+        table, names = [], []
+        for window, found in cell.items():
+            missing = [d for d in devices if d not in found]
+            if missing:
+                raise SelfsupError(
+                    f"{raw.where}: {phrase(window)} has no series for device "
+                    f"{', '.join(repr(d) for d in missing)} (devices: {', '.join(devices)}); "
+                    "every window needs every device."
+                )
+            table.append([found[d] for d in devices])
+            names.append(phrase(window))
+    labels = None
+    if raw.labels is not None:
+        labels = []
+        for rows, name in zip(table, names):
+            found = list(dict.fromkeys(str(v) for v in np.asarray(raw.labels)[rows].tolist()))
+            if len(found) > 1:
+                raise SelfsupError(
+                    f"{raw.where}: the devices of {name} have different labels "
+                    f"({', '.join(repr(v) for v in found)}); a window has one label."
+                )
+            labels.append(raw.labels[rows[0]])
+        labels = np.asarray(labels)
+    x = raw.x[np.asarray(table, dtype=np.int64)]  # [N, D, T, C]
+    return RawSeries(x, labels, raw.where, lambda i: names[i], raw.channels, devices, raw.notes)
+
+
 # --------------------------------------------------------------------------- arrays (.npy, .npz)
 
 
 def read_npz(path: Path) -> tuple[RawSeries, RawSeries | None, list[str]]:
-    keys_read = ("x", "y", "x_test", "y_test", "devices")
+    keys_read = ("x", "y", "x_test", "y_test", "devices", "group", "group_test")
     with np_load(path) as archive:
         keys = list(archive.files)
         if "x" not in keys:
             raise SelfsupError(
                 f"{path} has no key 'x' (keys found: {', '.join(keys) or 'none'}). Save the "
-                "series as x [N, T, C] (and optionally y, x_test, y_test, devices): "
+                "series as x [N, T, C] (and optionally y, x_test, y_test, devices, group): "
                 "np.savez(file, x=series, y=labels)."
             )
         try:
@@ -109,6 +185,8 @@ def read_npz(path: Path) -> tuple[RawSeries, RawSeries | None, list[str]]:
             arrays["x_test"], arrays.get("y_test"), f"{path.name} (key 'x_test')",
             row_phrase("x_test"),
         )
+    if "group" in arrays or "group_test" in arrays:
+        return (*_fold_npz(path, arrays, train, test), notes)
     if "devices" in arrays:
         devices = np.asarray(arrays["devices"]).reshape(-1)
         if arrays["x"].ndim != 4 or len(devices) != arrays["x"].shape[1]:
@@ -118,6 +196,36 @@ def read_npz(path: Path) -> tuple[RawSeries, RawSeries | None, list[str]]:
             )
         train.devices = [str(d) for d in devices.tolist()]
     return train, test, notes
+
+
+def _fold_npz(
+    path: Path, arrays: dict[str, np.ndarray], train: RawSeries, test: RawSeries | None
+) -> tuple[RawSeries, RawSeries | None]:
+    """``group`` (and ``group_test``): the device of each row of ``x`` (``x_test``)."""
+    if "devices" in arrays:
+        raise SelfsupError(
+            f"{path} has both 'devices' (for x [N, D, T, C]) and 'group' (one device per row of "
+            "x [N, T, C]); keep the one that matches how x is stored."
+        )
+    if "group" not in arrays or (test is not None) != ("group_test" in arrays):
+        raise SelfsupError(
+            f"{path}: give 'group' for x and 'group_test' for x_test (the device of each row), "
+            "or neither."
+        )
+    folded: list[RawSeries] = []
+    for raw, key in ((train, "group"), (test, "group_test")):
+        if raw is None:
+            continue
+        if raw.x.ndim not in (2, 3):
+            raise SelfsupError(
+                f"{raw.where} has shape {list(raw.x.shape)}; with a {key!r} key every row is one "
+                "device's series, [N, T, C] or [N, T]."
+            )
+        if raw.x.ndim == 2:
+            raw.x = raw.x[..., None]
+        order = folded[0].devices if folded else None
+        folded.append(fold_devices(raw, np.asarray(arrays[key]).reshape(-1).tolist(), devices=order))
+    return folded[0], folded[1] if test is not None else None
 
 
 # --------------------------------------------------------------------------- paired files
@@ -152,195 +260,12 @@ def train_file_in(folder: Path) -> Path:
     )
 
 
-# --------------------------------------------------------------------------- CSV
-
-
-def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data rows and their line numbers; raises on a ragged row or an empty file."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header: list[str] | None = None
-            rows, lines = [], []
-            for row in reader:
-                if not any(cell.strip() for cell in row):
-                    continue  # blank line
-                if header is None:
-                    header = [cell.strip() for cell in row]
-                    continue
-                if len(row) != len(header):
-                    raise SelfsupError(
-                        f"{path} is ragged: line {reader.line_num} has {len(row)} fields but the "
-                        f"header has {len(header)} ({', '.join(header)}). Every row needs one "
-                        "field per column; leave a cell empty (a,,b) for a missing value."
-                    )
-                rows.append(row)
-                lines.append(reader.line_num)
-    except UnicodeDecodeError as error:
-        raise SelfsupError(f"{path} is not UTF-8 text ({error}); save it as UTF-8 CSV.") from None
-    except csv.Error as error:
-        raise SelfsupError(f"Could not parse {path} as CSV: {error}") from None
-    if header is None or not rows:
-        raise SelfsupError(
-            f"{path} is empty{' apart from its header' if header else ''}: no series to read."
-        )
-    duplicated = sorted({c for c in header if header.count(c) > 1})
-    if duplicated:
-        raise SelfsupError(f"{path} has duplicate column names: {', '.join(duplicated)}.")
-    if all(_is_number(cell) for cell in header):
-        raise SelfsupError(
-            f"{path} has no header row (its first line is all numbers). Add one: "
-            "'series_id,time,<channel...>[,label]' for long form, or "
-            "'label,t0,t1,...' for wide form (one series per row)."
-        )
-    return header, rows, lines
-
-
-def _is_number(cell: str) -> bool:
+def is_number(cell: str) -> bool:
     try:
         float(cell)
     except ValueError:
         return False
     return True
-
-
-def _to_float(cells: np.ndarray, path: Path, lines: list[int], columns: list[str]) -> np.ndarray:
-    """String cells ``[R, K]`` -> float64, missing tokens -> NaN; names the first bad cell."""
-    stripped = np.char.strip(cells.astype(str))
-    missing = np.isin(np.char.lower(stripped), MISSING_TOKENS)
-    filled = np.where(missing, "nan", stripped)
-    try:
-        return filled.astype(np.float64)
-    except ValueError:
-        pass
-    for r in range(filled.shape[0]):
-        for k in range(filled.shape[1]):
-            try:
-                filled[r, k : k + 1].astype(np.float64)
-            except ValueError:
-                cell = str(stripped[r, k])
-                raise SelfsupError(
-                    f"{path} line {lines[r]}, column {columns[k]!r}: {cell!r} is not a number. "
-                    "Values must be numeric (leave the cell empty or write NaN for no "
-                    "observation)."
-                ) from None
-    raise SelfsupError(f"{path} holds values that are not numbers.")  # pragma: no cover
-
-
-def read_csv_series(
-    path: Path, label_column: str | None, id_column: str, time_column: str
-) -> RawSeries:
-    """Read a long-form CSV (has ``id_column``) or a wide-form one (one series per row)."""
-    header, rows, lines = _read_rows(path)
-    cells = np.asarray(rows, dtype=str)
-    label_at = header.index(label_column) if label_column and label_column in header else None
-    if id_column in header:
-        return _read_long(path, header, cells, lines, label_at, id_column, time_column)
-    return _read_wide(path, header, cells, lines, label_at)
-
-
-def _read_long(
-    path: Path, header: list[str], cells: np.ndarray, lines: list[int],
-    label_at: int | None, id_column: str, time_column: str,
-) -> RawSeries:
-    if time_column not in header:
-        raise SelfsupError(
-            f"{path} is long form (it has a {id_column!r} column) but has no {time_column!r} "
-            f"column (columns: {', '.join(header)}). Add it, or name it with time_column=..."
-        )
-    id_at, time_at = header.index(id_column), header.index(time_column)
-    channel_at = [k for k in range(len(header)) if k not in (id_at, time_at, label_at)]
-    if not channel_at:
-        raise SelfsupError(f"{path} has no channel columns besides {', '.join(header)}.")
-    channels = [header[k] for k in channel_at]
-    values = _to_float(cells[:, channel_at], path, lines, channels)
-    times = _parse_times(cells[:, time_at], path, lines, time_column)
-    ids = np.char.strip(cells[:, id_at])
-    order: dict[str, list[int]] = {}
-    for r, sid in enumerate(ids.tolist()):
-        order.setdefault(sid, []).append(r)
-    series, labels = [], []
-    for sid, members in order.items():
-        members = np.asarray(members)
-        members = members[np.argsort(times[members], kind="stable")]
-        same = np.flatnonzero(times[members][1:] == times[members][:-1])
-        if len(same):
-            a, b = members[same[0]], members[same[0] + 1]
-            raise SelfsupError(
-                f"{path} has duplicate rows for series_id {sid!r} at time "
-                f"{cells[a, time_at].strip()!r} (lines {lines[a]} and {lines[b]}). Each "
-                "(series_id, time) pair must appear once."
-            )
-        series.append(values[members])
-        if label_at is not None:
-            found = sorted(set(np.char.strip(cells[members, label_at]).tolist()))
-            if len(found) > 1:
-                raise SelfsupError(
-                    f"{path}: series_id {sid!r} has {len(found)} different labels "
-                    f"({', '.join(repr(v) for v in found[:5])}); a label is constant per series."
-                )
-            if found[0].lower() in MISSING_TOKENS:
-                raise SelfsupError(
-                    f"{path}: series_id {sid!r} has no label (line {lines[members[0]]}). Give "
-                    "every series a label, or read it unlabeled with label_column=None."
-                )
-            labels.append(found[0])
-    names = list(order)
-    return RawSeries(
-        pad_series(series), label_values(labels) if label_at is not None else None,
-        str(path), lambda i: f"series_id {names[i]!r}", channels,
-    )
-
-
-def _parse_times(column: np.ndarray, path: Path, lines: list[int], name: str) -> np.ndarray:
-    """Numbers, or ISO 8601 date-times; anything else is an error naming the first bad line."""
-    stripped = np.char.strip(column)
-    try:
-        times = stripped.astype(np.float64)
-    except ValueError:
-        try:
-            times = stripped.astype("datetime64[ns]").astype(np.int64).astype(np.float64)
-        except ValueError:
-            bad = next(
-                r for r, v in enumerate(stripped.tolist())
-                if not _is_number(v) and not _is_datetime(v)
-            )
-            raise SelfsupError(
-                f"{path} line {lines[bad]}, column {name!r}: {str(stripped[bad])!r} is neither "
-                "a number nor an ISO 8601 date-time (2024-01-31 12:00:00)."
-            ) from None
-    if np.isnan(times).any():
-        bad = int(np.argmax(np.isnan(times)))
-        raise SelfsupError(f"{path} line {lines[bad]} has no value in column {name!r}.")
-    return times
-
-
-def _is_datetime(value: str) -> bool:
-    try:
-        np.datetime64(value)
-    except ValueError:
-        return False
-    return value.lower() != "nat"
-
-
-def _read_wide(
-    path: Path, header: list[str], cells: np.ndarray, lines: list[int], label_at: int | None
-) -> RawSeries:
-    value_at = [k for k in range(len(header)) if k != label_at]
-    if not value_at:
-        raise SelfsupError(f"{path} has a label column but no value columns.")
-    values = _to_float(cells[:, value_at], path, lines, [header[k] for k in value_at])
-    labels = None
-    if label_at is not None:
-        raw = np.char.strip(cells[:, label_at])
-        unlabeled = np.isin(np.char.lower(raw), MISSING_TOKENS)
-        if unlabeled.any():
-            raise SelfsupError(
-                f"{path} line {lines[int(np.argmax(unlabeled))]} has no {header[label_at]!r}. "
-                "Give every series a label, or read it unlabeled with label_column=None."
-            )
-        labels = label_values(raw.tolist())
-    return RawSeries(values[:, :, None], labels, str(path), lambda i: f"line {lines[i]}", ["value"])
 
 
 # --------------------------------------------------------------------------- .ts (aeon)
@@ -409,6 +334,6 @@ def _ts_error(path: Path, error: Exception) -> str:
         if labeled:
             dimensions = dimensions[:-1]
         for token in ",".join(dimensions).split(","):
-            if token.strip() not in ("?", "") and not _is_number(token):
+            if token.strip() not in ("?", "") and not is_number(token):
                 return f"{path} line {number}: {token.strip()!r} is not a number ({error})."
     return text

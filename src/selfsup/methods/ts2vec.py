@@ -108,7 +108,8 @@ class TS2Vec(Method):
           data set of <= 100,000 values, 600 otherwise: engine settings, see
           ``configs/ts2vec_gunpoint.yaml``. The released code evaluates an equal-weight
           average of all training iterates (``torch.optim.swa_utils.AveragedModel``); the
-          library evaluates the last encoder.
+          engine does the same with ``train.average_weights: true`` (the recipe's setting),
+          and evaluates the last encoder otherwise.
     """
 
     def __init__(
