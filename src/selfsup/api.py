@@ -14,7 +14,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,14 @@ def _load_bundle(config: Config) -> DataBundle:
     )
 
 
+def _sample_phrase(bundle: DataBundle, data_name: str) -> Callable[[int], str]:
+    """Training sample ``i`` -> how the user finds it in their data (its row before splitting)."""
+    if bundle.source_index is None:
+        return lambda i: f"training sample {i} of {data_name}"
+    rows = bundle.source_index
+    return lambda i: f"row {int(rows[i])} of {data_name} (training sample {i})"
+
+
 # ----------------------------------------------------------------------------- pretrain
 
 
@@ -182,6 +190,8 @@ def pretrain(
     encoder = build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, train.seed)
     views = VIEWS.build(views_name, bundle.input_shape, **views_kwargs)
     method = METHODS.build(config.method.name, encoder, views, **config.method.kwargs)
+    if hasattr(views, "check_data"):  # ViewMaker's hook; a plain nn.Module view maker has none
+        views.check_data(bundle.x_train, _sample_phrase(bundle, config.data.name))
     if method.uses_labels and bundle.y_train is None:
         raise SelfsupError(
             f"Method {config.method.name!r} is supervised (it trains on the labels) and "

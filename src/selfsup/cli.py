@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
@@ -28,16 +29,26 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _format_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    return f"warning: {message}\n"
+
+
 def user_errors(command: Callable) -> Callable:
-    """Turn a SelfsupError into one red line on stderr and exit status 2."""
+    """Turn a SelfsupError into one red line on stderr and exit status 2.
+
+    Warnings print as ``warning: message``, without Python's file, line and source echo.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        plain_format, warnings.formatwarning = warnings.formatwarning, _format_warning
         try:
             return command(*args, **kwargs)
         except SelfsupError as err:
             err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+        finally:
+            warnings.formatwarning = plain_format
 
     return wrapper
 

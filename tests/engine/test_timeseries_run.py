@@ -91,3 +91,27 @@ def test_collossl_trains_from_a_long_csv_whose_group_column_names_the_devices(tm
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["input_shape"] == [3, 16, 3]  # devices, time, channels
     assert 0.0 <= metrics["pretrained"]["knn_acc"] <= 1.0
+
+
+@pytest.mark.parametrize("method, views", [
+    ("ts2vec", []), ("simclr", ["views.name=ts_augment", "views.crop_length=8"]),
+])
+def test_a_series_shorter_than_the_crop_is_named_by_its_file_row_before_anything_is_written(
+    tmp_path, method, views
+):
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(size=(40, 20, 1))
+    # ts2vec: one observed timestamp, shorter than any crop; simclr: 5, shorter than 8
+    x[7, 5 if views else 1:] = np.nan
+    np.savez(tmp_path / "short.npz", x=x, y=np.arange(40) % 2)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "pretrain", "--data", str(tmp_path / "short.npz"), "--modality", "timeseries",
+        "--method", method, "--epochs", "1", "--out", str(out), "--no-progress",
+        *[part for o in views for part in ("--set", o)],
+    ])
+    assert result.exit_code == 2, result.output
+    assert "row 7 of" in result.output and "short.npz" in result.output
+    assert "shorter than the crop" in result.output
+    assert not out.exists()

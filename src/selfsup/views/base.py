@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -23,6 +24,14 @@ class ViewMaker(nn.Module, ABC):
 
     def forward(self, batch: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
         return [{**batch, "x": self.augment(batch["x"], i)} for i in range(n)]
+
+    def check_data(self, x: Any, describe: Callable[[int], str]) -> None:
+        """Refuse, before training, a data set these views cannot make views of.
+
+        ``x`` is the whole training split; ``describe(i)`` names sample ``i`` for the user (its
+        row in their file). The engine calls this once, so a sample the views cannot handle
+        (a series shorter than a crop) is named before any step runs. Default: accept anything.
+        """
 
 
 class IdentityViews(ViewMaker):

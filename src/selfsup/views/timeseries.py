@@ -9,7 +9,7 @@ timestamps. Views carry the batch's other keys (``"y"``, ``"index"``, ``"group"`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -173,6 +173,12 @@ class TimeSeriesViews(ViewMaker):
             for name, p, kw in self.chain:
                 out = _with_probability(out, self._run_op(name, out, kw), p)
             return out if out is not x else x.clone()
+
+    def check_data(self, x: Tensor, describe: Callable[[int], str]) -> None:
+        if self.crop_length is not None:
+            ts_ops.check_long_enough(
+                ts_ops.sample_lengths(x), self.crop_length, "random_crop", describe=describe
+            )
 
     def forward(self, batch: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
         index = batch.get("index")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -12,7 +12,7 @@ from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
 from selfsup.views.timeseries import check_series, series_shape
-from selfsup.views.ts_ops import _check_int, check_long_enough, observed_lengths
+from selfsup.views.ts_ops import _check_int, check_long_enough, sample_lengths
 
 __all__ = ["TS2VecCrops"]
 
@@ -76,8 +76,7 @@ class TS2VecCrops(ViewMaker):
         """``(view0, view1, overlap, overlap_start_in_view0)`` for ``x [B, (D,) T, C]``."""
         check_series(x, self.input_shape, type(self).__name__)
         device = x.device
-        lengths = observed_lengths(x)
-        per_sample = lengths if x.dim() == 3 else lengths.amin(dim=1)  # devices share a crop
+        per_sample = sample_lengths(x)  # devices share a crop
         check_long_enough(per_sample, self.min_overlap, "ts2vec_crops", index)
         span = int(per_sample.min())
         overlap = _randint(self.min_overlap, span + 1)
@@ -92,6 +91,9 @@ class TS2VecCrops(ViewMaker):
             view0 = _take(x, offset + a1, b1 - a1)
             view1 = _take(x, offset + a2, b2 - a2)
         return view0, view1, overlap, a2 - a1
+
+    def check_data(self, x: Tensor, describe: Callable[[int], str]) -> None:
+        check_long_enough(sample_lengths(x), self.min_overlap, "ts2vec_crops", describe=describe)
 
     def augment(self, x: Tensor, i: int) -> Tensor:
         raise SelfsupError("ts2vec_crops makes its two views together (they must overlap); "

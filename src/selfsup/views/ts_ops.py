@@ -275,20 +275,35 @@ def natural_cubic_spline(values: Tensor, u: Tensor) -> Tensor:
     return (1 - s) * y0 + s * y1 + h**2 / 6 * (((1 - s) ** 3 - (1 - s)) * m0 + (s**3 - s) * m1)
 
 
-def check_long_enough(lengths: Tensor, needed: int, what: str, index: Tensor | None = None) -> None:
-    """Raise one SelfsupError naming the first series in ``lengths [B]`` shorter than ``needed``."""
+def check_long_enough(
+    lengths: Tensor, needed: int, what: str, index: Tensor | None = None,
+    describe: Callable[[int], str] | None = None,
+) -> None:
+    """Raise one SelfsupError naming the first series in ``lengths [B]`` shorter than ``needed``.
+
+    The series is named by ``describe(row)`` when given (the data set's own words: "row 7 of
+    x"), else by its data-set position from the batch's ``index``, else by its batch row.
+    """
     short = (lengths < needed).nonzero()
     if len(short) == 0:
         return
     row = int(short[0, 0])
     where = f"batch row {row}"
-    if index is not None and torch.is_tensor(index) and index.numel() == lengths.numel():
+    if describe is not None:
+        where = describe(row)
+    elif index is not None and torch.is_tensor(index) and index.numel() == lengths.numel():
         where = f"sample {int(index.reshape(-1)[row])} (batch row {row})"
     raise SelfsupError(
         f"{what}: the series at {where} has {int(lengths[row])} observed timestamps, shorter "
         f"than the crop of {needed}. Drop or merge series shorter than {needed}, or ask for a "
         "shorter crop."
     )
+
+
+def sample_lengths(x: Tensor) -> Tensor:
+    """Observed length of each sample ``[B]``: a multi-device sample counts its shortest device."""
+    lengths = observed_lengths(x)
+    return lengths if x.dim() == 3 else lengths.amin(dim=1)
 
 
 def _flatten(x: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
