@@ -115,3 +115,27 @@ def test_a_series_shorter_than_the_crop_is_named_by_its_file_row_before_anything
     assert "row 7 of" in result.output and "short.npz" in result.output
     assert "shorter than the crop" in result.output
     assert not out.exists()
+
+
+def test_alignment_views_are_drawn_per_batch_so_one_full_length_crop_cannot_zero_the_score():
+    """TS2Vec crops draw one length per batch; seed 0's first draw is the whole GunPoint series
+    (150 of 150 steps), so views drawn once for the whole test split are identical and the
+    alignment would read exactly 0. Drawn per training-sized batch, the score sees many crops."""
+    import torch
+
+    from selfsup.data import load_data
+    from selfsup.engine.evaluation import VIEWS_BATCH, _views_embeddings
+    from selfsup.eval import alignment
+    from selfsup.registry import ENCODERS, VIEWS
+
+    bundle = load_data("ucr:GunPoint", "timeseries")
+    assert bundle.x_test.shape[0] > VIEWS_BATCH
+    torch.manual_seed(0)
+    assert int(torch.randint(2, 151, (1,))) == 150  # the premise: seed 0 draws the full span
+    torch.manual_seed(0)
+    encoder = ENCODERS.build("dilated_cnn", bundle.input_shape, hidden_dim=8, output_dim=16, depth=2)
+    views = VIEWS.build("ts2vec_crops", bundle.input_shape)
+    z1, z2 = _views_embeddings(encoder, views, bundle.x_test, seed=0)
+    assert z1.shape == z2.shape == (bundle.x_test.shape[0], 16)
+    assert not torch.equal(z1, z2)
+    assert alignment(z1, z2) > 1e-3

@@ -369,6 +369,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
             dist.all_reduce(g)
             g /= WORLD
         torch.save({"loss": loss, "grads": grads, "selected": list(selected)}, Path(out_dir) / f"rank{rank}.pt")
+        dist.barrier()  # tear gloo down together (see tests/nn/_distributed.py)
     finally:
         dist.destroy_process_group()
 

@@ -65,6 +65,10 @@ def _run(rank: int, worker: Callable[[int], dict[str, Any]], init_file: str, out
     )
     try:
         torch.save(worker(rank), Path(out_dir) / f"rank{rank}.pt")
+        # Both ranks reach teardown together: a rank that tears gloo down while its peer still
+        # has a collective in flight can abort the process ("terminate called without an
+        # active exception", SIGABRT) after its work is done.
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

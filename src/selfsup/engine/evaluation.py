@@ -14,19 +14,30 @@ from selfsup.data.base import DataBundle
 # Raw inputs larger than this many values per sample are not evaluated (kNN on 150k-pixel
 # images says little and costs a lot).
 MAX_RAW_FEATURES = 65_536
+# Samples per draw of the alignment views (a training-sized batch).
+VIEWS_BATCH = 64
 
 
 def _views_embeddings(encoder: nn.Module, views: nn.Module, x: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embeddings of two random views of ``x`` (for the alignment score), with a fixed seed."""
+    """Embeddings of two random views of ``x`` (for the alignment score), with a fixed seed.
+
+    The views are drawn batch by batch (``VIEWS_BATCH`` samples), as in training: a view maker
+    may draw one parameter per batch (TS2Vec's crop lengths), and a single draw for the whole
+    split could be unrepresentative (two full-length crops give an alignment of exactly 0).
+    """
     from selfsup.eval import embed_tensor
 
     device = next((p.device for p in encoder.parameters()), torch.device("cpu"))
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)
+    first, second = [], []
     try:
-        with torch.no_grad():
-            v1, v2 = views({"x": x.to(device)}, 2)
-        return embed_tensor(encoder, v1["x"]), embed_tensor(encoder, v2["x"])
+        for chunk in x.split(VIEWS_BATCH):
+            with torch.no_grad():
+                v1, v2 = views({"x": chunk.to(device)}, 2)
+            first.append(embed_tensor(encoder, v1["x"]))
+            second.append(embed_tensor(encoder, v2["x"]))
+        return torch.cat(first), torch.cat(second)
     finally:
         torch.random.set_rng_state(state)
 
