@@ -1,8 +1,8 @@
 """What the method tests share: a tiny MLP encoder, noise views and unlabeled vector batches.
 
 With these a method test runs on plain vectors ``[B, 10]``: nothing in it may assume images.
-Imported as ``from _tiny import ...`` (pytest puts this folder on ``sys.path``, as it does
-tests/nn for ``_distributed.py``).
+Imported as ``from _tiny import ...`` (pytest puts this folder on ``sys.path``; ``tests/``
+itself is on it through ``pythonpath`` in pyproject.toml, for ``_distributed.py``).
 """
 
 from __future__ import annotations

@@ -8,18 +8,14 @@ cross-entropy); the method's forward is checked to be exactly those pieces put t
 from __future__ import annotations
 
 import math
-import time
-from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 from torch import nn
 
+from _distributed import ddp_average, requires_gloo, run_distributed, shard
 from selfsup.data.multidevice import ACTIVITIES, DEVICES, TEST_SUBJECTS, synthetic_har
 from selfsup.errors import SelfsupError
 from selfsup.methods.collossl import (
@@ -342,11 +338,7 @@ def test_synthetic_har_loads_by_name():
 
 # ----------------------------------------------------------------------------- distributed
 
-WORLD, GLOBAL_BATCH = 2, 8
-SPAWN_DEADLINE_S = 120
-distributed = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()), reason="needs torch.distributed gloo"
-)
+GLOBAL_BATCH = 8
 
 
 def _loss_and_grads(rows: slice) -> tuple[torch.Tensor, list[torch.Tensor], tuple]:
@@ -358,34 +350,14 @@ def _loss_and_grads(rows: slice) -> tuple[torch.Tensor, list[torch.Tensor], tupl
     return loss.detach(), [p.grad for p in method.encoder.parameters()], method.selected_devices
 
 
-def _worker(rank: int, init_file: str, out_dir: str) -> None:
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=WORLD, timeout=timedelta(seconds=60))
-    try:
-        shard = GLOBAL_BATCH // WORLD
-        loss, grads, selected = _loss_and_grads(slice(rank * shard, (rank + 1) * shard))
-        for g in grads:  # what DDP does
-            dist.all_reduce(g)
-            g /= WORLD
-        torch.save({"loss": loss, "grads": grads, "selected": list(selected)}, Path(out_dir) / f"rank{rank}.pt")
-        dist.barrier()  # tear gloo down together (see tests/nn/_distributed.py)
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int) -> dict:
+    loss, grads, selected = _loss_and_grads(shard(rank, GLOBAL_BATCH))
+    return {"loss": loss, "grads": ddp_average(grads), "selected": list(selected)}
 
 
-@distributed
+@requires_gloo
 def test_two_processes_give_the_single_process_loss_gradients_and_selection(tmp_path):
-    context = mp.start_processes(_worker, args=(str(tmp_path / "rendezvous"), str(tmp_path)),
-                                 nprocs=WORLD, join=False, start_method="spawn")
-    deadline = time.monotonic() + SPAWN_DEADLINE_S
-    while not context.join(timeout=1):
-        if time.monotonic() > deadline:
-            for process in context.processes:
-                if process.is_alive():
-                    process.kill()
-            pytest.fail(f"distributed workers did not finish within {SPAWN_DEADLINE_S} s")
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    ranks = run_distributed(_worker, tmp_path)
     loss, grads, selected = _loss_and_grads(slice(None))
     torch.testing.assert_close(torch.stack([r["loss"] for r in ranks]).mean(), loss)
     for r in ranks:

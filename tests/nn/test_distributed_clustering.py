@@ -6,7 +6,7 @@
 * The per-sample memory banks of SeLa and DeepCluster-v2 are identical on every process and
   hold the rows of every process's batch; so are the labels / centroids solved from them.
 
-One spawn of two CPU processes (tests/nn/_distributed.py) runs every check and returns its results.
+One spawn of two CPU processes (tests/_distributed.py) runs every check and returns its results.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from _distributed import WORLD, ddp_average, requires_gloo, run_distributed, shard
 from torch import nn
 
+from _distributed import WORLD, ddp_average, requires_gloo, run_distributed, shard
 from selfsup.losses.clustering import swav_loss
 from selfsup.nn.sinkhorn import sinkhorn
 from selfsup.views.base import IdentityViews

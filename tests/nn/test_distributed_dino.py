@@ -3,7 +3,7 @@
 The loss is a mean of per-sample terms, but the centre is the EMA of the teacher's mean over
 the GLOBAL batch (Caron et al. 2021, eq. 4; the official code all-reduces it): every process
 must end each step with the same centre, the one a single process computes on the full batch.
-One spawn of two CPU processes (tests/nn/_distributed.py) runs the checks and returns results.
+One spawn of two CPU processes (tests/_distributed.py) runs the checks and returns results.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from unittest import mock
 
 import pytest
 import torch
-from _distributed import ddp_average, requires_gloo, run_distributed, shard
 from torch import nn
 
 import selfsup.losses.distillation
+from _distributed import ddp_average, requires_gloo, run_distributed, shard
 from selfsup.losses.distillation import DINOLoss
 
 N, IN_DIM, K = 8, 6, 5  # global batch N, split into WORLD shards of N / WORLD

@@ -4,7 +4,7 @@ Each process mixes its own shard with its own lambda and permutation (as the met
 the single-process reference uses the per-sample lambdas and the permutation of the whole
 batch that this implies. Loss and DDP-averaged gradients of a small non-linear layer must
 match, and a plain ``all_gather`` (no autograd) must not; spawned by
-``tests/nn/_distributed.py``. (W-MSE whitens per process on purpose and needs no
+``tests/_distributed.py``. (W-MSE whitens per process on purpose and needs no
 such test: ``tests/losses/test_whitening.py`` checks that its loss is a mean over sub-batches.)
 """
 
@@ -14,11 +14,11 @@ from unittest import mock
 
 import pytest
 import torch
-from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed
 from torch import nn
 
-import selfsup.losses.redundancy
-from selfsup.losses.redundancy import mixed_barlow_twins_loss
+import selfsup.losses.mixed_barlow
+from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed
+from selfsup.losses.mixed_barlow import mixed_barlow_twins_loss
 
 N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N / WORLD
 SHARD = N // WORLD
@@ -70,7 +70,7 @@ def _worker(rank: int) -> dict:
     for name in STANDARDIZATIONS:
         loss, grads = _loss_and_grads(name, rank)
         results[name] = {"loss": loss, "grads": ddp_average(grads)}
-        with mock.patch.object(selfsup.losses.redundancy, "gather", plain_gather):
+        with mock.patch.object(selfsup.losses.mixed_barlow, "gather", plain_gather):
             _, plain_grads = _loss_and_grads(name, rank)
         results[name]["plain_gather_grads"] = ddp_average(plain_grads)
     return results

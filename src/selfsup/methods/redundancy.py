@@ -13,12 +13,8 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
-from selfsup.losses.redundancy import (
-    MIXED_STANDARDIZATIONS,
-    barlow_twins_terms,
-    mixed_barlow_twins_terms,
-    vicreg_terms,
-)
+from selfsup.losses.mixed_barlow import MIXED_STANDARDIZATIONS, mixed_barlow_twins_terms
+from selfsup.losses.redundancy import barlow_twins_terms, vicreg_terms
 from selfsup.methods.base import Method
 from selfsup.methods.distillation import SimSiam
 from selfsup.methods.whitening import WMSE
@@ -163,7 +159,7 @@ class MixedBarlowTwins(Method):
     :math:`\lambda \sim \mathrm{Beta}(\alpha, \alpha)` and a random permutation
     :math:`\pi`, and its cross-correlations with both views must be the
     :math:`\lambda`-interpolation of the views' own (see
-    :func:`selfsup.losses.redundancy.mixed_barlow_regularizer`):
+    :func:`selfsup.losses.mixed_barlow.mixed_barlow_regularizer`):
 
     .. math::
         \mathcal{L} = \mathcal{L}_{BT} + \lambda_{reg} \lambda_{BT}

@@ -1,4 +1,4 @@
-"""The two-process harness of the ``test_distributed_*`` modules.
+"""The two-process harness of the distributed-equivalence tests (``test_distributed_*``, ColloSSL).
 
 A module defines a module-level ``worker(rank) -> dict`` (spawned processes import it by
 name, so no lambdas or closures) and one module-scoped fixture that runs it::
