@@ -144,7 +144,7 @@ def mixed_barlow_twins_terms(
     .. math::
         \mathcal{L} = \mathcal{L}_{BT}(Z^A, Z^B) + \lambda_{reg}\, \lambda_{BT}\, R
 
-    with :math:`\mathcal{L}_{BT}` from :func:`barlow_twins_terms` and :math:`R` from
+    with :math:`\mathcal{L}_{BT}` from :func:`~selfsup.losses.redundancy.barlow_twins_terms` and :math:`R` from
     :func:`mixed_barlow_regularizer`. The regulariser is scaled by :math:`\lambda_{BT}`
     (``lambda_offdiag``) as in the released code: like the off-diagonal term it sums
     :math:`D^2` squared correlations.
