@@ -139,7 +139,7 @@ def table(args: argparse.Namespace) -> None:
         base = [r for r in by_method[method] if r["lr_factor"] == 1.0]
         if not base:
             continue
-        family = METHODS.entry(method).meta.get("family", "") if method in METHODS else ""
+        family = METHODS.info(method).family if method in METHODS else ""
 
         def mean(key: str, part: str = "pretrained", runs: list[dict] = base) -> float:
             return statistics.mean(r[part][key] for r in runs)

@@ -37,7 +37,7 @@ import selfsup
 from selfsup.api import build_encoder
 from selfsup.config import build_config
 from selfsup.data import load_data
-from selfsup.data.multidevice import DEVICES
+from selfsup.modalities.timeseries.data.multidevice import DEVICES
 from selfsup.eval import embed_tensor
 from selfsup.eval.linear import linear_probe
 

@@ -33,6 +33,8 @@ from selfsup.engine.rundir import (
     write_json,
 )
 from selfsup.errors import SelfsupError
+from selfsup.modality import ModalitySpec
+from selfsup.registry import MethodInfo
 
 # Config keys that may differ when a run is resumed: they change where it runs, not what it learns.
 _RESUME_FREE_KEYS = ("train.devices", "train.accelerator", "train.num_workers", "train.strategy", "out")
@@ -56,14 +58,12 @@ def _is_launched_child() -> bool:
 
 
 def _components(config: Config, bundle: DataBundle) -> tuple[str, dict, str, dict]:
-    from selfsup.registry import DATASETS, METHODS, MODALITIES
+    from selfsup.modality import get_modality
+    from selfsup.registry import DATASETS, METHODS
 
-    modality = MODALITIES.entry(config.data.modality).meta
-    # A method may name the encoder / views it needs on a modality (MAE needs a token encoder,
-    # RotNet its rotation views); otherwise the modality's defaults apply.
-    wants = METHODS.entry(config.method.name).meta
-    default_encoder = wants.get("encoders", {}).get(config.data.modality, modality["default_encoder"])
-    default_views = wants.get("views", {}).get(config.data.modality, modality["default_views"])
+    default_encoder, default_views = default_components(
+        METHODS.info(config.method.name), get_modality(config.data.modality)
+    )
     encoder_name = config.encoder.name if config.encoder else default_encoder
     encoder_kwargs = config.encoder.kwargs if config.encoder else {}
     views_name = config.views.name if config.views else default_views
@@ -73,13 +73,37 @@ def _components(config: Config, bundle: DataBundle) -> tuple[str, dict, str, dic
     if config.data.name in DATASETS:
         from selfsup.registry import VIEWS, accepted_kwargs
 
-        suggested = DATASETS.entry(config.data.name).meta.get("view_defaults", {})
+        suggested = DATASETS.info(config.data.name).view_defaults
         accepted = accepted_kwargs(VIEWS.get(views_name))
         views_kwargs = {
             **{k: v for k, v in suggested.items() if accepted is None or k in accepted},
             **views_kwargs,
         }
     return encoder_name, encoder_kwargs, views_name, views_kwargs
+
+
+def default_components(method: MethodInfo, modality: ModalitySpec) -> tuple[str, str]:
+    """The encoder and view maker a method gets on a modality when the recipe names none.
+
+    A modality's own method (TS2Vec on series) takes the paper's recipe it declares. A generic
+    method gets, for the first capability it ``needs`` (MAE: ``tokens``), the encoder the
+    modality names for it, and for its ``view_style`` (MoCo v3: ``asymmetric``) the modality's
+    view maker of that style, or a modality-free one of that name (``none``); otherwise the
+    modality's defaults.
+    """
+    from selfsup.registry import VIEWS
+
+    if method.modality is not None and method.modality == modality.name:
+        return (method.default_encoder or modality.default_encoder,
+                method.default_views or modality.default_views)
+    encoder = next((modality.encoders_for[n] for n in method.needs if n in modality.encoders_for),
+                   modality.default_encoder)
+    views = modality.default_views
+    if method.view_style in modality.views_for:
+        views = modality.views_for[method.view_style]
+    elif method.view_style is not None and method.view_style in VIEWS and VIEWS.info(method.view_style).modality == "any":
+        views = method.view_style
+    return encoder, views
 
 
 def build_encoder(name: str, input_shape: tuple[int, ...], kwargs: dict[str, Any], seed: int) -> nn.Module:

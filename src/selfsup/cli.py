@@ -213,16 +213,11 @@ def methods_markdown() -> str:
 
     lines = ["| method | family | data | paper |", "|---|---|---|---|"]
     for name in METHODS.names():
-        meta = METHODS.entry(name).meta
-        if meta.get("family") == "test":
+        info = METHODS.info(name)
+        if info.family == "test":
             continue
-        lines.append(f"| `{name}` | {meta.get('family', '')} | {_method_data(meta)} | {meta.get('paper', '')} |")
+        lines.append(f"| `{name}` | {info.family} | {info.modality or 'any'} | {info.paper} |")
     return "\n".join(lines)
-
-
-def _method_data(meta: dict[str, Any]) -> str:
-    """What data a method takes: any modality, or the one it was written for."""
-    return meta.get("modality") or "any"
 
 
 @app.command()
@@ -239,24 +234,27 @@ def methods(
     for column in ("name", "family", "data", "paper"):
         table.add_column(column)
     for name in METHODS.names():
-        meta = METHODS.entry(name).meta
-        table.add_row(name, meta.get("family", ""), _method_data(meta), meta.get("paper", ""))
+        info = METHODS.info(name)
+        table.add_row(name, info.family, info.modality or "any", info.paper)
     console.print(table)
 
 
 @app.command()
 def datasets() -> None:
     """List the built-in data sets and the modalities whose files can be read."""
-    from selfsup.registry import DATASETS, MODALITIES
+    from selfsup.modality import modality_names, unavailable_modalities
+    from selfsup.registry import DATASETS
 
     table = Table(title="Built-in data sets")
     for column in ("name", "modality", "description"):
         table.add_column(column)
     for name in DATASETS.names():
-        meta = DATASETS.entry(name).meta
-        table.add_row(name, meta.get("modality", ""), meta.get("description", ""))
+        info = DATASETS.info(name)
+        table.add_row(name, info.modality, info.description)
     console.print(table)
-    console.print("Modalities for files/folders (--modality): " + ", ".join(MODALITIES.names()))
+    console.print("Modalities for files/folders (--modality): " + ", ".join(modality_names()))
+    for name, why in unavailable_modalities().items():
+        console.print(f"Not available: {name} ({why}; pip install 'selfsup[{name}]')")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -59,7 +59,7 @@ class DataConfig(_Strict):
     def _resolve_modality(self) -> DataConfig:
         from selfsup.registry import DATASETS
 
-        builtin = DATASETS.entry(self.name).meta.get("modality") if self.name in DATASETS else None
+        builtin = DATASETS.info(self.name).modality if self.name in DATASETS else None
         if self.modality is None:
             # object.__setattr__: a plain assignment would re-run this validator
             object.__setattr__(self, "modality", builtin or "image")
@@ -250,9 +250,10 @@ def check_names(config: Config) -> None:
     """Check method/encoder/views/data/modality names and constructor kwargs against the
     registries, so a typo fails before any data is read or model built."""
     from selfsup.data import check_data_spec
-    from selfsup.registry import ENCODERS, METHODS, MODALITIES, REGULARIZERS, VIEWS, check_kwargs
+    from selfsup.modality import get_modality
+    from selfsup.registry import ENCODERS, METHODS, REGULARIZERS, VIEWS, check_kwargs
 
-    MODALITIES.entry(config.data.modality)
+    get_modality(config.data.modality)
     for registry, component in ((METHODS, config.method), (ENCODERS, config.encoder), (VIEWS, config.views)):
         if component is None:
             continue

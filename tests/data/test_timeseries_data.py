@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from selfsup.data import load_data, timeseries, ts_files
-from selfsup.data.timeseries import BUILTIN_SETS, series_lengths, zscore_series
+from selfsup.data import load_data
+from selfsup.modalities.timeseries.data import files as ts_files
+from selfsup.modalities.timeseries.data import readers as timeseries
+from selfsup.modalities.timeseries.data.readers import BUILTIN_SETS, series_lengths, zscore_series
 from selfsup.errors import SelfsupError
-from selfsup.registry import DATASETS, MODALITIES
+from selfsup.modality import get_modality
+from selfsup.registry import DATASETS
 
 
 def read(path: Path, **options):
@@ -57,11 +60,11 @@ def parse_ts_by_hand(path: Path) -> tuple[list[np.ndarray], list[str]]:
 
 
 def test_modality_and_builtins_are_registered_with_their_defaults():
-    meta = MODALITIES.entry("timeseries").meta
-    assert (meta["default_encoder"], meta["default_views"]) == ("dilated_cnn", "ts_augment")
+    spec = get_modality("timeseries")
+    assert (spec.default_encoder, spec.default_views) == ("dilated_cnn", "ts_augment")
     for name, (_, total, _) in BUILTIN_SETS.items():
         entry = DATASETS.entry(name)
-        assert entry.meta["modality"] == "timeseries" and entry.meta["n"] == total
+        assert entry.info.modality == "timeseries" and entry.info.n == total
 
 
 def test_importing_selfsup_data_does_not_import_aeon():
@@ -300,7 +303,7 @@ def test_every_builtin_loads_with_its_official_split(name, n_train, n_test, shap
     bundle = load_data(name, modality="timeseries")
     assert (len(bundle.x_train), len(bundle.x_test)) == (n_train, n_test)
     assert bundle.input_shape == shape and bundle.num_classes == classes
-    assert n_train + n_test == DATASETS.entry(name).meta["n"]
+    assert n_train + n_test == DATASETS.entry(name).info.n
     assert sorted(set(bundle.y_train.tolist())) == list(range(classes))
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from selfsup.encoders import MLPEncoder, ResNetEncoder, SmallCNN, ViTEncoder
-from selfsup.encoders.vit import default_patch_size, sincos_pos_embed
+from selfsup.encoders import MLPEncoder
+from selfsup.modalities.image.encoders.cnn import SmallCNN
+from selfsup.modalities.image.encoders.resnet import ResNetEncoder
+from selfsup.modalities.image.encoders.vit import ViTEncoder
+from selfsup.modalities.image.encoders.vit import default_patch_size, sincos_pos_embed
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
 

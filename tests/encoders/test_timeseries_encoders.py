@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfsup.encoders import SmallCNN
-from selfsup.encoders.conv1d import FCN1d, ResNet1d
-from selfsup.encoders.patch_transformer import PatchTransformer
-from selfsup.encoders.timeseries import DilatedCNN, SequenceEncoder, check_sequence_encoder
+from selfsup.modalities.image.encoders.cnn import SmallCNN
+from selfsup.modalities.timeseries.encoders.conv1d import FCN1d, ResNet1d
+from selfsup.modalities.timeseries.encoders.patch_transformer import PatchTransformer
+from selfsup.modalities.timeseries.encoders.base import DilatedCNN, SequenceEncoder, check_sequence_encoder
 from selfsup.encoders.tokens import TokenEncoder, check_token_encoder
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS, METHODS
@@ -51,9 +51,9 @@ def test_encoder_gives_pooled_and_sequence_outputs_of_the_stated_sizes(name):
     assert encoder.forward_sequence(x).shape == (3, out_len(encoder, 32), encoder.sequence_dim)
     assert encoder(torch.randn(3, 4, 32, C)).shape == (3, encoder.output_dim)
     assert isinstance(encoder, SequenceEncoder) and check_sequence_encoder(encoder, "ts2vec") is encoder
-    meta = ENCODERS.entry(name).meta
-    assert meta["modality"] == "timeseries" and meta["sequence"] is True and meta["description"]
-    assert meta.get("tokens", False) is (name == "patch_transformer")
+    meta = ENCODERS.entry(name).info
+    assert meta.modality == "timeseries" and meta.sequence is True and meta.description
+    assert meta.tokens is (name == "patch_transformer")
 
 
 def test_defaults_are_the_papers():

@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from selfsup.encoders import SmallCNN, ViTEncoder
+from selfsup.modalities.image.encoders.cnn import SmallCNN
+from selfsup.modalities.image.encoders.vit import ViTEncoder
 from selfsup.encoders.tokens import TokenEncoder, check_token_encoder, gather_tokens
 from selfsup.errors import SelfsupError
 from selfsup.nn.pos_embed import sincos_pos_embed, sincos_pos_embed_1d, sincos_pos_embed_2d
@@ -90,7 +91,7 @@ def test_sincos_rejects_bad_widths_and_grids(dim, grid):
 
 
 def test_vit_keeps_working_with_the_shared_position_embedding():
-    from selfsup.encoders.vit import sincos_pos_embed as vit_table
+    from selfsup.modalities.image.encoders.vit import sincos_pos_embed as vit_table
 
     vit = ViTEncoder((1, 8, 8), **SMALL_VIT)
     assert torch.equal(vit.pos_embed[0], sincos_pos_embed(16, (4, 4)))

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from selfsup.encoders.timeseries import SequenceEncoder, check_sequence_encoder
-from selfsup.encoders.tstcc_cnn import TSTCCEncoder
+from selfsup.modalities.timeseries.encoders.base import SequenceEncoder, check_sequence_encoder
+from selfsup.modalities.timeseries.encoders.tstcc_cnn import TSTCCEncoder
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS, METHODS, VIEWS
 
@@ -51,8 +51,8 @@ def pooled_length(length: int) -> int:
 
 
 def test_registered_with_the_sequence_contract_and_the_papers_defaults():
-    meta = ENCODERS.entry("tstcc_cnn").meta
-    assert meta["modality"] == "timeseries" and meta["sequence"] is True and meta["description"]
+    meta = ENCODERS.entry("tstcc_cnn").info
+    assert meta.modality == "timeseries" and meta.sequence is True and meta.description
     encoder = TSTCCEncoder((178, 1))
     assert [b.conv.out_channels for b in encoder.blocks] == [32, 64, 128]
     assert all(b.conv.kernel_size == (8,) and b.conv.bias is None for b in encoder.blocks)
@@ -61,7 +61,7 @@ def test_registered_with_the_sequence_contract_and_the_papers_defaults():
     assert isinstance(encoder, SequenceEncoder)
     assert check_sequence_encoder(encoder, "tstcc") is encoder
     # TS-TCC uses it by default
-    assert METHODS.entry("tstcc").meta["encoders"] == {"timeseries": "tstcc_cnn"}
+    assert METHODS.info("tstcc").default_encoder == "tstcc_cnn"
 
 
 @pytest.mark.parametrize("length, stride", [(40, 1), (33, 1), (41, 3), (16, 2)])

@@ -28,8 +28,8 @@ def _pooled_methods() -> list[str]:
     """Methods for any modality that work on pooled embeddings (not token or time-series ones)."""
     return [
         n for n in METHODS.names()
-        if "vit_tiny" not in METHODS.entry(n).meta.get("encoders", {}).values()
-        and not METHODS.entry(n).meta.get("modality")
+        if "tokens" not in METHODS.info(n).needs
+        and not METHODS.entry(n).info.modality
     ]
 
 
@@ -52,10 +52,10 @@ def _builtin(name: str) -> bool:
 def test_catalogue_has_at_least_twenty_methods_across_the_families():
     names = [n for n in METHODS.names() if _builtin(n)]
     assert len(names) >= 20
-    families = {METHODS.entry(n).meta["family"] for n in names}
+    families = {METHODS.entry(n).info.family for n in names}
     assert families == FAMILIES
     for name in names:
-        assert METHODS.entry(name).meta.get("paper"), name
+        assert METHODS.entry(name).info.paper, name
         assert METHODS.get(name).__doc__ and "default" in METHODS.get(name).__doc__.lower(), name
 
 
@@ -63,7 +63,7 @@ def test_catalogue_has_at_least_twenty_methods_across_the_families():
 def test_every_method_has_a_valid_recipe(name):
     # methods for any modality have one on digits; those written for one modality (the
     # time-series ones: `modality` meta) have one on a built-in data set of it
-    written_for = METHODS.entry(name).meta.get("modality")
+    written_for = METHODS.entry(name).info.modality
     recipes = sorted(ROOT.glob(f"configs/{name}_*.yaml"))
     if not written_for:
         assert (ROOT / "configs" / f"{name}_digits.yaml") in recipes, f"no recipe {name}_digits.yaml"

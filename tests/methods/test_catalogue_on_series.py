@@ -17,7 +17,7 @@ SHAPE = (24, 2)  # T, C
 
 
 def _generic_methods() -> list[str]:
-    return [n for n in METHODS.names() if _builtin(n) and not METHODS.entry(n).meta.get("modality")]
+    return [n for n in METHODS.names() if _builtin(n) and not METHODS.entry(n).info.modality]
 
 
 def _batch(size: int = 32) -> dict[str, torch.Tensor]:
@@ -29,7 +29,7 @@ def _batch(size: int = 32) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("name", _generic_methods())
 def test_catalogue_method_trains_on_series(name):
     torch.manual_seed(0)
-    tokens = "vit_tiny" in METHODS.entry(name).meta.get("encoders", {}).values()
+    tokens = "tokens" in METHODS.info(name).needs
     if tokens:
         encoder = ENCODERS.build("patch_transformer", SHAPE, patch_len=4, dim=16, depth=1, heads=2)
         views = VIEWS.build("none", SHAPE)

@@ -69,7 +69,7 @@ def test_methods_are_registered_as_clustering_with_a_paper():
     for name, cls in {"swav": SwAV, "sela": SeLa, "deepcluster_v2": DeepClusterV2}.items():
         entry = METHODS.entry(name)
         assert entry.factory is cls
-        assert entry.meta["family"] == "clustering" and entry.meta["paper"]
+        assert entry.info.family == "clustering" and entry.info.paper
 
 
 @pytest.mark.parametrize("cls,bad", [

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from _distributed import ddp_average, requires_gloo, run_distributed, shard
-from selfsup.data.multidevice import ACTIVITIES, DEVICES, TEST_SUBJECTS, synthetic_har
+from selfsup.modalities.timeseries.data.multidevice import ACTIVITIES, DEVICES, TEST_SUBJECTS, synthetic_har
 from selfsup.errors import SelfsupError
-from selfsup.methods.collossl import (
+from selfsup.modalities.timeseries.methods.collossl import (
     ColloSSL,
     contrastive_sampling_masks,
     device_mmd,
@@ -273,10 +273,10 @@ def test_non_multi_device_input_is_a_clear_error():
 
 def test_registered_with_time_series_defaults_and_no_augmentation():
     entry = METHODS.entry("collossl")
-    assert entry.factory is ColloSSL and entry.meta["family"] == "contrastive"
-    assert entry.meta["encoders"] == {"timeseries": "dilated_cnn"}
-    assert entry.meta["views"] == {"timeseries": "none"}
-    assert entry.meta["modality"] == "timeseries"  # written for (multi-device) time series
+    assert entry.factory is ColloSSL and entry.info.family == "contrastive"
+    assert entry.info.default_encoder == "dilated_cnn"
+    assert entry.info.default_views == "none"
+    assert entry.info.modality == "timeseries"  # written for (multi-device) time series
     assert "default" in ColloSSL.__doc__.lower()
 
 

@@ -73,7 +73,7 @@ def test_methods_are_registered_with_family_and_paper_and_only_supcon_uses_label
             and cls.__doc__
             and "Paper defaults vs. library defaults" in cls.__doc__
         )
-        assert entry.meta["family"] == "contrastive" and entry.meta["paper"]
+        assert entry.info.family == "contrastive" and entry.info.paper
         assert cls.uses_labels is (cls is SupCon)
 
 

@@ -135,8 +135,8 @@ def test_dino_trains_on_plain_views_without_collapsing_to_nan():
 
 def test_dino_is_registered_and_asks_for_multicrop_views_on_images():
     entry = METHODS.entry("dino")
-    assert entry.factory is DINO and entry.meta["family"] == "self-distillation"
-    assert "Caron" in entry.meta["paper"] and entry.meta["views"] == {"image": "multicrop"}
+    assert entry.factory is DINO and entry.info.family == "self-distillation"
+    assert "Caron" in entry.info.paper and entry.info.view_style == "multicrop"
 
 
 @pytest.mark.parametrize(

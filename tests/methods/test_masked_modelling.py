@@ -11,7 +11,8 @@ from torch import nn
 
 import selfsup.methods.masked
 import selfsup.methods.predictive
-from selfsup.encoders import SmallCNN, ViTEncoder
+from selfsup.modalities.image.encoders.cnn import SmallCNN
+from selfsup.modalities.image.encoders.vit import ViTEncoder
 from selfsup.encoders.tokens import gather_tokens
 from selfsup.errors import SelfsupError
 from selfsup.losses.masked import latent_prediction_loss, mae_loss
@@ -274,7 +275,7 @@ def test_masked_methods_are_registered_with_the_token_encoder_they_need():
 
     for name, cls, family in (("mae", MAE, "masked modelling"), ("jepa", JEPA, "latent prediction")):
         entry = METHODS.entry(name)
-        assert entry.factory is cls and entry.meta["family"] == family and entry.meta["paper"]
-        assert entry.meta["encoders"] == {"image": "vit_tiny", "timeseries": "patch_transformer"}
-        assert entry.meta["views"] == {"image": "none", "timeseries": "none"}
+        assert entry.factory is cls and entry.info.family == family and entry.info.paper
+        assert entry.info.needs == ("tokens",)
+        assert entry.info.view_style == "none"
     assert selfsup.methods.masked.MAE is MAE

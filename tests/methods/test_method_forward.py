@@ -60,7 +60,7 @@ def test_methods_are_registered_by_name_with_family_and_paper():
     for name, (cls, family) in expected.items():
         entry = METHODS.entry(name)
         assert entry.factory is cls
-        assert entry.meta["family"] == family and entry.meta["paper"]
+        assert entry.info.family == family and entry.info.paper
 
 
 def test_byol_teacher_gets_no_gradients_and_moves_after_step_end():

@@ -181,6 +181,6 @@ def test_methods_are_registered_by_name_with_family_and_paper():
     for name, cls in (("moco_v2", MoCoV2), ("moco_v3", MoCoV3), ("nnclr", NNCLR)):
         entry = METHODS.entry(name)
         assert entry.factory is cls
-        assert entry.meta["family"] == "contrastive" and entry.meta["paper"]
-    assert METHODS.entry("moco_v3").meta["views"] == {"image": "byol"}
-    assert METHODS.entry("nnclr").meta["views"] == {"image": "byol"}
+        assert entry.info.family == "contrastive" and entry.info.paper
+    assert METHODS.info("moco_v3").view_style == "asymmetric"
+    assert METHODS.info("nnclr").view_style == "asymmetric"

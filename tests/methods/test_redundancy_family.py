@@ -69,7 +69,7 @@ def test_methods_are_registered_with_family_and_paper():
     for name, (cls, family) in expected.items():
         entry = METHODS.entry(name)
         assert entry.factory is cls
-        assert entry.meta["family"] == family and entry.meta["paper"]
+        assert entry.info.family == family and entry.info.paper
 
 
 # ----------------------------------------------------------------------------- SimSiam

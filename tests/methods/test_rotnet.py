@@ -79,8 +79,8 @@ def test_rotnet_is_registered_with_rotation_views():
 
     entry = METHODS.entry("rotnet")
     assert entry.factory is TransformationPrediction is RotNet
-    assert entry.meta["family"] == "pretext" and "Rotations" in entry.meta["paper"]
-    assert entry.meta["views"] == {"image": "rotation"}
+    assert entry.info.family == "pretext" and "Rotations" in entry.info.paper
+    assert entry.info.view_style == "rotation"
 
 
 @pytest.mark.parametrize("kwargs", [{"num_transforms": 1}, {"head_layers": 0}, {"head_hidden_dim": True}])

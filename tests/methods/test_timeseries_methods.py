@@ -14,14 +14,14 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
-from selfsup.losses.timeseries import (
+from selfsup.modalities.timeseries.losses.ts2vec_cpc import (
     future_infonce,
     hierarchical_contrastive_loss,
     instance_contrastive_loss,
     temporal_contrastive_loss,
 )
-from selfsup.methods.ts2vec import TS2Vec
-from selfsup.methods.tstcc_cpc import CPC, TSTCC
+from selfsup.modalities.timeseries.methods.ts2vec import TS2Vec
+from selfsup.modalities.timeseries.methods.tstcc_cpc import CPC, TSTCC
 from selfsup.views.base import IdentityViews, ViewMaker
 
 
@@ -400,10 +400,10 @@ def test_timeseries_methods_are_registered_with_what_they_need():
     for name, (cls, encoder, views) in expected.items():
         entry = METHODS.entry(name)
         assert entry.factory is cls
-        assert entry.meta["family"] == "contrastive" and entry.meta["paper"]
-        assert entry.meta["modality"] == "timeseries"
-        assert entry.meta["encoders"] == {"timeseries": encoder}
-        assert entry.meta["views"] == {"timeseries": views}
+        assert entry.info.family == "contrastive" and entry.info.paper
+        assert entry.info.modality == "timeseries"
+        assert entry.info.default_encoder == encoder
+        assert entry.info.default_views == views
 
 
 def test_instance_loss_has_log_2b_minus_1_at_uninformative_latents():

@@ -7,7 +7,7 @@ import torch
 
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS, VIEWS
-from selfsup.views.multicrop import MultiCropViews
+from selfsup.modalities.image.views.multicrop import MultiCropViews
 
 
 def _shapes(views: MultiCropViews, shape: tuple[int, ...], n: int) -> list[tuple[int, ...]]:
@@ -84,7 +84,7 @@ def test_multicrop_local_views_are_crops_of_the_requested_area():
 
 def test_multicrop_is_registered_for_images():
     entry = VIEWS.entry("multicrop")
-    assert entry.factory is MultiCropViews and entry.meta["modality"] == "image"
+    assert entry.factory is MultiCropViews and entry.info.modality == "image"
 
 
 @pytest.mark.parametrize("encoder", ["small_cnn", "resnet18"])

@@ -7,7 +7,7 @@ import torch
 
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
-from selfsup.views.rotation import RotationViews
+from selfsup.modalities.image.views.rotation import RotationViews
 
 
 def test_view_i_equals_torch_rot90_by_i_without_crop():
@@ -37,7 +37,7 @@ def test_all_views_rotate_the_same_random_crop():
 
 def test_rotation_views_are_registered_for_images_and_take_digits_settings():
     entry = VIEWS.entry("rotation")
-    assert entry.factory is RotationViews and entry.meta["modality"] == "image"
+    assert entry.factory is RotationViews and entry.info.modality == "image"
     views = VIEWS.build("rotation", (1, 8, 8), hflip=0.0, crop_scale=(0.5, 1.0))
     assert views({"x": torch.rand(2, 1, 8, 8)}, 4)[3]["x"].shape == (2, 1, 8, 8)
 

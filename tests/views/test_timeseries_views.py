@@ -8,9 +8,9 @@ import torch
 
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
-from selfsup.views.timeseries import TimeSeriesViews, TSTCCViews
-from selfsup.views.ts2vec_crops import TS2VecCrops
-from selfsup.views.ts_ops import (
+from selfsup.modalities.timeseries.views.augment import TimeSeriesViews, TSTCCViews
+from selfsup.modalities.timeseries.views.ts2vec_crops import TS2VecCrops
+from selfsup.modalities.timeseries.views.ops import (
     frequency_mask,
     jitter,
     magnitude_warp,
@@ -311,7 +311,7 @@ def test_ts2vec_crops_reject_short_series_and_other_view_counts():
 @pytest.mark.parametrize("shape", [(24, 3), (2, 24, 3)])
 def test_view_makers_carry_keys_work_on_devices_and_are_seeded(name, shape):
     views = VIEWS.build(name, shape).to("cpu")  # a module: moves with the method
-    assert VIEWS.entry(name).meta["modality"] == "timeseries"
+    assert VIEWS.entry(name).info.modality == "timeseries"
     batch = {"x": torch.randn(6, *shape), "y": torch.arange(6), "index": torch.arange(6) + 10}
     torch.manual_seed(3)
     first = views(batch, 2)

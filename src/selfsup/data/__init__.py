@@ -7,12 +7,7 @@ from typing import Any
 
 from selfsup.data.base import ArrayDataset, DataBundle, collate_batch
 from selfsup.errors import SelfsupError
-from selfsup.registry import DATASETS, MODALITIES, check_kwargs
-
-# Importing the modality modules registers their readers and built-in data sets.
-from selfsup.data import images as _images  # noqa: F401
-from selfsup.data import multidevice as _multidevice  # noqa: F401
-from selfsup.data import timeseries as _timeseries  # noqa: F401
+from selfsup.registry import DATASETS, check_kwargs
 
 __all__ = ["ArrayDataset", "DataBundle", "check_data_spec", "collate_batch", "load_data"]
 
@@ -55,6 +50,8 @@ def load_data(
         return DATASETS.build(spec, seed=seed, test_fraction=test_fraction, **options)
     check_data_spec(spec)
     path = Path(spec).expanduser()
-    reader = MODALITIES.get(modality)
+    from selfsup.modality import get_modality
+
+    reader = get_modality(modality).read
     check_kwargs(reader, options, f"the {modality!r} reader")
     return reader(path, seed=seed, test_fraction=test_fraction, **options)

@@ -1,18 +1,13 @@
-"""Encoders per modality, built by name from ``ENCODERS`` or constructed directly.
+"""Modality-free encoders and the helpers every encoder shares.
 
-Every encoder maps ``batch["x"]`` to ``[B, output_dim]``; token encoders also have
-``forward_tokens(x) -> [B, N, D]``. Factories take the per-sample input shape first:
-``ENCODERS.build("resnet18", (3, 32, 32), small_stem=True)``.
+Modality encoders live in their modality's package (``selfsup.modalities.image.encoders`` …)
+and are built by name from :data:`selfsup.registry.ENCODERS`. Every encoder maps ``batch["x"]``
+to ``[B, output_dim]``; token encoders also have ``forward_tokens(x) -> [B, N, D]``. Factories
+take the modality's input spec first: ``ENCODERS.build("resnet18", (3, 32, 32), small_stem=True)``.
 """
 
 from __future__ import annotations
 
-# Importing the modules registers their encoders.
-from selfsup.encoders import conv1d, patch_transformer, timeseries  # noqa: F401  (time series)
-from selfsup.encoders import tstcc_cnn  # noqa: F401  (TS-TCC's encoder)
-from selfsup.encoders.cnn import SmallCNN
 from selfsup.encoders.mlp import MLPEncoder
-from selfsup.encoders.resnet import ResNetEncoder
-from selfsup.encoders.vit import ViTEncoder
 
-__all__ = ["MLPEncoder", "ResNetEncoder", "SmallCNN", "ViTEncoder"]
+__all__ = ["MLPEncoder"]

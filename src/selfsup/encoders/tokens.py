@@ -76,7 +76,7 @@ class TokenEncoder(Protocol):
     def token_targets(self, x: Any) -> torch.Tensor: ...
 
 
-def _encoder_name(encoder: nn.Module) -> str:
+def encoder_name(encoder: nn.Module) -> str:
     """The registry name of ``encoder``'s class if it has one, else the class name."""
     from selfsup.registry import ENCODERS
 
@@ -89,7 +89,7 @@ def _encoder_name(encoder: nn.Module) -> str:
 def _token_encoder_names() -> list[str]:
     from selfsup.registry import ENCODERS
 
-    return [n for n in ENCODERS.names() if ENCODERS.entry(n).meta.get("tokens")]
+    return [n for n in ENCODERS.names() if ENCODERS.info(n).tokens]
 
 
 def check_token_encoder(encoder: nn.Module, method_name: str) -> nn.Module:
@@ -105,7 +105,7 @@ def check_token_encoder(encoder: nn.Module, method_name: str) -> nn.Module:
         lacking = "forward_tokens" if "forward_tokens" in missing else ", ".join(missing)
         raise SelfsupError(
             f"method {method_name!r} needs a token encoder such as {examples}; "
-            f"{_encoder_name(encoder)} has no {lacking}. Choose a token encoder "
+            f"{encoder_name(encoder)} has no {lacking}. Choose a token encoder "
             "(--encoder / encoder.name), or give yours the attributes of "
             "selfsup.encoders.tokens.TokenEncoder."
         )
@@ -116,7 +116,7 @@ def check_token_encoder(encoder: nn.Module, method_name: str) -> nn.Module:
         or math.prod(grid) != encoder.num_tokens
     ):
         raise SelfsupError(
-            f"{_encoder_name(encoder)}: token_grid must be (n,) or (h, w) positive ints whose "
+            f"{encoder_name(encoder)}: token_grid must be (n,) or (h, w) positive ints whose "
             f"product is num_tokens = {encoder.num_tokens}; got {encoder.token_grid!r}."
         )
     return encoder

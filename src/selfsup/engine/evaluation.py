@@ -71,9 +71,9 @@ def use_svm(bundle: DataBundle, eval_config: EvalConfig) -> bool:
     """Whether the SVM probe runs: ``eval.svm``, or when unset, the modality's ``svm_probe`` meta."""
     if eval_config.svm is not None:
         return eval_config.svm
-    from selfsup.registry import MODALITIES
+    from selfsup.modality import get_modality
 
-    return bool(MODALITIES.entry(bundle.modality).meta.get("svm_probe", False))
+    return get_modality(bundle.modality).svm_probe
 
 
 def evaluate_raw(bundle: DataBundle, eval_config: EvalConfig) -> dict[str, float] | None:

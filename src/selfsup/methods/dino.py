@@ -74,7 +74,7 @@ class DINOHead(nn.Module):
     "dino",
     family="self-distillation",
     paper="Caron et al. 2021, Emerging Properties in Self-Supervised Vision Transformers",
-    views={"image": "multicrop"},
+    view_style="multicrop",
 )
 class DINO(Method):
     r"""DINO (Caron, Touvron, Misra, Jégou, Mairal, Bojanowski, Joulin 2021).

@@ -19,10 +19,10 @@ from selfsup.registry import METHODS
     "mae",
     family="masked modelling",
     paper="He et al. 2022, Masked Autoencoders Are Scalable Vision Learners",
-    encoders={"image": "vit_tiny", "timeseries": "patch_transformer"},
+    needs=("tokens",),
     # MAE trains with random-resized-crop and flip only; "none" leaves the input as it is
     # (a recipe may choose crop/flip views), never the contrastive colour pipeline.
-    views={"image": "none", "timeseries": "none"},
+    view_style="none",
 )
 class MAE(Method):
     r"""Masked Autoencoder (He, Chen, Xie, Li, Dollár, Girshick 2022).

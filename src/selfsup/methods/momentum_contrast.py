@@ -192,7 +192,7 @@ class MoCoV2(_MomentumEncoder):
     "moco_v3",
     family="contrastive",
     paper="Chen, Xie, He 2021, An Empirical Study of Training Self-Supervised Vision Transformers",
-    views={"image": "byol"},
+    view_style="asymmetric",
 )
 class MoCoV3(_MomentumEncoder):
     r"""MoCo v3 (Chen, Xie, He 2021), Algorithm 1.
@@ -284,7 +284,7 @@ class MoCoV3(_MomentumEncoder):
     family="contrastive",
     paper="Dwibedi et al. 2021, With a Little Help from My Friends: Nearest-Neighbor "
     "Contrastive Learning of Visual Representations",
-    views={"image": "byol"},
+    view_style="asymmetric",
 )
 class NNCLR(Method):
     r"""NNCLR (Dwibedi, Aytar, Tompson, Sermanet, Zisserman 2021).

@@ -31,9 +31,9 @@ def _check_range(value: Sequence[float], name: str, low: float, high: float) -> 
     family="latent prediction",
     paper="Assran et al. 2023, Self-Supervised Learning from Images with a Joint-Embedding "
     "Predictive Architecture",
-    encoders={"image": "vit_tiny", "timeseries": "patch_transformer"},
+    needs=("tokens",),
     # I-JEPA uses no hand-made views: the masks are the only "augmentation" (Section 3).
-    views={"image": "none", "timeseries": "none"},
+    view_style="none",
 )
 class JEPA(Method):
     r"""I-JEPA (Assran, Duval, Misra, Bojanowski, Vincent, Rabbat, LeCun, Ballas 2023).

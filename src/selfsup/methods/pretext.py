@@ -18,7 +18,7 @@ from selfsup.validate import check_int
     "rotnet",
     family="pretext",
     paper="Gidaris et al. 2018, Unsupervised Representation Learning by Predicting Image Rotations",
-    views={"image": "rotation"},
+    view_style="rotation",
 )
 class TransformationPrediction(Method):
     r"""Transformation prediction; with rotation views, RotNet (Gidaris, Singh, Komodakis 2018).

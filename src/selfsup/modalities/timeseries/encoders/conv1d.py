@@ -2,7 +2,7 @@
 
 "Time series classification from scratch with deep neural networks: a strong baseline"
 (IJCNN 2017) proposed both as baselines trained end to end on raw series; here they are
-backbones with the time-series encoder conventions of :mod:`selfsup.encoders.timeseries`
+backbones with the time-series encoder conventions of :mod:`selfsup.modalities.timeseries.encoders.base`
 (missing values, devices, the sequence contract), pooled by the mean over observed time.
 """
 
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from selfsup.encoders.timeseries import SeriesEncoder, hold, positive_ints, series_shape
+from selfsup.modalities.timeseries.encoders.base import SeriesEncoder, hold, positive_ints, series_shape
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
 

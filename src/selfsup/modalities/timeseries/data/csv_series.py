@@ -1,9 +1,9 @@
 """CSV time series: long form (``series_id, time, <channels...>``) and wide form (one series a row).
 
-Parsed with the standard ``csv`` module into a :class:`~selfsup.data.ts_files.RawSeries`; every
+Parsed with the standard ``csv`` module into a :class:`~selfsup.modalities.timeseries.data.files.RawSeries`; every
 mistake names the file, the line and the column. A long-form file with a ``group`` column holds
 one row per device and timestamp of a multi-device recording; it is folded into
-``[N, D, T, C]`` (see :func:`~selfsup.data.ts_files.fold_devices`).
+``[N, D, T, C]`` (see :func:`~selfsup.modalities.timeseries.data.files.fold_devices`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfsup.data.ts_files import (
+from selfsup.modalities.timeseries.data.files import (
     MISSING_TOKENS,
     RawSeries,
     fold_devices,

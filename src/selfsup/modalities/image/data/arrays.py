@@ -37,20 +37,14 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.data.base import DataBundle, np_load
-from selfsup.data.image_folder import IMAGE_EXTENSIONS, read_folder
+from selfsup.modalities.image.data.folder import IMAGE_EXTENSIONS, read_folder
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
 from selfsup.errors import SelfsupError
-from selfsup.registry import DATASETS, MODALITIES
+from selfsup.registry import DATASETS
 
 __all__ = ["IMAGE_EXTENSIONS", "digits", "read_images"]
 
 
-@MODALITIES.register(
-    "image",
-    default_encoder="small_cnn",
-    default_views="simclr",
-    description="a folder of images (class sub-folders = labels), or a .npy/.npz array",
-)
 def read_images(
     path: str | Path,
     seed: int = 0,

@@ -13,15 +13,15 @@ Conventions shared by every time-series encoder (the modality's contracts):
 * **Sequence contract** (what TS2Vec, TS-TCC and CPC need), stated by :class:`SequenceEncoder`:
   ``sequence_dim: int`` and ``forward_sequence(x [B, T, C], mask=None) -> [B, T', sequence_dim]``,
   one latent per timestamp (``T' == T`` for the convolutional encoders) or per patch
-  (:class:`~selfsup.encoders.patch_transformer.PatchTransformer`). ``mask`` (bool ``[B, T]``,
+  (:class:`~selfsup.modalities.timeseries.encoders.patch_transformer.PatchTransformer`). ``mask`` (bool ``[B, T]``,
   True = masked) is TS2Vec's timestamp masking (Section 3.2): the masked timestamps' latents
   are zeroed right after the input projection (or their inputs, where the first layer mixes
   timestamps; each encoder says which). The random mask is the *method's* choice; ``mask=None``
   masks nothing. :func:`check_sequence_encoder` is what a method calls to fail early.
 
 Encoders: ``dilated_cnn`` (TS2Vec, the modality default) here; ``fcn1d`` and ``resnet1d``
-(Wang et al. 2017) in :mod:`selfsup.encoders.conv1d`; ``patch_transformer`` in
-:mod:`selfsup.encoders.patch_transformer`.
+(Wang et al. 2017) in :mod:`selfsup.modalities.timeseries.encoders.conv1d`; ``patch_transformer`` in
+:mod:`selfsup.modalities.timeseries.encoders.patch_transformer`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup.encoders.base import positive_int
-from selfsup.encoders.tokens import _encoder_name
+from selfsup.encoders.tokens import encoder_name
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
 
@@ -66,12 +66,12 @@ def check_sequence_encoder(encoder: nn.Module, method_name: str) -> nn.Module:
     """
     missing = [a for a in SEQUENCE_ENCODER_ATTRIBUTES if not hasattr(encoder, a)]
     if missing:
-        names = [n for n in ENCODERS.names() if ENCODERS.entry(n).meta.get("sequence")]
+        names = [n for n in ENCODERS.names() if ENCODERS.info(n).sequence]
         raise SelfsupError(
             f"method {method_name!r} needs a sequence encoder such as "
-            f"{', '.join(names) or 'dilated_cnn'}; {_encoder_name(encoder)} has no "
+            f"{', '.join(names) or 'dilated_cnn'}; {encoder_name(encoder)} has no "
             f"{' or '.join(missing)}. Choose a time-series encoder (--encoder / encoder.name), "
-            "or give yours the attributes of selfsup.encoders.timeseries.SequenceEncoder."
+            "or give yours the attributes of selfsup.modalities.timeseries.encoders.base.SequenceEncoder."
         )
     return encoder
 

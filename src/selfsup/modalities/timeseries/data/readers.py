@@ -54,8 +54,8 @@ import torch
 
 from selfsup.data.base import DataBundle, np_load
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
-from selfsup.data.ts_csv import read_csv_series
-from selfsup.data.ts_files import (
+from selfsup.modalities.timeseries.data.csv_series import read_csv_series
+from selfsup.modalities.timeseries.data.files import (
     AEON_HINT,
     PAIRED_SUFFIXES,
     RawSeries,
@@ -67,21 +67,13 @@ from selfsup.data.ts_files import (
     train_file_in,
 )
 from selfsup.errors import SelfsupError
-from selfsup.registry import DATASETS, MODALITIES
+from selfsup.registry import DATASETS
 
 __all__ = ["BUILTIN_SETS", "read_timeseries", "series_lengths", "zscore_series"]
 
 NORMALIZATIONS = ("none", "zscore")
 
 
-@MODALITIES.register(
-    "timeseries",
-    default_encoder="dilated_cnn",
-    default_views="ts_augment",
-    svm_probe=True,  # the published figures (TS2Vec, T-Loss, TS-TCC) use the RBF-SVM protocol
-    description="series [N, T, C] or devices [N, D, T, C]: .npy/.npz arrays, CSV (long or wide "
-    "form; a group key/column names devices), UCR/UEA .ts files",
-)
 def read_timeseries(
     path: str | Path,
     seed: int = 0,

@@ -2,7 +2,7 @@
 
 Also holds the two helpers the time-series methods share (:func:`sequence_encoder`, the
 contract check, and :func:`positive_int`); TS-TCC and CPC live in
-:mod:`selfsup.methods.tstcc_cpc`.
+:mod:`selfsup.modalities.timeseries.methods.tstcc_cpc`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
-from selfsup.losses.timeseries import hierarchical_contrastive_loss
+from selfsup.modalities.timeseries.losses.ts2vec_cpc import hierarchical_contrastive_loss
 from selfsup.methods.base import Method
 from selfsup.registry import METHODS
 
@@ -22,11 +22,11 @@ def sequence_encoder(encoder: nn.Module, method_name: str) -> nn.Module:
     """Return ``encoder`` if it has the sequence contract, else raise one clear SelfsupError.
 
     The contract (``sequence_dim`` and ``forward_sequence(x, mask=None) -> [B, T', D]``) is
-    defined and checked by :func:`selfsup.encoders.timeseries.check_sequence_encoder`; this
+    defined and checked by :func:`selfsup.modalities.timeseries.encoders.base.check_sequence_encoder`; this
     imports it lazily so that ``selfsup.methods`` does not import modality code at import time.
     """
     try:
-        from selfsup.encoders.timeseries import check_sequence_encoder
+        from selfsup.modalities.timeseries.encoders.base import check_sequence_encoder
     except ImportError:  # the time-series encoders are not installed: check the attributes here
         missing = [a for a in ("sequence_dim", "forward_sequence") if not hasattr(encoder, a)]
         if missing:
@@ -59,8 +59,8 @@ def probability(value: Any, name: str, *, open_high: bool = False) -> float:
     # written for time series: needs the sequence contract (forward_sequence)
     modality="timeseries",
     paper="Yue et al. 2022, TS2Vec: Towards Universal Representation of Time Series",
-    encoders={"timeseries": "dilated_cnn"},
-    views={"timeseries": "ts2vec_crops"},
+    default_encoder="dilated_cnn",
+    default_views="ts2vec_crops",
 )
 class TS2Vec(Method):
     r"""TS2Vec (Yue, Wang, Duan, Yang, Huang, Tong, Xu 2022, AAAI).
@@ -71,7 +71,7 @@ class TS2Vec(Method):
     encoder zeroes those timestamps' latents right after its input projection. On the
     timestamps both crops share, the latents :math:`r, r'` ``[B, T, D]`` are contrasted by the
     hierarchical loss of Algorithm 1
-    (:func:`~selfsup.losses.timeseries.hierarchical_contrastive_loss`): at every scale the
+    (:func:`~selfsup.modalities.timeseries.losses.ts2vec_cpc.hierarchical_contrastive_loss`): at every scale the
     instance-wise term (eq. 3, other samples at the same timestamp as negatives) and the
     temporal term (eq. 2, the same sample's other timestamps as negatives), weighted
     :math:`\alpha` and :math:`1 - \alpha`, then max-pooling over time by 2 until one latent

@@ -3,7 +3,7 @@
 The series is cut into non-overlapping patches of ``patch_len`` timestamps; each patch (all
 channels) is one token. The encoder implements both contracts of the modality's encoders:
 
-- the **sequence contract** of :mod:`selfsup.encoders.timeseries` (``forward_sequence`` gives
+- the **sequence contract** of :mod:`selfsup.modalities.timeseries.encoders.base` (``forward_sequence`` gives
   one latent per patch), so TS2Vec-style and generic methods run on it;
 - the **token contract** of :mod:`selfsup.encoders.tokens` with a 1-D grid
   ``token_grid = (n_patches,)`` and raw targets ``patch_len * C`` values per token, so MAE and
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup.encoders.base import positive_int
-from selfsup.encoders.timeseries import SeriesEncoder, series_shape
+from selfsup.modalities.timeseries.encoders.base import SeriesEncoder, series_shape
 from selfsup.encoders.tokens import TransformerTrunk, gather_tokens, init_linear_weights
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
@@ -42,7 +42,7 @@ class PatchTransformer(TransformerTrunk, SeriesEncoder):
     The series (NaN-padded at the end up to ``N = ceil(T / patch_len)`` whole patches) is cut
     into patches :math:`p_n \in \mathbb{R}^{P \cdot C}`, ``P = patch_len`` timestamps of all
     channels (time-major); each is embedded linearly, :math:`e_n = W p_n + b + E_{\mathrm{pos}}[n]`,
-    and pre-norm transformer blocks (the ViT blocks of :mod:`selfsup.encoders.vit`) and a final
+    and pre-norm transformer blocks (the ViT blocks of :mod:`selfsup.modalities.image.encoders.vit`) and a final
     LayerNorm follow. Missing timestamps are set to 0; a patch with no observed timestamp is
     *padding*: no token attends to it and pooling skips it, so a NaN-padded series embeds like
     the unpadded one. The pooled output is the mean of the observed patch tokens.

@@ -11,8 +11,8 @@ from torch import Tensor
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
-from selfsup.views.timeseries import check_series, series_shape
-from selfsup.views.ts_ops import _check_int, check_long_enough, sample_lengths
+from selfsup.modalities.timeseries.views.augment import check_series, series_shape
+from selfsup.modalities.timeseries.views.ops import _check_int, check_long_enough, sample_lengths
 
 __all__ = ["TS2VecCrops"]
 

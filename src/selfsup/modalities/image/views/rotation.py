@@ -19,7 +19,7 @@ from torch import nn
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
-from selfsup.views.images import _image_shape, _probabilities, _range
+from selfsup.modalities.image.views.augment import _image_shape, _probabilities, _range
 
 
 @VIEWS.register(

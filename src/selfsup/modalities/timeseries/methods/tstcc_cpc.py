@@ -2,7 +2,7 @@
 
 Both summarise the latents of a series up to time :math:`t` into a context :math:`c_t` and
 make :math:`W_k c_t` identify the true latent :math:`k` steps ahead among the other samples'
-latents at that step (:func:`~selfsup.losses.timeseries.future_infonce`). CPC predicts its own
+latents at that step (:func:`~selfsup.modalities.timeseries.losses.ts2vec_cpc.future_infonce`). CPC predicts its own
 future; TS-TCC predicts the future of the *other* augmented view, and adds a contrast between
 the two views' contexts.
 """
@@ -17,9 +17,9 @@ from torch import nn
 
 from selfsup.errors import SelfsupError
 from selfsup.losses.contrastive import nt_xent
-from selfsup.losses.timeseries import future_infonce
+from selfsup.modalities.timeseries.losses.ts2vec_cpc import future_infonce
 from selfsup.methods.base import Method
-from selfsup.methods.ts2vec import positive_int, probability, sequence_encoder
+from selfsup.modalities.timeseries.methods.ts2vec import positive_int, probability, sequence_encoder
 from selfsup.nn.heads import MLP
 from selfsup.registry import METHODS
 
@@ -69,8 +69,8 @@ class ContextTransformer(nn.Module):
     paper="Eldele et al. 2021, Time-Series Representation Learning via Temporal and Contextual "
     "Contrasting",
     # the paper's encoder: three conv-BN-ReLU-MaxPool blocks, one latent per ~8 timestamps
-    encoders={"timeseries": "tstcc_cnn"},
-    views={"timeseries": "tstcc"},
+    default_encoder="tstcc_cnn",
+    default_views="tstcc",
 )
 class TSTCC(Method):
     r"""TS-TCC (Eldele, Ragab, Chen, Wu, Kwoh, Li, Guan 2021, IJCAI).
@@ -105,7 +105,7 @@ class TSTCC(Method):
     and the strong view adds noise, so augmentation strengths far above the data's spread
     leave :math:`\mathcal{L}_{TC}` at chance (:math:`2 \log B` for the two directions). The
     paper's strengths are in each data set's raw units (see
-    :class:`~selfsup.views.timeseries.TSTCCViews`); on z-normalised series use strengths in
+    :class:`~selfsup.modalities.timeseries.views.augment.TSTCCViews`); on z-normalised series use strengths in
     units of one standard deviation (``configs/tstcc_gunpoint.yaml``).
 
     Args:
@@ -132,7 +132,7 @@ class TSTCC(Method):
         * encoder: three conv blocks (32, 64, 128 filters, kernel 8, each BN-ReLU-MaxPool(2)),
           so the transformer reads ``T' ~ T / 8`` latents (18 for HAR, 24 for Epilepsy).
           Library: ``tstcc_cnn``, the same network up to "same" padding
-          (:mod:`selfsup.encoders.tstcc_cnn`).
+          (:mod:`selfsup.modalities.timeseries.encoders.tstcc_cnn`).
         * :math:`K`: about 40% of the latent length (6 of 18 for HAR, 10 of 24 for Epilepsy,
           50 of 127 for Sleep-EDF; the paper's sensitivity analysis varies it). Library: 10,
           the Epilepsy setting (a univariate set, as most UCR sets); set it per data set in
@@ -230,9 +230,9 @@ class TSTCC(Method):
     # written for time series: needs the sequence contract (forward_sequence)
     modality="timeseries",
     paper="van den Oord et al. 2018, Representation Learning with Contrastive Predictive Coding",
-    encoders={"timeseries": "causal_cnn"},
+    default_encoder="causal_cnn",
     # CPC uses no hand-made augmentation: predicting the future is the whole task (Section 2).
-    views={"timeseries": "none"},
+    default_views="none",
 )
 class CPC(Method):
     r"""Contrastive Predictive Coding (van den Oord, Li, Vinyals 2018).

@@ -8,7 +8,7 @@ cheap because they are small (96 px instead of 224 px in DINO).
 The view maker knows no method: ``views(batch, n)`` returns ``n`` views, views
 ``0 .. num_global_views - 1`` global and the rest local. A method that wants ``G`` global
 and ``L`` local crops asks for ``G + L`` views and must agree with ``num_global_views``.
-The photometric part reuses :class:`~selfsup.views.images.BYOLViews` (DINO's augmentations
+The photometric part reuses :class:`~selfsup.modalities.image.views.augment.BYOLViews` (DINO's augmentations
 are BYOL's, see ``DataAugmentationDINO`` in the DINO code); only the crop differs.
 """
 
@@ -23,7 +23,7 @@ from torch import nn
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
-from selfsup.views.images import BYOLViews, Probability, _image_shape, _pipeline
+from selfsup.modalities.image.views.augment import BYOLViews, Probability, _image_shape, _pipeline
 
 LocalSize = float | int | Sequence[int] | str | None
 
@@ -63,7 +63,7 @@ class MultiCropViews(ViewMaker):
             ``vit_tiny`` (its position-embedding grid); ``small_cnn`` and the ResNets pool
             adaptively and take any size.
         crop_ratio: aspect-ratio range of every crop.
-        hflip, jitter, grayscale: probabilities, as in :class:`~selfsup.views.images.ImageViews`.
+        hflip, jitter, grayscale: probabilities, as in :class:`~selfsup.modalities.image.views.augment.ImageViews`.
         jitter_strength, jitter_factors, blur_sigma, blur_kernel: as in ``ImageViews``.
         blur, solarize: probabilities for the global views (one number, or one per global view).
         local_blur: probability of blur on the local views.

@@ -3,7 +3,7 @@
 Each parser returns a :class:`RawSeries`: float64 ``x [N, T, C]`` padded at the end with NaN
 to the longest series, the raw labels (or None) and, per series, a phrase naming it in error
 messages. Validation that every source shares (holes, infinite values, label encoding, train
-vs. test channels) happens once in :mod:`selfsup.data.timeseries`.
+vs. test channels) happens once in :mod:`selfsup.modalities.timeseries.data.readers`.
 
 ``.ts`` goes through aeon's reader, imported only when a ``.ts`` file is read.
 Multi-device recordings stored one device per row (a ``group`` naming the device) are folded

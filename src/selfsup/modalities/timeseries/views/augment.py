@@ -1,7 +1,7 @@
 """Batched time-series view makers: ``ts_augment`` (modality default), ``tstcc``, ``ts2vec_crops``.
 
 Inputs are float ``x [B, T, C]`` or ``[B, D, T, C]`` (D synchronised devices), NaN-padded at
-the end for variable-length series (see :mod:`selfsup.views.ts_ops`, which holds the ops as
+the end for variable-length series (see :mod:`selfsup.modalities.timeseries.views.ops`, which holds the ops as
 plain functions). Every view maker works on the batch's device with per-sample random
 parameters from torch's global generator, and never spreads NaN padding into observed
 timestamps. Views carry the batch's other keys (``"y"``, ``"index"``, ``"group"``) unchanged.
@@ -17,9 +17,9 @@ from torch import Tensor
 
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
-from selfsup.views import ts_ops
+from selfsup.modalities.timeseries.views import ops as ts_ops
 from selfsup.views.base import ViewMaker
-from selfsup.views.ts_ops import (
+from selfsup.modalities.timeseries.views.ops import (
     _check_float,
     _check_int,
     frequency_mask,
@@ -203,8 +203,8 @@ class TSTCCViews(ViewMaker):
       code's ``scaling``, which both scales the magnitude up (×2 on average) and adds random
       variation;
     * strong (odd view index), "permutation-and-jitter":
-      :func:`~selfsup.views.ts_ops.permutation` into up to ``max_segments`` random segments,
-      then :func:`~selfsup.views.ts_ops.jitter` with σ = ``jitter_sigma``.
+      :func:`~selfsup.modalities.timeseries.views.ops.permutation` into up to ``max_segments`` random segments,
+      then :func:`~selfsup.modalities.timeseries.views.ops.jitter` with σ = ``jitter_sigma``.
 
     **Paper defaults vs. library defaults.** The defaults are the UCI-HAR configuration of the
     official code (``config_files/HAR_Configs.py``: ``jitter_scale_ratio`` 1.1 → ``scale_sigma``,

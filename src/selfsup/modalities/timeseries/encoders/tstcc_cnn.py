@@ -3,7 +3,7 @@
 Eldele et al. 2021, "Time-Series Representation Learning via Temporal and Contextual
 Contrasting" (IJCAI), Section 3.2 / implementation details: a 3-block convolutional encoder
 whose latent sequence (``T' ~ T / 8``) is what the temporal-contrasting transformer reads.
-It follows the time-series encoder conventions of :mod:`selfsup.encoders.timeseries`
+It follows the time-series encoder conventions of :mod:`selfsup.modalities.timeseries.encoders.base`
 (missing values, devices, the sequence contract).
 """
 
@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup.encoders.base import positive_int
-from selfsup.encoders.conv1d import _masked_input
-from selfsup.encoders.timeseries import SeriesEncoder, hold, positive_ints, series_shape
+from selfsup.modalities.timeseries.encoders.conv1d import _masked_input
+from selfsup.modalities.timeseries.encoders.base import SeriesEncoder, hold, positive_ints, series_shape
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
 
@@ -64,7 +64,7 @@ class TSTCCEncoder(SeriesEncoder):
     its window holds an observed one. A NaN-padded series then embeds exactly as the unpadded
     one in eval mode (BatchNorm with running statistics). ``mask`` zeroes the masked
     timestamps of the *input* (the first convolution mixes timestamps, as in
-    :class:`~selfsup.encoders.conv1d.FCN1d`).
+    :class:`~selfsup.modalities.timeseries.encoders.conv1d.FCN1d`).
 
     Args:
         input_shape: ``(T, C)`` or ``(D, T, C)``; only ``C`` is fixed.

@@ -1,4 +1,4 @@
-"""Reading a folder of image files into uint8 pixels (see :mod:`selfsup.data.images`)."""
+"""Reading a folder of image files into uint8 pixels (see :mod:`selfsup.modalities.image.data.arrays`)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def read_folder(
     root: Path, seed: int, test_fraction: float, size: tuple[int, int] | None
 ) -> DataBundle:
     """Decode every image under ``root`` once; labels from class sub-folders (module doc of
-    :mod:`selfsup.data.images`). ``size`` is (H, W), or None to keep a common size."""
+    :mod:`selfsup.modalities.image.data.arrays`). ``size`` is (H, W), or None to keep a common size."""
     notes: list[str] = []
     subdirs = {p.name.lower(): p for p in _visible(root) if p.is_dir()}
     test_dir = next((subdirs[n] for n in _TEST_DIR_NAMES if n in subdirs), None)

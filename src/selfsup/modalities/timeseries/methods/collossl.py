@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfsup.errors import SelfsupError
-from selfsup.losses.collossl import (
+from selfsup.modalities.timeseries.losses.collossl import (
     MMD_FEATURES,
     SELECTIONS,
     contrastive_sampling_masks,
@@ -59,9 +59,9 @@ MIN_MMD = 1e-4
     "collossl",
     family="contrastive",
     paper="Jain et al. 2022, ColloSSL: Collaborative Self-Supervised Learning for Human Activity Recognition",
-    encoders={"timeseries": "dilated_cnn"},
+    default_encoder="dilated_cnn",
     # The devices are the views: the paper trains without augmentation.
-    views={"timeseries": "none"},
+    default_views="none",
     # written for time series from several devices: x [N, D, T, C]
     modality="timeseries",
     input="multi-device x [N, D, T, C]",

@@ -2,7 +2,7 @@ r"""ColloSSL's device selection, contrastive sampling and multi-view contrastive
 
 Jain, Tang, Min, Kawsar, Mathur 2022, "ColloSSL: Collaborative Self-Supervised Learning for Human
 Activity Recognition" (Proc. ACM IMWUT 6(1)); the method that combines them is
-:class:`selfsup.methods.collossl.ColloSSL`, whose docstring gives the equations and defaults.
+:class:`selfsup.modalities.timeseries.methods.collossl.ColloSSL`, whose docstring gives the equations and defaults.
 """
 
 from __future__ import annotations

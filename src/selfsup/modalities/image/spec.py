@@ -1,0 +1,21 @@
+"""The image modality's spec: defaults, capabilities and evaluation protocol."""
+
+from __future__ import annotations
+
+from selfsup.modalities.image.data.arrays import read_images
+from selfsup.modality import ModalitySpec, register_modality
+
+SPEC = register_modality(
+    ModalitySpec(
+        name="image",
+        description="a folder of images (class sub-folders = labels), or a .npy/.npz array",
+        read=read_images,
+        default_encoder="small_cnn",
+        default_views="simclr",
+        input_spec_from_dict=lambda d: tuple(d["input_shape"]),
+        # MAE / JEPA need patch tokens: the ViT provides them
+        encoders_for={"tokens": "vit_tiny"},
+        views_for={"asymmetric": "byol", "multicrop": "multicrop", "rotation": "rotation"},
+        extra="image",
+    )
+)

@@ -1,0 +1,1 @@
+"""Part of a modality package; see the package docstring."""

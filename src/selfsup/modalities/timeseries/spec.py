@@ -1,0 +1,23 @@
+"""The time-series modality's spec: defaults, capabilities and evaluation protocol."""
+
+from __future__ import annotations
+
+from selfsup.modalities.timeseries.data.readers import read_timeseries
+from selfsup.modality import ModalitySpec, register_modality
+
+SPEC = register_modality(
+    ModalitySpec(
+        name="timeseries",
+        description="series [N, T, C] or devices [N, D, T, C]: .npy/.npz arrays, CSV (long or "
+        "wide form; a group key/column names devices), UCR/UEA .ts files",
+        read=read_timeseries,
+        default_encoder="dilated_cnn",
+        default_views="ts_augment",
+        input_spec_from_dict=lambda d: tuple(d["input_shape"]),
+        # MAE / JEPA need patch tokens: the patch transformer provides them
+        encoders_for={"tokens": "patch_transformer", "sequence": "dilated_cnn"},
+        # the published figures (TS2Vec, T-Loss, TS-TCC) use the RBF-SVM protocol
+        svm_probe=True,
+        extra="timeseries",
+    )
+)
