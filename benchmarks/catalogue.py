@@ -217,13 +217,13 @@ def _step_seconds(method: str, steps: int = 12, warmup: int = 3) -> dict:
     encoder_name, encoder_kwargs, views_name, views_kwargs = _components(config, bundle)
     model = METHODS.build(
         method,
-        build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, 0),
-        VIEWS.build(views_name, bundle.input_shape, **views_kwargs),
+        build_encoder(encoder_name, bundle.input_spec, encoder_kwargs, 0),
+        VIEWS.build(views_name, bundle.input_spec, **views_kwargs),
         **config.method.kwargs,
     )
-    model.prepare(int(bundle.x_train.shape[0]))
+    model.prepare(int(bundle.train.x.shape[0]))
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    batch = {"x": bundle.x_train[:256], "index": torch.arange(256)}
+    batch = {"x": bundle.train.x[:256], "index": torch.arange(256)}
     if model.uses_labels:
         batch["y"] = bundle.y_train[:256]
     times = []

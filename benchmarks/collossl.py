@@ -128,19 +128,19 @@ def main() -> None:
     notes: list[str] = []
 
     def add(name: str, encoder: torch.nn.Module) -> None:
-        train_emb = embed_tensor(encoder, anchor.x_train)
-        test_emb = embed_tensor(encoder, anchor.x_test)
+        train_emb = embed_tensor(encoder, anchor.train.x)
+        test_emb = embed_tensor(encoder, anchor.test.x)
         for f, results in probe(train_emb, anchor.y_train, test_emb, anchor.y_test, args.fractions, args.draws).items():
             scores.setdefault(name, {}).setdefault(f, []).extend(results)
 
-    flat_train = anchor.x_train.flatten(1)
-    flat_test = anchor.x_test.flatten(1)
+    flat_train = anchor.train.x.flatten(1)
+    flat_test = anchor.test.x.flatten(1)
     for f, results in probe(flat_train, anchor.y_train, flat_test, anchor.y_test, args.fractions, args.draws).items():
         scores.setdefault("raw windows (no encoder)", {})[f] = results
 
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            input_shape = tuple(anchor.x_train.shape[1:])
+            input_shape = tuple(anchor.train.x.shape[1:])
             add("random init", build_encoder("dilated_cnn", input_shape, args.encoder, seed))
             for number, (name, config) in enumerate(configs.items()):
                 out = Path(tmp) / f"run{number}-seed{seed}"

@@ -72,9 +72,9 @@ def _one_run(method: str, dataset: str, seed: int, workdir: str) -> dict:
     recipe = read_yaml(ROOT / "configs" / f"{method}_gunpoint.yaml")
     recipe["data"] = {"name": dataset}
     bundle = load_data(dataset)
-    n_train = int(bundle.x_train.shape[0])
+    n_train = int(bundle.train.x.shape[0])
     batch = min(int(recipe.get("train", {}).get("batch_size", 8)), n_train)
-    steps, epochs = _budget(n_train, int(bundle.x_train.numel()), batch)
+    steps, epochs = _budget(n_train, int(bundle.train.x.numel()), batch)
     overrides = ["eval.every_n_epochs=0", "eval.svm=true"]
     if method == "tstcc":
         # TS-TCC predicts ~40 % of the latent sequence (the paper's configurations); the recipe's
@@ -114,9 +114,9 @@ def _tstcc_steps(recipe: dict, bundle) -> int:
     from selfsup.registry import ENCODERS
 
     options = {k: v for k, v in recipe["encoder"].items() if k != "name"}
-    encoder = ENCODERS.build(recipe["encoder"]["name"], bundle.input_shape, **options)
+    encoder = ENCODERS.build(recipe["encoder"]["name"], bundle.input_spec, **options)
     with torch.no_grad():
-        latents = encoder.forward_sequence(torch.zeros(1, *bundle.input_shape)).shape[1]
+        latents = encoder.forward_sequence(torch.zeros(1, *bundle.input_spec)).shape[1]
     return max(1, min(latents - 1, round(0.4 * latents)))
 
 

@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from selfsup.config import Component, Config, build_config, check_names, config_diff, load_config
-from selfsup.data import DataBundle, load_data
+from selfsup.data import DataSource, load_data
+from selfsup.data.base import spec_to_dict
 from selfsup.engine.rundir import (
     check_run_dir,
     clear_run_files,
@@ -57,7 +58,8 @@ def _is_launched_child() -> bool:
     return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
 
 
-def _components(config: Config, bundle: DataBundle) -> tuple[str, dict, str, dict]:
+def _components(config: Config, source: DataSource | None) -> tuple[str, dict, str, dict]:
+    """Encoder and views (names and keywords) for a run: the recipe's, else the defaults."""
     from selfsup.modality import get_modality
     from selfsup.registry import DATASETS, METHODS
 
@@ -106,16 +108,17 @@ def default_components(method: MethodInfo, modality: ModalitySpec) -> tuple[str,
     return encoder, views
 
 
-def build_encoder(name: str, input_shape: tuple[int, ...], kwargs: dict[str, Any], seed: int) -> nn.Module:
-    """Build an encoder by name with a fixed initialisation (the random-init baseline of a run
-    is exactly the pretrained encoder's starting point)."""
+def build_encoder(name: str, input_spec: Any, kwargs: dict[str, Any], seed: int) -> nn.Module:
+    """Build an encoder by name for the modality's input spec, with a fixed initialisation (the
+    random-init baseline of a run is exactly the pretrained encoder's starting point)."""
     from selfsup.registry import ENCODERS
 
     torch.manual_seed(seed)
-    return ENCODERS.build(name, tuple(input_shape), **kwargs)
+    return ENCODERS.build(name, input_spec, **kwargs)
 
 
-def _load_bundle(config: Config) -> DataBundle:
+def load_source(config: Config) -> DataSource:
+    """Step 2: the configured data, read by its built-in loader or its modality's reader."""
     return load_data(
         config.data.name,
         modality=config.data.modality,
@@ -125,11 +128,11 @@ def _load_bundle(config: Config) -> DataBundle:
     )
 
 
-def _sample_phrase(bundle: DataBundle, data_name: str) -> Callable[[int], str]:
+def _sample_phrase(source: DataSource, data_name: str) -> Callable[[int], str]:
     """Training sample ``i`` -> how the user finds it in their data (its row before splitting)."""
-    if bundle.source_index is None:
+    if source.source_index is None:
         return lambda i: f"training sample {i} of {data_name}"
-    rows = bundle.source_index
+    rows = source.source_index
     return lambda i: f"row {int(rows[i])} of {data_name} (training sample {i})"
 
 
@@ -149,15 +152,73 @@ def pretrain(
 
     ``config`` is a recipe (a :class:`Config`, a dict or a YAML path); ``flags`` are the CLI's
     flags as keywords (``method``, ``encoder``, ``views``, ``data``, ``modality``, ``epochs``,
-    ``batch_size``, ``devices``, ``strategy``, ``seed``, ``out``, ``overrides``). With
+    ``batch_size``, ``devices``, ``strategy``, ``seed``, ``out``, ``overrides``). ``data`` may
+    also be a :class:`~selfsup.data.DataSource` object (any modality's, or your own). With
     ``resume=True`` the run in ``out`` continues from ``checkpoints/last.ckpt`` with its saved
     configuration. Returns None in the extra processes of a multi-process launch.
+
+    The steps, in order: resolve the configuration and the run folder; load the data; build the
+    encoder, views and method; start the run folder; train; save, evaluate and report.
     """
     import lightning as L
 
+    given_source = flags.pop("data") if isinstance(flags.get("data"), DataSource) else None
+    if given_source is not None:
+        flags = {**flags, "data": given_source.name, "modality": given_source.modality}
+    config, out = _resolve_run(config, flags, resume, overwrite, given_source is not None)
+    L.seed_everything(config.train.seed, workers=True, verbose=False)
+    source = given_source if given_source is not None else load_source(config)
+    for note in source.notes:
+        warnings.warn(note, stacklevel=2)
+    config = _fit_batch_size(config, source)
+    parts = build_parts(config, source)
+    config = parts.config
+    if not resume and not _is_launched_child():
+        _start_run_folder(config, out, overwrite)
+    started = time.time()
     from selfsup.engine.trainer import fit
-    from selfsup.registry import METHODS, VIEWS
 
+    trainer, monitor = fit(parts.method, source, config, out, resume=resume, callbacks=callbacks, progress=progress)
+    if not trainer.is_global_zero:
+        return None
+    train_seconds = time.time() - started
+    final = _save_and_evaluate(parts, source, config, out)
+    final["seconds"] = round(time.time() - started, 1)
+    if not resume:  # training only, without the final evaluation (a resumed run timed only part)
+        final["seconds_per_epoch"] = round(train_seconds / config.train.epochs, 3)
+    final["method"] = config.method.name
+    final["encoder"] = parts.encoder_name
+    if monitor is not None and monitor.alarms:
+        final["notes"] = final.get("notes", []) + monitor.alarms
+    write_json(out / "metrics.json", final)
+    _write_report(out, config, parts, source, final)
+    return RunResult(run_dir=out, metrics=final, encoder=parts.method.encoder.eval())
+
+
+@dataclass
+class RunParts:
+    """What :func:`build_parts` makes from a configuration: the method (holding the encoder and
+    views), the names and keywords they were built from, and the configuration with those
+    defaults resolved (what config.yaml records)."""
+
+    config: Config
+    method: Any
+    views: nn.Module
+    encoder_name: str
+    encoder_kwargs: dict[str, Any]
+    input_spec: Any
+
+    def random_init(self) -> nn.Module:
+        """A fresh encoder with the pretrained one's initial weights."""
+        return build_encoder(self.encoder_name, self.input_spec, self.encoder_kwargs, self.config.train.seed)
+
+
+def _resolve_run(
+    config: Config | dict | str | Path | None, flags: dict[str, Any], resume: bool, overwrite: bool,
+    data_object: bool = False,
+) -> tuple[Config, Path]:
+    """Step 1: the validated configuration and its run folder (checked, not yet written)."""
+    given = config
     config = build_config(config, **flags)
     if config.out is None and _is_launched_child() and os.environ.get("SELFSUP_RUN_DIR"):
         config = config.model_copy(update={"out": os.environ["SELFSUP_RUN_DIR"]})
@@ -167,118 +228,127 @@ def pretrain(
         stamp = time.strftime("%Y%m%d-%H%M%S")
         config = config.model_copy(update={"out": f"runs/{config.method.name}-{_slug(config.data.name)}-{stamp}"})
     out = Path(config.out)
-    child = _is_launched_child()
     # DDP processes that Lightning launches inherit this, and so write into the same run.
     os.environ["SELFSUP_RUN_DIR"] = str(out)
     if resume:
         check_run_dir(out, resume=True, overwrite=overwrite)
         saved = load_config(out / "config.yaml")
-        given = config.to_dict() if (flags or config is not None) else saved.to_dict()
+        requested = config.to_dict() if (flags or given is not None) else saved.to_dict()
         # A section left to its default (None) in the request was resolved in the saved run.
-        given = {k: v for k, v in given.items() if v is not None}
-        changed = [k for k in config_diff(saved.to_dict(), given) if k.split(".")[0] in given and not k.startswith(_RESUME_FREE_KEYS)]
+        requested = {k: v for k, v in requested.items() if v is not None}
+        changed = [k for k in config_diff(saved.to_dict(), requested)
+                   if k.split(".")[0] in requested and not k.startswith(_RESUME_FREE_KEYS)]
         if flags.keys() - {"out", "devices", "strategy"} and changed:
             raise SelfsupError(
                 f"--resume continues the saved configuration of {out}; these keys differ from it: "
                 f"{', '.join(changed)}. Drop them, or start a new run with another --out."
             )
         config = saved.model_copy(update={"out": str(out)})
-    elif not child:
+    elif not _is_launched_child():
         check_run_dir(out, resume=False, overwrite=overwrite)
-    check_names(config)
+    check_names(config, check_data=not data_object)
+    return config, out
 
-    train = config.train
-    L.seed_everything(train.seed, workers=True, verbose=False)
-    bundle = _load_bundle(config)
-    for note in bundle.notes:
-        warnings.warn(note, stacklevel=2)
-    n_train = int(bundle.x_train.shape[0])
-    if train.batch_size > n_train:
-        if "batch_size" in train.model_fields_set:
-            raise SelfsupError(
-                f"Batch size {train.batch_size} is larger than the {n_train} training samples of "
-                f"{config.data.name!r}. Use --batch-size {min(256, n_train)} or smaller."
-            )
-        # The default batch (256) does not fit a small data set (a UCR set of 50 series): take
-        # the largest power of two that leaves at least two steps per epoch, and say so.
-        size = max(2, 2 ** int(math.log2(max(2, n_train // 2))))
-        warnings.warn(
-            f"The default batch size {train.batch_size} is larger than the {n_train} training "
-            f"samples of {config.data.name!r}; using {size} (choose with --batch-size).",
-            stacklevel=2,
+
+def _fit_batch_size(config: Config, source: DataSource) -> Config:
+    """Step 2b: refuse a batch larger than the data, or shrink the default one to fit it."""
+    train, n_train = config.train, source.n_train
+    if train.batch_size <= n_train:
+        return config
+    if "batch_size" in train.model_fields_set:
+        raise SelfsupError(
+            f"Batch size {train.batch_size} is larger than the {n_train} training samples of "
+            f"{config.data.name!r}. Use --batch-size {min(256, n_train)} or smaller."
         )
-        train = train.model_copy(update={"batch_size": size})
-        config = config.model_copy(update={"train": train})
+    # The default batch (256) does not fit a small data set (a UCR set of 50 series): take
+    # the largest power of two that leaves at least two steps per epoch, and say so.
+    size = max(2, 2 ** int(math.log2(max(2, n_train // 2))))
+    warnings.warn(
+        f"The default batch size {train.batch_size} is larger than the {n_train} training "
+        f"samples of {config.data.name!r}; using {size} (choose with --batch-size).",
+        stacklevel=3,
+    )
+    return config.model_copy(update={"train": train.model_copy(update={"batch_size": size})})
 
-    encoder_name, encoder_kwargs, views_name, views_kwargs = _components(config, bundle)
-    encoder = build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, train.seed)
-    views = VIEWS.build(views_name, bundle.input_shape, **views_kwargs)
+
+def build_parts(config: Config, source: DataSource) -> RunParts:
+    """Step 3: the encoder (seeded: the random-init baseline is its exact starting point), the
+    views and the method, checked against the data before anything is written."""
+    from selfsup.registry import METHODS, VIEWS
+
+    encoder_name, encoder_kwargs, views_name, views_kwargs = _components(config, source)
+    encoder = build_encoder(encoder_name, source.input_spec, encoder_kwargs, config.train.seed)
+    views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
     method = METHODS.build(config.method.name, encoder, views, **config.method.kwargs)
     if hasattr(views, "check_data"):  # ViewMaker's hook; a plain nn.Module view maker has none
-        views.check_data(bundle.x_train, _sample_phrase(bundle, config.data.name))
-    if method.uses_labels and bundle.y_train is None:
+        views.check_data(source.train, _sample_phrase(source, config.data.name))
+    if method.uses_labels and source.y_train is None:
         raise SelfsupError(
             f"Method {config.method.name!r} is supervised (it trains on the labels) and "
             f"{config.data.name!r} has none. Pick a self-supervised method, or labeled data."
         )
-    method.prepare(n_train)
+    method.prepare(source.n_train)
     # config.yaml records what was built, defaults resolved, so it is enough to rerun.
-    config = config.model_copy(
+    resolved = config.model_copy(
         update={
             "encoder": Component(name=encoder_name, **encoder_kwargs),
             "views": Component(name=views_name, **views_kwargs),
         }
     )
+    return RunParts(resolved, method, views, encoder_name, encoder_kwargs, source.input_spec)
 
-    if not resume and not child:
-        out.mkdir(parents=True, exist_ok=True)
-        if overwrite:
-            clear_run_files(out)
-        (out / "config.yaml").write_text(config.to_yaml())
-    started = time.time()
-    trainer, monitor = fit(method, bundle, config, out, resume=resume, callbacks=callbacks, progress=progress)
-    if not trainer.is_global_zero:
-        return None
-    train_seconds = time.time() - started
 
+def _start_run_folder(config: Config, out: Path, overwrite: bool) -> None:
+    """Step 4: the run folder with its config.yaml (an overwritten run's files are cleared)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        clear_run_files(out)
+    (out / "config.yaml").write_text(config.to_yaml())
+
+
+def _save_and_evaluate(parts: RunParts, source: DataSource, config: Config, out: Path) -> dict[str, Any]:
+    """Step 6: encoder.safetensors + encoder.json, then the final evaluation (pretrained,
+    random-init, raw input); the held-out embeddings are kept for the report."""
     from selfsup.engine.evaluation import evaluate_run_encoder
+
+    encoder = parts.method.encoder.cpu()
+    save_encoder(out, encoder, encoder_description(parts, config.data.modality))
+    final, held_out_emb = evaluate_run_encoder(
+        encoder, parts.random_init, source, parts.views, config.eval, seed=config.train.seed,
+        svm=use_svm(config),
+    )
+    parts.held_out_emb = held_out_emb  # type: ignore[attr-defined]
+    return final
+
+
+def _write_report(out: Path, config: Config, parts: RunParts, source: DataSource, final: dict[str, Any]) -> None:
     from selfsup.eval.report import read_metrics_csv, write_report
 
-    encoder_spec = {
-        "name": encoder_name,
-        "input_shape": list(bundle.input_shape),
-        "kwargs": encoder_kwargs,
-        "modality": config.data.modality,
-    }
-    method.encoder.cpu()
-    save_encoder(out, method.encoder, encoder_spec)
-    final, held_out_emb = evaluate_run_encoder(
-        method.encoder,
-        lambda: build_encoder(encoder_name, bundle.input_shape, encoder_kwargs, train.seed),
-        bundle,
-        views,
-        config.eval,
-        seed=train.seed,
-    )
-    final["seconds"] = round(time.time() - started, 1)
-    if not resume:  # training only, without the final evaluation (a resumed run timed only part)
-        final["seconds_per_epoch"] = round(train_seconds / config.train.epochs, 3)
-    final["method"] = config.method.name
-    final["encoder"] = encoder_name
-    if monitor is not None and monitor.alarms:
-        final["notes"] = final.get("notes", []) + monitor.alarms
-    write_json(out / "metrics.json", final)
     write_report(
         out / "report.html",
-        title=f"{config.method.name} · {encoder_name} · {config.data.name}",
+        title=f"{config.method.name} · {parts.encoder_name} · {config.data.name}",
         config=config.to_dict(),
         metrics_rows=read_metrics_csv(out / "metrics.csv"),
         final=final,
-        test_emb=held_out_emb,
-        test_y=bundle.held_out[1],
-        class_names=bundle.class_names,
+        test_emb=parts.held_out_emb,  # type: ignore[attr-defined]
+        test_y=source.held_out[1],
+        class_names=source.class_names,
     )
-    return RunResult(run_dir=out, metrics=final, encoder=method.encoder.eval())
+
+
+def encoder_description(parts: RunParts, modality: str) -> dict[str, Any]:
+    """What encoder.json records: enough to rebuild the encoder by name with its input spec."""
+    return {"name": parts.encoder_name, **spec_to_dict(parts.input_spec), "kwargs": parts.encoder_kwargs,
+            "modality": modality}
+
+
+def use_svm(config: Config) -> bool:
+    """Whether the SVM probe runs: ``eval.svm``, or when unset, the modality's protocol."""
+    from selfsup.modality import get_modality
+
+    if config.eval.svm is not None:
+        return config.eval.svm
+    return get_modality(config.data.modality).svm_probe
 
 
 # ----------------------------------------------------------------------------- after training
@@ -299,11 +369,14 @@ def _open_run(run_dir: Path) -> tuple[Config, nn.Module, dict[str, Any]]:
     return config, encoder, _read_json(run_dir / "encoder.json")
 
 
-def _check_input_shape(bundle: DataBundle, spec: dict[str, Any], run_dir: Path) -> None:
-    if tuple(bundle.input_shape) != tuple(spec["input_shape"]):
+def _check_input_spec(source: DataSource, spec: dict[str, Any], run_dir: Path) -> None:
+    """Refuse data whose inputs differ from those the run's encoder was trained on."""
+    have = spec_to_dict(source.input_spec)
+    trained = {k: spec[k] for k in have if k in spec}
+    if "input_shape" in trained and list(have["input_shape"]) != list(trained["input_shape"]):
         raise SelfsupError(
-            f"Data {bundle.name!r} has samples of shape {list(bundle.input_shape)}, but the encoder of "
-            f"{run_dir} was trained on {spec['input_shape']}."
+            f"Data {source.name!r} has samples of shape {list(have['input_shape'])}, but the encoder of "
+            f"{run_dir} was trained on {trained['input_shape']}."
         )
 
 
@@ -323,17 +396,18 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
         config = config.model_copy(
             update={"data": config.data.model_copy(update={"name": data, **({"modality": modality} if modality else {})})}
         )
-    bundle = _load_bundle(config)
-    _check_input_shape(bundle, spec, run_dir)
-    _, _, views_name, views_kwargs = _components(config, bundle)
-    views = VIEWS.build(views_name, bundle.input_shape, **views_kwargs)
+    source = load_source(config)
+    _check_input_spec(source, spec, run_dir)
+    _, _, views_name, views_kwargs = _components(config, source)
+    views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
     result, _ = evaluate_run_encoder(
         encoder,
-        lambda: build_encoder(spec["name"], bundle.input_shape, spec.get("kwargs", {}), config.train.seed),
-        bundle,
+        lambda: build_encoder(spec["name"], source.input_spec, spec.get("kwargs", {}), config.train.seed),
+        source,
         views,
         config.eval,
         seed=config.train.seed,
+        svm=use_svm(config),
     )
     target = run_dir / ("metrics.json" if own else f"eval_{_slug(config.data.name)}.json")
     if own and target.is_file():
@@ -345,23 +419,26 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
 
 
 def embed(
-    run_dir: str | Path, data: str, out: str | Path | None = None, modality: str | None = None, batch_size: int = 512
+    run_dir: str | Path, data: str | DataSource, out: str | Path | None = None, modality: str | None = None, batch_size: int = 512
 ) -> np.ndarray:
     """Embeddings ``[N, D]`` of every sample of ``data``, optionally saved to ``out`` as ``.npy``.
 
     Rows follow the source: a file's own order (a random split made while reading is undone);
     the train split then the test split for explicit splits and built-in data sets."""
-    from selfsup.eval import embed_tensor
+    from selfsup.eval import embed_loader
 
     run_dir = Path(run_dir)
     config, encoder, spec = _open_run(run_dir)
-    bundle = load_data(data, modality=modality or spec.get("modality", config.data.modality), seed=config.train.seed,
-                       test_fraction=config.data.test_fraction, **config.data.options)
-    _check_input_shape(bundle, spec, run_dir)
-    parts = [bundle.x_train] + ([bundle.x_test] if bundle.x_test is not None else [])
-    emb = torch.cat([embed_tensor(encoder, x, batch_size) for x in parts])
-    if bundle.source_index is not None:
-        emb = emb[torch.argsort(bundle.source_index)]
+    if isinstance(data, DataSource):
+        source = data
+    else:
+        source = load_data(data, modality=modality or spec.get("modality", config.data.modality),
+                           seed=config.train.seed, test_fraction=config.data.test_fraction, **config.data.options)
+    _check_input_spec(source, spec, run_dir)
+    splits = [source.train] + ([source.test] if source.test is not None else [])
+    emb = torch.cat([embed_loader(encoder, source.loader(split, batch_size), source.finish) for split in splits])
+    if source.source_index is not None:
+        emb = emb[torch.argsort(source.source_index)]
     emb = emb.numpy()
     if out is not None:
         out = Path(out)

@@ -246,7 +246,7 @@ def set_component(data: dict[str, Any], section: str, name: str | None) -> None:
     data[section] = {"name": name}
 
 
-def check_names(config: Config) -> None:
+def check_names(config: Config, check_data: bool = True) -> None:
     """Check method/encoder/views/data/modality names and constructor kwargs against the
     registries, so a typo fails before any data is read or model built."""
     from selfsup.data import check_data_spec
@@ -259,7 +259,8 @@ def check_names(config: Config) -> None:
             continue
         factory = registry.get(component.name)
         check_kwargs(factory, component.kwargs, f"{registry.kind} {component.name!r}")
-    check_data_spec(config.data.name)
+    if check_data:  # False when the data is an object passed to the API, not a name or path
+        check_data_spec(config.data.name)
     for name, weight in config.regularizers.items():
         REGULARIZERS.entry(name)
         if weight < 0:

@@ -186,18 +186,28 @@ def accepted_kwargs(factory: Callable) -> list[str] | None:
     ]
 
 
+# What the builders pass themselves (``factory(input_shape, **kwargs)``,
+# ``Method(encoder, views, **kwargs)``): never a recipe's option, so never listed as one.
+BUILDER_ARGUMENTS = frozenset({"input_shape", "encoder", "views"})
+
+
 def check_kwargs(factory: Callable, kwargs: dict[str, Any], what: str) -> None:
-    """Raise one clear error naming any keyword ``factory`` does not accept."""
+    """Raise one clear error naming any keyword ``factory`` does not accept, and the valid ones
+    (the arguments of :data:`BUILDER_ARGUMENTS` are not options)."""
     valid = accepted_kwargs(factory)
     if valid is None:
         return
+    valid = [k for k in valid if k not in BUILDER_ARGUMENTS]
+    listing = f"Valid options: {', '.join(valid)}." if valid else f"The {what} takes no options."
     for key in kwargs:
+        if key in BUILDER_ARGUMENTS:
+            raise SelfsupError(
+                f"{key!r} is not an option of {what}: selfsup passes it when building. {listing}"
+            )
         if key not in valid:
             near = closest(key, valid)
             hint = f" Did you mean {', '.join(repr(c) for c in near)}?" if near else ""
-            raise SelfsupError(
-                f"Unknown option {key!r} for {what}.{hint} Valid options: {', '.join(valid)}."
-            )
+            raise SelfsupError(f"Unknown option {key!r} for {what}.{hint} {listing}")
 
 
 def info_fields(info_type: type) -> list[str]:

@@ -22,6 +22,11 @@ def write_png(path: Path, size=(12, 10), mode: str = "RGB", seed: int = 0) -> No
     Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(path)
 
 
+def pixels(source, split):
+    """A split's images as the encoder sees them: float in [0, 1], after the on-device step."""
+    return source.finish({"x": split.x})["x"]
+
+
 def labeled_folder(root: Path, classes=("cat", "dog"), per_class: int = 5, mode="RGB") -> Path:
     for c in classes:
         for i in range(per_class):
@@ -35,42 +40,44 @@ def labeled_folder(root: Path, classes=("cat", "dog"), per_class: int = 5, mode=
 def test_class_subfolders_give_labels_and_a_stratified_split(tmp_path):
     bundle = load_data(str(labeled_folder(tmp_path / "pets")), seed=0, test_fraction=0.2)
     assert bundle.class_names == ["cat", "dog"]
-    assert bundle.x_train.shape == (8, 3, 10, 12) and bundle.x_train.dtype == torch.float32
-    assert bundle.x_test.shape == (2, 3, 10, 12)
+    # kept compact (uint8) in memory; float in [0, 1] once on the device
+    assert bundle.train.x.shape == (8, 3, 10, 12) and bundle.train.x.dtype == torch.uint8
+    assert bundle.test.x.shape == (2, 3, 10, 12)
     assert sorted(bundle.y_test.tolist()) == [0, 1]
-    assert 0.0 <= bundle.x_train.min() and bundle.x_train.max() <= 1.0
+    floats = pixels(bundle, bundle.train)
+    assert floats.dtype == torch.float32 and 0.0 <= floats.min() and floats.max() <= 1.0
 
 
 def test_pixels_are_decoded_exactly(tmp_path):
-    pixels = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
-    Image.fromarray(pixels, "L").save(tmp_path / "a.png")
+    values = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    Image.fromarray(values, "L").save(tmp_path / "a.png")
     bundle = load_data(str(tmp_path))
-    assert torch.allclose(bundle.x_train[0, 0], torch.from_numpy(pixels / 255.0).float())
+    assert torch.equal(pixels(bundle, bundle.train)[0, 0], torch.from_numpy(values.astype(np.float32) / 255.0))
 
 
 def test_flat_folder_is_unlabeled_and_has_no_test_split(tmp_path):
     for i in range(3):
         write_png(tmp_path / f"{i}.jpg", seed=i)
     bundle = load_data(str(tmp_path))
-    assert bundle.y_train is None and bundle.x_test is None and bundle.x_train.shape[0] == 3
+    assert bundle.y_train is None and bundle.test is None and bundle.train.x.shape[0] == 3
 
 
 def test_all_grayscale_images_give_one_channel_else_rgb(tmp_path):
     labeled_folder(tmp_path / "gray", mode="L")
-    assert load_data(str(tmp_path / "gray")).input_shape[0] == 1
+    assert load_data(str(tmp_path / "gray")).input_spec[0] == 1
     labeled_folder(tmp_path / "mixed", mode="L")
     write_png(tmp_path / "mixed" / "cat" / "colour.png", mode="RGB")
-    assert load_data(str(tmp_path / "mixed")).input_shape[0] == 3
+    assert load_data(str(tmp_path / "mixed")).input_spec[0] == 3
 
 
 def test_mixed_sizes_are_resized_to_64_with_a_note_and_image_size_overrides(tmp_path):
     write_png(tmp_path / "a.png", size=(20, 10))
     write_png(tmp_path / "b.png", size=(8, 8))
     bundle = load_data(str(tmp_path))
-    assert bundle.input_shape == (3, 64, 64)
+    assert bundle.input_spec == (3, 64, 64)
     assert any("different sizes" in note for note in bundle.notes)
-    assert load_data(str(tmp_path), image_size=16).input_shape == (3, 16, 16)
-    assert load_data(str(tmp_path), image_size=[8, 12]).input_shape == (3, 8, 12)
+    assert load_data(str(tmp_path), image_size=16).input_spec == (3, 16, 16)
+    assert load_data(str(tmp_path), image_size=[8, 12]).input_spec == (3, 8, 12)
 
 
 def test_empty_folder_error_names_the_extensions_read(tmp_path):
@@ -84,7 +91,7 @@ def test_corrupt_image_is_skipped_with_a_note_and_a_warning(tmp_path):
     (tmp_path / "cat" / "broken.png").write_bytes(b"\x89PNG garbage, not an image")
     with pytest.warns(UserWarning, match="broken.png"):
         bundle = load_data(str(tmp_path))
-    assert bundle.x_train.shape[0] + bundle.x_test.shape[0] == 10
+    assert bundle.train.x.shape[0] + bundle.test.x.shape[0] == 10
     assert any("broken.png" in note and "Skipped" in note for note in bundle.notes)
 
 
@@ -94,7 +101,7 @@ def test_truncated_image_is_skipped(tmp_path):
     (tmp_path / "dog" / "truncated.png").write_bytes(data[: len(data) // 2])
     with pytest.warns(UserWarning, match="truncated.png"):
         bundle = load_data(str(tmp_path))
-    assert bundle.x_train.shape[0] + bundle.x_test.shape[0] == 10
+    assert bundle.train.x.shape[0] + bundle.test.x.shape[0] == 10
 
 
 def test_all_corrupt_images_raise(tmp_path):
@@ -115,7 +122,7 @@ def test_train_and_test_subfolders_are_an_explicit_split(tmp_path):
     labeled_folder(tmp_path / "train", per_class=4)
     labeled_folder(tmp_path / "test", per_class=2)
     bundle = load_data(str(tmp_path), test_fraction=0.5)
-    assert bundle.x_train.shape[0] == 8 and bundle.x_test.shape[0] == 4
+    assert bundle.train.x.shape[0] == 8 and bundle.test.x.shape[0] == 4
     assert bundle.class_names == ["cat", "dog"]
 
 
@@ -140,15 +147,16 @@ def test_npy_uint8_channels_last_is_scaled_and_unlabeled(tmp_path):
     x = np.random.default_rng(0).integers(0, 256, (5, 6, 7, 3), dtype=np.uint8)
     np.save(tmp_path / "x.npy", x)
     bundle = load_data(str(tmp_path / "x.npy"))
-    assert bundle.x_train.shape == (5, 3, 6, 7) and bundle.y_train is None
-    assert torch.allclose(bundle.x_train[2, 1], torch.from_numpy(x[2, :, :, 1] / 255.0).float())
+    assert bundle.train.x.shape == (5, 3, 6, 7) and bundle.y_train is None
+    assert bundle.train.x.dtype == torch.uint8
+    assert torch.equal(pixels(bundle, bundle.train)[2, 1], torch.from_numpy(x[2, :, :, 1].astype(np.float32) / 255.0))
 
 
 def test_rgba_array_drops_alpha_and_3d_array_gets_one_channel(tmp_path):
     np.save(tmp_path / "rgba.npy", np.zeros((2, 4, 4, 4), np.uint8))
-    assert load_data(str(tmp_path / "rgba.npy")).input_shape == (3, 4, 4)
+    assert load_data(str(tmp_path / "rgba.npy")).input_spec == (3, 4, 4)
     np.save(tmp_path / "gray.npy", np.zeros((2, 4, 4), np.float32))
-    assert load_data(str(tmp_path / "gray.npy")).input_shape == (1, 4, 4)
+    assert load_data(str(tmp_path / "gray.npy")).input_spec == (1, 4, 4)
 
 
 def test_array_with_nan_names_file_and_first_bad_sample(tmp_path):
@@ -198,7 +206,7 @@ def test_npz_explicit_test_split_is_used_as_given(tmp_path):
         x_test=rng.integers(0, 256, (3, 4, 4), dtype=np.uint8), y_test=np.array([1, 1, 0]),
     )
     bundle = load_data(str(tmp_path / "d.npz"), test_fraction=0.5)
-    assert bundle.x_train.shape[0] == 10 and bundle.x_test.shape[0] == 3
+    assert bundle.train.x.shape[0] == 10 and bundle.test.x.shape[0] == 3
     assert bundle.y_test.tolist() == [1, 1, 0]
 
 
@@ -241,17 +249,45 @@ def test_singleton_class_stays_in_training_with_a_note(tmp_path):
 
 def test_digits_shape_values_and_split_sizes():
     bundle = load_data("digits")
-    assert bundle.x_train.shape == (1437, 1, 8, 8) and bundle.x_test.shape == (360, 1, 8, 8)
-    assert bundle.x_train.dtype == torch.float32 and float(bundle.x_train.max()) == 1.0
+    assert bundle.train.x.shape == (1437, 1, 8, 8) and bundle.test.x.shape == (360, 1, 8, 8)
+    assert bundle.train.x.dtype == torch.uint8 and int(bundle.train.x.max()) == 16
+    assert pixels(bundle, bundle.train).dtype == torch.float32 and float(pixels(bundle, bundle.train).max()) == 1.0
     assert bundle.num_classes == 10 and bundle.class_names == [str(d) for d in range(10)]
 
 
 def test_digits_split_is_fixed_whatever_the_seed():
     a, b = load_data("digits", seed=0), load_data("digits", seed=123, test_fraction=0.5)
-    assert torch.equal(a.x_test, b.x_test) and torch.equal(a.y_train, b.y_train)
+    assert torch.equal(a.test.x, b.test.x) and torch.equal(a.y_train, b.y_train)
 
 
 def test_digits_image_size_upsamples_and_unknown_option_raises():
-    assert load_data("digits", image_size=16).input_shape == (1, 16, 16)
+    assert load_data("digits", image_size=16).input_spec == (1, 16, 16)
     with pytest.raises(SelfsupError, match="Unknown option 'size'"):
         load_data("digits", size=16)
+
+
+def test_a_uint8_npy_larger_than_the_stream_limit_is_read_per_batch_not_loaded(tmp_path, monkeypatch):
+    from selfsup.modalities.image.data import streamed
+
+    x = np.random.default_rng(0).integers(0, 256, (40, 6, 5, 3), dtype=np.uint8)
+    np.save(tmp_path / "big.npy", x)
+    monkeypatch.setattr(streamed, "STREAM_BYTES", 100)
+    monkeypatch.setattr("selfsup.modalities.image.data.arrays.large_uint8_npy",
+                        lambda path: streamed.large_uint8_npy(path, limit=100))
+    source = load_data(str(tmp_path / "big.npy"))
+    assert isinstance(source.train, streamed.NpyImageRows) and len(source.train) == 40
+    assert source.input_spec == (3, 6, 5) and any("read from the file" in n for n in source.notes)
+    batch = source.train.__getitems__([7, 2, 31])
+    assert batch["x"].dtype == torch.uint8 and batch["index"].tolist() == [7, 2, 31]
+    assert torch.equal(batch["x"], torch.from_numpy(x[[7, 2, 31]]).permute(0, 3, 1, 2))
+    assert torch.equal(source.finish(batch)["x"], batch["x"].float() / 255.0)
+
+
+def test_a_truncated_large_npy_names_the_file(tmp_path):
+    from selfsup.modalities.image.data.streamed import NpyImageRows
+
+    np.save(tmp_path / "cut.npy", np.zeros((10, 4, 4), np.uint8))
+    data = (tmp_path / "cut.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(data[:-20])
+    with pytest.raises(SelfsupError, match=r"cut\.npy is truncated"):
+        NpyImageRows(tmp_path / "cut.npy")

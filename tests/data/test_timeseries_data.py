@@ -82,11 +82,11 @@ def test_npy_ntc_is_read_exactly_and_2d_is_one_channel(tmp_path):
     x = np.random.default_rng(0).normal(size=(5, 7, 3))
     np.save(tmp_path / "a.npy", x)
     bundle = read(tmp_path / "a.npy")
-    assert bundle.modality == "timeseries" and bundle.x_train.dtype == torch.float32
-    assert torch.equal(bundle.x_train, torch.from_numpy(x.astype(np.float32)))
-    assert bundle.y_train is None and bundle.x_test is None and bundle.input_shape == (7, 3)
+    assert bundle.modality == "timeseries" and bundle.train.x.dtype == torch.float32
+    assert torch.equal(bundle.train.x, torch.from_numpy(x.astype(np.float32)))
+    assert bundle.y_train is None and bundle.test is None and bundle.input_spec == (7, 3)
     np.save(tmp_path / "b.npy", x[..., 0])
-    assert read(tmp_path / "b.npy").input_shape == (7, 1)
+    assert read(tmp_path / "b.npy").input_spec == (7, 1)
 
 
 def test_npz_with_x_test_y_test_keeps_the_split_and_encodes_string_labels(tmp_path):
@@ -100,17 +100,17 @@ def test_npz_with_x_test_y_test_keeps_the_split_and_encodes_string_labels(tmp_pa
     index = {"run": 0, "sit": 1, "walk": 2}
     assert bundle.y_train.tolist() == [index[v] for v in y]
     assert bundle.y_test.tolist() == [index[v] for v in y_test]
-    assert torch.equal(bundle.x_test, torch.from_numpy(x_test.astype(np.float32)))
+    assert torch.equal(bundle.test.x, torch.from_numpy(x_test.astype(np.float32)))
 
 
 def test_labeled_npz_without_test_split_gets_a_seeded_stratified_split(tmp_path):
     x = np.random.default_rng(2).normal(size=(20, 8, 1))
     np.savez(tmp_path / "d.npz", x=x, y=np.repeat([0, 1], 10))
     a, b = read(tmp_path / "d.npz", seed=3), read(tmp_path / "d.npz", seed=3)
-    assert (len(a.x_train), len(a.x_test)) == (16, 4)
-    assert sorted(a.y_test.tolist()) == [0, 0, 1, 1] and torch.equal(a.x_test, b.x_test)
+    assert (len(a.train.x), len(a.test.x)) == (16, 4)
+    assert sorted(a.y_test.tolist()) == [0, 0, 1, 1] and torch.equal(a.test.x, b.test.x)
     # every sample lands in exactly one split, unchanged
-    rows = torch.cat([a.x_train, a.x_test])[torch.argsort(a.source_index)]
+    rows = torch.cat([a.train.x, a.test.x])[torch.argsort(a.source_index)]
     assert torch.equal(rows, torch.from_numpy(x.astype(np.float32)))
 
 
@@ -118,10 +118,10 @@ def test_four_dimensional_arrays_are_multi_device_with_device_names(tmp_path):
     x = np.random.default_rng(3).normal(size=(4, 3, 16, 2))
     np.save(tmp_path / "m.npy", x)
     bundle = read(tmp_path / "m.npy")
-    assert bundle.input_shape == (3, 16, 2)
-    assert bundle.meta["devices"] == ["device0", "device1", "device2"]
+    assert bundle.input_spec == (3, 16, 2)
+    assert bundle.input_spec.devices == ["device0", "device1", "device2"]
     np.savez(tmp_path / "m.npz", x=x, devices=np.array(["wrist", "waist", "ankle"]))
-    assert read(tmp_path / "m.npz").meta["devices"] == ["wrist", "waist", "ankle"]
+    assert read(tmp_path / "m.npz").input_spec.devices == ["wrist", "waist", "ankle"]
     np.savez(tmp_path / "bad.npz", x=x, devices=np.array(["wrist", "waist"]))
     with pytest.raises(SelfsupError, match=r"bad\.npz key 'devices' names 2 devices"):
         read(tmp_path / "bad.npz")
@@ -133,7 +133,7 @@ def test_trailing_nan_is_padding_and_gives_a_note_with_lengths(tmp_path):
     x[2, 2:] = np.nan
     np.save(tmp_path / "p.npy", x)
     bundle = read(tmp_path / "p.npy")
-    assert series_lengths(bundle.x_train).tolist() == [6, 4, 2]
+    assert series_lengths(bundle.train.x).tolist() == [6, 4, 2]
     assert any("2 of 3 series" in n and "length 6" in n for n in bundle.notes)
 
 
@@ -156,7 +156,7 @@ def test_zscore_normalises_each_series_and_channel_over_observed_values(tmp_path
     x[1, 9:] = np.nan
     x[2, :, 1] = 5.0  # constant channel: centred only
     np.save(tmp_path / "z.npy", x)
-    got = read(tmp_path / "z.npy", normalize="zscore").x_train.numpy()
+    got = read(tmp_path / "z.npy", normalize="zscore").train.x.numpy()
     expected = np.empty_like(x)
     for n in range(4):
         for c in range(2):
@@ -184,13 +184,13 @@ s1,1,1.5,2.5,run
 s3,0,7,8,run
 """)
     bundle = read(path, test_fraction=0)
-    x = bundle.x_train
+    x = bundle.train.x
     assert x.shape == (3, 3, 2)  # series in order of first row: s2, s1, s3
     assert x[1].tolist() == [[0, 1], [1.5, 2.5], [3, 4]]
     assert x[0, :2].tolist() == [[10, 11], [20, 21]] and torch.isnan(x[0, 2]).all()
     assert series_lengths(x).tolist() == [2, 3, 1]
     assert bundle.class_names == ["run", "walk"] and bundle.y_train.tolist() == [1, 0, 0]
-    assert bundle.meta["channels"] == ["acc_x", "acc_y"]
+    assert bundle.input_spec.channel_names == ["acc_x", "acc_y"]
     assert any("2 of 3 series" in n and "to length 3" in n for n in bundle.notes)
 
 
@@ -202,7 +202,7 @@ a,2024-01-01 00:00:00,1
 a,2024-01-01 00:01:00,2
 """)
     bundle = read(path)
-    assert bundle.x_train[0, :, 0].tolist() == [1, 2, 3] and bundle.y_train is None
+    assert bundle.train.x[0, :, 0].tolist() == [1, 2, 3] and bundle.y_train is None
 
 
 def test_wide_csv_reads_one_series_per_row_and_empty_trailing_cells_pad(tmp_path):
@@ -213,21 +213,21 @@ label,t0,t1,t2,t3
 2,5,,,
 """)
     bundle = read(path, test_fraction=0)
-    assert bundle.input_shape == (4, 1)
-    assert series_lengths(bundle.x_train).tolist() == [4, 2, 1]
-    assert bundle.x_train[1, :2, 0].tolist() == [3, 4]
+    assert bundle.input_spec == (4, 1)
+    assert series_lengths(bundle.train.x).tolist() == [4, 2, 1]
+    assert bundle.train.x[1, :2, 0].tolist() == [3, 4]
     assert bundle.class_names == ["2", "10"]  # numeric labels sort as numbers
     assert bundle.y_train.tolist() == [0, 1, 0]
     unlabeled = read(path, label_column=None, test_fraction=0)
-    assert unlabeled.y_train is None and unlabeled.input_shape == (5, 1)
+    assert unlabeled.y_train is None and unlabeled.input_spec == (5, 1)
 
 
 def test_train_and_test_csv_files_beside_each_other_form_the_split(tmp_path):
     write(tmp_path / "Toy_TRAIN.csv", "label,a,b,c\nx,1,2,3\ny,4,5,6\n")
     write(tmp_path / "Toy_TEST.csv", "label,a,b\ny,1,2\n")
     bundle = read(tmp_path / "Toy_TRAIN.csv")
-    assert bundle.name == "Toy" and len(bundle.x_train) == 2 and len(bundle.x_test) == 1
-    assert bundle.input_shape == (3, 1) and torch.isnan(bundle.x_test[0, 2]).all()
+    assert bundle.name == "Toy" and len(bundle.train.x) == 2 and len(bundle.test.x) == 1
+    assert bundle.input_spec == (3, 1) and torch.isnan(bundle.test.x[0, 2]).all()
     assert read(tmp_path).name == "Toy"  # the folder works the same
 
 
@@ -239,12 +239,12 @@ def test_ts_file_round_trip_with_unequal_lengths_and_the_matching_test_file(tmp_
     write(tmp_path / "Toy_TEST.ts", TS_HEADER + "9,8:7,6:b\n")
     bundle = read(train)
     series, labels = parse_ts_by_hand(train)
-    assert bundle.input_shape == (4, 2) and bundle.class_names == ["a", "b"] == labels
+    assert bundle.input_spec == (4, 2) and bundle.class_names == ["a", "b"] == labels
     assert bundle.y_train.tolist() == [0, 1] and bundle.y_test.tolist() == [1]
-    for got, want in zip(bundle.x_train, series):
+    for got, want in zip(bundle.train.x, series):
         assert got[: len(want)].tolist() == want.tolist() and torch.isnan(got[len(want):]).all()
-    assert bundle.x_test[0, :2].tolist() == [[9, 7], [8, 6]]
-    assert read(tmp_path).x_test.shape == (1, 4, 2)  # folder with <Name>_TRAIN/_TEST.ts
+    assert bundle.test.x[0, :2].tolist() == [[9, 7], [8, 6]]
+    assert read(tmp_path).test.x.shape == (1, 4, 2)  # folder with <Name>_TRAIN/_TEST.ts
 
 
 def test_ts_reader_without_aeon_names_the_install_extra(tmp_path, monkeypatch):
@@ -263,26 +263,26 @@ def test_ts_reader_without_aeon_names_the_install_extra(tmp_path, monkeypatch):
 def test_gunpoint_has_its_official_split_and_matches_the_file(tmp_path):
     bundle = load_data("ucr:GunPoint")
     assert bundle.modality == "timeseries" and bundle.name == "ucr:GunPoint"
-    assert bundle.x_train.shape == (50, 150, 1) and bundle.x_test.shape == (150, 150, 1)
+    assert bundle.train.x.shape == (50, 150, 1) and bundle.test.x.shape == (150, 150, 1)
     assert bundle.num_classes == 2 and bundle.class_names == ["1", "2"]
     assert bundle.y_train.dtype == torch.int64
     folder = ts_files.aeon_dir() / "datasets" / "data" / "GunPoint"
     series, labels = parse_ts_by_hand(folder / "GunPoint_TRAIN.ts")
-    np.testing.assert_allclose(bundle.x_train.numpy(), np.stack(series), rtol=1e-6)
+    np.testing.assert_allclose(bundle.train.x.numpy(), np.stack(series), rtol=1e-6)
     assert bundle.y_train.tolist() == [int(v) - 1 for v in labels]
 
 
 def test_japanese_vowels_is_padded_with_nan_to_the_longest_series():
     bundle = load_data("uea:JapaneseVowels")
-    assert bundle.input_shape == (29, 12)
-    assert (len(bundle.x_train), len(bundle.x_test), bundle.num_classes) == (270, 370, 9)
-    lengths = torch.cat([series_lengths(bundle.x_train), series_lengths(bundle.x_test)])
+    assert bundle.input_spec == (29, 12)
+    assert (len(bundle.train.x), len(bundle.test.x), bundle.num_classes) == (270, 370, 9)
+    lengths = torch.cat([series_lengths(bundle.train.x), series_lengths(bundle.test.x)])
     assert lengths.min() == 7 and lengths.max() == 29
     folder = ts_files.aeon_dir() / "datasets" / "data" / "JapaneseVowels"
     series, _ = parse_ts_by_hand(folder / "JapaneseVowels_TEST.ts")
     assert lengths[270:].tolist() == [len(s) for s in series]
     short = int(np.argmin([len(s) for s in series]))
-    got = bundle.x_test[short]
+    got = bundle.test.x[short]
     np.testing.assert_allclose(got[: len(series[short])].numpy(), series[short], rtol=1e-6)
     assert torch.isnan(got[len(series[short]):]).all()
 
@@ -301,15 +301,15 @@ def test_japanese_vowels_is_padded_with_nan_to_the_longest_series():
 )
 def test_every_builtin_loads_with_its_official_split(name, n_train, n_test, shape, classes):
     bundle = load_data(name, modality="timeseries")
-    assert (len(bundle.x_train), len(bundle.x_test)) == (n_train, n_test)
-    assert bundle.input_shape == shape and bundle.num_classes == classes
+    assert (len(bundle.train.x), len(bundle.test.x)) == (n_train, n_test)
+    assert bundle.input_spec == shape and bundle.num_classes == classes
     assert n_train + n_test == DATASETS.entry(name).info.n
     assert sorted(set(bundle.y_train.tolist())) == list(range(classes))
 
 
 def test_builtin_accepts_zscore_and_rejects_unknown_options():
     bundle = load_data("ucr:UnitTest", normalize="zscore")
-    series = bundle.x_train[0, :, 0]
+    series = bundle.train.x[0, :, 0]
     assert abs(float(series.mean())) < 1e-5
     assert abs(float(series.std(unbiased=False)) - 1) < 1e-4
     with pytest.raises(SelfsupError, match="Unknown option 'label_colum'"):
@@ -466,7 +466,7 @@ def test_load_data_reads_a_timeseries_file_and_feeds_the_array_dataset(tmp_path)
     np.savez(tmp_path / "e2e.npz", x=x, y=np.tile([0, 1], 5))
     bundle = load_data(str(tmp_path / "e2e.npz"), modality="timeseries", seed=0)
     assert bundle.describe()["input_shape"] == [12, 2]
-    batch = ArrayDataset(bundle.x_train).__getitems__([0, 3])
+    batch = ArrayDataset(bundle.train.x).__getitems__([0, 3])
     assert batch["x"].shape == (2, 12, 2) and batch["x"].dtype == torch.float32
     with pytest.raises(SelfsupError, match="Unknown option 'normalise'.*normalize"):
         load_data(str(tmp_path / "e2e.npz"), modality="timeseries", normalise="zscore")
@@ -493,8 +493,8 @@ def test_npz_group_key_folds_rows_into_the_same_bundle_as_four_dimensional_x(tmp
         group_test=np.repeat(names[test_order], 4),
     )
     four, rows = read(tmp_path / "four.npz"), read(tmp_path / "rows.npz")
-    assert rows.meta["devices"] == ["wrist", "waist", "ankle"] and rows.input_shape == (3, 10, 2)
-    assert torch.equal(rows.x_train, four.x_train) and torch.equal(rows.x_test, four.x_test)
+    assert rows.input_spec.devices == ["wrist", "waist", "ankle"] and rows.input_spec == (3, 10, 2)
+    assert torch.equal(rows.train.x, four.train.x) and torch.equal(rows.test.x, four.test.x)
     assert torch.equal(rows.y_train, four.y_train) and torch.equal(rows.y_test, four.y_test)
 
 
@@ -534,8 +534,8 @@ w2,wrist,1,7,8,run
 
 def test_long_csv_with_a_group_column_is_multi_device(tmp_path):
     bundle = read(write(tmp_path / "devices.csv", LONG_DEVICES), test_fraction=0)
-    assert bundle.meta["devices"] == ["wrist", "ankle"] and bundle.meta["channels"] == ["ax", "ay"]
-    x = bundle.x_train
+    assert bundle.input_spec.devices == ["wrist", "ankle"] and bundle.input_spec.channel_names == ["ax", "ay"]
+    x = bundle.train.x
     assert x.shape == (2, 2, 2, 2)  # windows w1, w2; devices wrist, ankle; time; channels
     assert x[0, 0].tolist() == [[1, 2], [3, 4]] and x[0, 1].tolist() == [[10, 11], [30, 31]]
     assert x[1, 0].tolist() == [[5, 6], [7, 8]]
@@ -562,8 +562,8 @@ def test_csv_train_and_test_devices_are_matched_by_name(tmp_path):
     write(tmp_path / "Har_TRAIN.csv", "series_id,group,time,v\na,wrist,0,1\na,ankle,0,2\n")
     write(tmp_path / "Har_TEST.csv", "series_id,group,time,v\nb,ankle,0,20\nb,wrist,0,10\n")
     bundle = read(tmp_path / "Har_TRAIN.csv")
-    assert bundle.meta["devices"] == ["wrist", "ankle"]
-    assert bundle.x_test[0, :, 0, 0].tolist() == [10, 20]
+    assert bundle.input_spec.devices == ["wrist", "ankle"]
+    assert bundle.test.x[0, :, 0, 0].tolist() == [10, 20]
     write(tmp_path / "Har_TEST.csv", "series_id,group,time,v\nb,chest,0,20\nb,wrist,0,10\n")
     with pytest.raises(SelfsupError, match=r"devices differ between .*Har_TRAIN\.csv"):
         read(tmp_path / "Har_TRAIN.csv")

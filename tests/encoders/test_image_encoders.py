@@ -130,6 +130,12 @@ def test_sincos_position_embedding_is_distinct_per_position():
         ("vit_tiny", (3, 32, 32), {"dim": 100, "heads": 3}, "divisible by heads"),
         ("small_cnn", (1, 8, 8), {"widht": 8}, "Did you mean 'width'"),
         ("mlp", (4,), {"norm": "group"}, "norm"),
+        ("mlp", (4,), {"dropout": -0.5}, "Option dropout of encoder 'mlp'"),
+        ("vit_tiny", (1, 8, 8), {"patch_size": 0}, "Option patch_size of encoder 'vit_tiny'"),
+        ("vit_tiny", (1, 8, 8), {"mlp_ratio": -1}, "Option mlp_ratio of encoder 'vit_tiny'"),
+        ("vit_tiny", (1, 8, 8), {"dropout": float("nan")}, "Option dropout of encoder 'vit_tiny'"),
+        ("resnet18", (1, 8, 8), {"small_stem": "no"}, "Option small_stem of encoder 'resnet18'"),
+        ("resnet50", (1, 8, 8), {"zero_init_residual": "yes please"}, "zero_init_residual"),
     ],
 )
 def test_bad_encoder_options_raise_one_clear_error(name, shape, kwargs, match):

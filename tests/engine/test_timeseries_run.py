@@ -129,13 +129,13 @@ def test_alignment_views_are_drawn_per_batch_so_one_full_length_crop_cannot_zero
     from selfsup.registry import ENCODERS, VIEWS
 
     bundle = load_data("ucr:GunPoint", "timeseries")
-    assert bundle.x_test.shape[0] > VIEWS_BATCH
+    assert bundle.test.x.shape[0] > VIEWS_BATCH
     torch.manual_seed(0)
     assert int(torch.randint(2, 151, (1,))) == 150  # the premise: seed 0 draws the full span
     torch.manual_seed(0)
-    encoder = ENCODERS.build("dilated_cnn", bundle.input_shape, hidden_dim=8, output_dim=16, depth=2)
-    views = VIEWS.build("ts2vec_crops", bundle.input_shape)
-    z1, z2 = _views_embeddings(encoder, views, bundle.x_test, seed=0)
-    assert z1.shape == z2.shape == (bundle.x_test.shape[0], 16)
+    encoder = ENCODERS.build("dilated_cnn", bundle.input_spec, hidden_dim=8, output_dim=16, depth=2)
+    views = VIEWS.build("ts2vec_crops", bundle.input_spec)
+    z1, z2 = _views_embeddings(encoder, views, bundle, bundle.test, seed=0)
+    assert z1.shape == z2.shape == (bundle.test.x.shape[0], 16)
     assert not torch.equal(z1, z2)
     assert alignment(z1, z2) > 1e-3

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from selfsup.losses.clustering import pseudo_label_loss, swav_loss
+from selfsup.losses.pseudo_label import pseudo_label_loss
+from selfsup.losses.swav import swav_loss
 
 
 def _codes(batch: int, clusters: int) -> torch.Tensor:

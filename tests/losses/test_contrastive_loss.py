@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from selfsup.losses.contrastive import NTXentLoss, nt_xent
+from selfsup.losses.nt_xent import NTXentLoss, nt_xent
 
 
 def _nt_xent_reference(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -11,16 +11,12 @@ import math
 import pytest
 import torch
 
-from selfsup.losses.contrastive import nt_xent
-from selfsup.losses.contrastive_variants import (
-    dcl_loss,
-    dclw_loss,
-    debiased_contrastive_loss,
-    isogclr_loss,
-    mv_infonce_loss,
-    supcon_loss,
-    vmf_weights,
-)
+from selfsup.losses.dcl import dcl_loss, dclw_loss, vmf_weights
+from selfsup.losses.debiased import debiased_contrastive_loss
+from selfsup.losses.isogclr import isogclr_loss
+from selfsup.losses.mv_infonce import mv_infonce_loss
+from selfsup.losses.nt_xent import nt_xent
+from selfsup.losses.supcon import supcon_loss
 
 
 def _pair(n: int = 6, d: int = 5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from selfsup.losses.distillation import (
+from selfsup.losses.dino import (
     DINOLoss,
     dino_center,
     dino_loss,

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from selfsup.losses.mixed_barlow import (
+from selfsup.losses.barlow_twins import barlow_twins_loss
+from selfsup.losses.mixed_barlow_twins import (
     mixed_barlow_regularizer,
     mixed_barlow_twins_loss,
     mixed_barlow_twins_terms,
 )
-from selfsup.losses.redundancy import barlow_twins_loss
 
 B, IN_DIM, D = 12, 6, 4
 

@@ -8,14 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfsup.losses.momentum_contrast import (
-    moco_infonce,
-    moco_v3_contrastive,
-    moco_v3_loss,
-    nearest_neighbours,
-    nnclr_contrastive,
-    nnclr_loss,
-)
+from selfsup.losses.moco import moco_infonce, moco_v3_contrastive, moco_v3_loss
+from selfsup.losses.nnclr import nearest_neighbours, nnclr_contrastive, nnclr_loss
 
 
 def _cos(a: torch.Tensor, b: torch.Tensor) -> float:

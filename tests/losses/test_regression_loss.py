@@ -1,6 +1,6 @@
 import torch
 
-from selfsup.losses.regression import BYOLLoss, byol_loss
+from selfsup.losses.byol import BYOLLoss, byol_loss
 
 
 def test_byol_loss_equals_two_minus_two_cosine():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from selfsup.losses.whitening import WMSELoss, whiten, wmse_loss
+from selfsup.losses.wmse import WMSELoss, whiten, wmse_loss
 
 
 def _correlated(n: int, d: int, seed: int = 0, dtype=torch.float64) -> torch.Tensor:

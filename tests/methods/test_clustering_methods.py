@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 from _tiny import NoiseViews, TinyEncoder, assert_logs_are_detached_scalars
 
-from selfsup.methods.clustering import DeepClusterV2, SeLa, SwAV
+from selfsup.methods.deepcluster_v2 import DeepClusterV2
+from selfsup.methods.sela import SeLa
+from selfsup.methods.swav import SwAV
 
 N = 32  # data set size given to prepare()
 SMALL = {

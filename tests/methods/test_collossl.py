@@ -289,20 +289,20 @@ def har():
 
 
 def test_synthetic_har_shapes_labels_and_split_by_subject(har):
-    assert har.modality == "timeseries" and har.meta["devices"] == list(DEVICES)
-    assert har.x_train.shape[1:] == (5, 64, 3) and har.x_train.dtype == torch.float32
-    assert har.x_train.shape[0] + har.x_test.shape[0] == 432
+    assert har.modality == "timeseries" and har.input_spec.devices == list(DEVICES)
+    assert har.train.x.shape[1:] == (5, 64, 3) and har.train.x.dtype == torch.float32
+    assert har.train.x.shape[0] + har.test.x.shape[0] == 432
     assert har.y_train.dtype == torch.int64 and har.class_names == list(ACTIVITIES)
     assert set(har.y_train.tolist()) == set(har.y_test.tolist()) == set(range(6))
-    assert set(har.meta["subject_test"].tolist()) == set(TEST_SUBJECTS)
-    assert not set(har.meta["subject_train"].tolist()) & set(TEST_SUBJECTS)
-    assert torch.isfinite(har.x_train).all()
+    assert set(har.subject_test.tolist()) == set(TEST_SUBJECTS)
+    assert not set(har.subject_train.tolist()) & set(TEST_SUBJECTS)
+    assert torch.isfinite(har.train.x).all()
 
 
 def test_synthetic_har_single_device_is_that_device_of_the_full_set(har):
     wrist = synthetic_har(n=432, device="wrist")
-    assert wrist.x_train.shape[1:] == (64, 3) and "devices" not in wrist.meta
-    torch.testing.assert_close(wrist.x_test, har.x_test[:, 0])
+    assert wrist.train.x.shape[1:] == (64, 3) and wrist.input_spec.devices is None
+    torch.testing.assert_close(wrist.test.x, har.test.x[:, 0])
     torch.testing.assert_close(wrist.y_train, har.y_train)
     with pytest.raises(SelfsupError, match="device"):
         synthetic_har(device="elbow")
@@ -311,13 +311,13 @@ def test_synthetic_har_single_device_is_that_device_of_the_full_set(har):
 
 
 def test_synthetic_har_is_fixed_by_data_seed_not_the_run_seed(har):
-    torch.testing.assert_close(synthetic_har(n=432, seed=5).x_train, har.x_train)
-    assert not torch.allclose(synthetic_har(n=432, data_seed=1).x_train, har.x_train)
+    torch.testing.assert_close(synthetic_har(n=432, seed=5).train.x, har.train.x)
+    assert not torch.allclose(synthetic_har(n=432, data_seed=1).train.x, har.train.x)
 
 
 def test_synthetic_har_devices_differ_and_neighbours_are_closest():
     har = synthetic_har(n=720)
-    x = har.x_train
+    x = har.train.x
     for a in range(5):
         for b in range(a + 1, 5):
             assert not torch.allclose(x[:, a], x[:, b], atol=0.1)
@@ -333,7 +333,7 @@ def test_synthetic_har_loads_by_name():
     from selfsup.data import load_data
 
     bundle = load_data("synthetic_har", n=72, device="ankle")
-    assert bundle.x_train.shape[1:] == (64, 3)
+    assert bundle.train.x.shape[1:] == (64, 3)
 
 
 # ----------------------------------------------------------------------------- distributed

@@ -7,16 +7,13 @@ import pytest
 import torch
 from _tiny import NoiseViews, TinyEncoder, assert_logs_are_detached_scalars, unlabeled_batch
 
-from selfsup.losses.contrastive_variants import isogclr_loss
-from selfsup.methods.contrastive_variants import (
-    DCL,
-    DCLW,
-    DebiasedContrastive,
-    ISogCLR,
-    MVInfoNCE,
-    SupCon,
-)
-from selfsup.methods.isogclr import _first_occurrences
+from selfsup.losses.isogclr import isogclr_loss
+from selfsup.methods.dcl import DCL
+from selfsup.methods.dclw import DCLW
+from selfsup.methods.debiased import DebiasedContrastive
+from selfsup.methods.isogclr import ISogCLR, _first_occurrences
+from selfsup.methods.mv_infonce import MVInfoNCE
+from selfsup.methods.supcon import SupCon
 
 SMALL = {"projector_hidden_dim": 32, "projector_dim": 8}
 CLASSES = [DCL, DCLW, DebiasedContrastive, ISogCLR, MVInfoNCE, SupCon]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from _tiny import NoiseViews, TinyEncoder, assert_logs_are_detached_scalars, unlabeled_batch
 
-from selfsup.losses.distillation import dino_loss
+from selfsup.losses.dino import dino_loss
 from selfsup.methods.dino import DINO, DINOHead
 from selfsup.registry import METHODS
 
@@ -38,14 +38,14 @@ def test_dino_backward_reaches_the_encoder_and_not_the_teacher():
     method = _build()
     method(unlabeled_batch())["loss"].backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in method.encoder.parameters())
-    teacher = [*method.teacher_encoder.parameters(), *method.teacher_head.parameters()]
+    teacher = [*method.teacher.encoder.parameters(), *method.teacher.head.parameters()]
     assert all(p.grad is None and not p.requires_grad for p in teacher)
 
 
 def test_dino_asks_for_global_plus_local_views_and_the_teacher_sees_only_the_global_ones():
     method = _build(num_global_views=2, num_local_views=3)
     calls = {"student": 0, "teacher": 0}
-    for name, module in [("student", method.encoder), ("teacher", method.teacher_encoder)]:
+    for name, module in [("student", method.encoder), ("teacher", method.teacher.encoder)]:
         module.register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
     method(unlabeled_batch())
     assert method.views.requested == [5] and calls == {"student": 5, "teacher": 2}
@@ -57,7 +57,7 @@ def test_dino_loss_is_the_dino_loss_of_student_and_teacher_outputs():
     torch.manual_seed(1)
     views = method.views(batch, 4)
     student = [method.head(method.encoder(v["x"])) for v in views]
-    teacher = [method.teacher_head(method.teacher_encoder(v["x"])) for v in views[:2]]
+    teacher = [method.teacher.head(method.teacher.encoder(v["x"])) for v in views[:2]]
     expected = dino_loss(student, teacher, torch.zeros(1, 16), 0.1, 0.04)
     torch.manual_seed(1)
     torch.testing.assert_close(method(batch)["loss"], expected)
@@ -79,7 +79,7 @@ def test_dino_teacher_temperature_and_momentum_follow_their_schedules():
     method.on_step_end(0.3)
     assert float(method(unlabeled_batch())["teacher_temperature"]) == pytest.approx(0.07)
     method.on_step_end(1.0)
-    assert method.momentum == pytest.approx(1.0)
+    assert method.teacher.momentum == pytest.approx(1.0)
 
 
 def test_dino_schedules_survive_a_checkpoint_round_trip():
@@ -93,12 +93,12 @@ def test_dino_schedules_survive_a_checkpoint_round_trip():
 
 def test_dino_teacher_is_the_ema_of_the_student():
     method = _build(momentum_base=0.99)
-    before = [p.clone() for p in method.teacher_encoder.parameters()]
+    before = [p.clone() for p in method.teacher.encoder.parameters()]
     method(unlabeled_batch())["loss"].backward()
     torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1).step()
     method.on_step_end(0.5)
     m = 1 - 0.01 * 0.5
-    for t, t0, s in zip(method.teacher_encoder.parameters(), before, method.encoder.parameters()):
+    for t, t0, s in zip(method.teacher.encoder.parameters(), before, method.encoder.parameters()):
         torch.testing.assert_close(t, m * t0 + (1 - m) * s)
 
 

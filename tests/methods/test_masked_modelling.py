@@ -9,15 +9,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import selfsup.methods.masked
-import selfsup.methods.predictive
+import selfsup.methods.jepa
+import selfsup.methods.mae
 from selfsup.modalities.image.encoders.cnn import SmallCNN
 from selfsup.modalities.image.encoders.vit import ViTEncoder
 from selfsup.encoders.tokens import gather_tokens
 from selfsup.errors import SelfsupError
-from selfsup.losses.masked import latent_prediction_loss, mae_loss
-from selfsup.methods.masked import MAE
-from selfsup.methods.predictive import JEPA
+from selfsup.losses.jepa import latent_prediction_loss
+from selfsup.losses.mae import mae_loss
+from selfsup.methods.jepa import JEPA
+from selfsup.methods.mae import MAE
 from selfsup.nn.masking import block_mask, jepa_masks, random_token_mask, sample_block_size
 from selfsup.nn.pos_embed import sincos_pos_embed
 from selfsup.views.base import IdentityViews
@@ -222,7 +223,7 @@ def test_jepa_predicts_layer_normed_target_tokens_from_a_disjoint_context(make, 
     seen = {}
     method.predictor.register_forward_pre_hook(lambda m, args: seen.update(args=args))
     monkeypatch.setattr(
-        selfsup.methods.predictive, "latent_prediction_loss",
+        selfsup.methods.jepa, "latent_prediction_loss",
         lambda p, t: seen.update(pred=p, target=t) or latent_prediction_loss(p, t),
     )
     out = method(batch)
@@ -235,7 +236,7 @@ def test_jepa_predicts_layer_normed_target_tokens_from_a_disjoint_context(make, 
             assert not set(query_index[block * b + i].tolist()) & set(context_index[i].tolist())
     # targets: the target encoder on ALL tokens, layer-normed, at the target positions
     with torch.no_grad():
-        full = method.target_encoder.forward_tokens(batch["x"])
+        full = method.teacher.encoder.forward_tokens(batch["x"])
         full = F.layer_norm(full, full.shape[-1:])
     expected = torch.stack(
         [full[i % b, query_index[i]] for i in range(m * b)]
@@ -246,7 +247,7 @@ def test_jepa_predicts_layer_normed_target_tokens_from_a_disjoint_context(make, 
 
 def test_jepa_target_encoder_gets_no_gradient_and_follows_the_linear_ema():
     method = _jepa()
-    target_params = list(method.target_encoder.parameters())
+    target_params = list(method.teacher.encoder.parameters())
     before = [p.clone() for p in target_params]
     method(_image_batch())["loss"].backward()
     assert all(p.grad is None and not p.requires_grad for p in target_params)
@@ -255,7 +256,7 @@ def test_jepa_target_encoder_gets_no_gradient_and_follows_the_linear_ema():
     torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1).step()
     method.on_step_end(0.5)
     momentum = 0.996 + (1.0 - 0.996) * 0.5
-    assert method.momentum == pytest.approx(momentum)
+    assert method.teacher.momentum == pytest.approx(momentum)
     for t, t0, s in zip(target_params, before, method.encoder.parameters()):
         torch.testing.assert_close(t, momentum * t0 + (1 - momentum) * s)
     assert any(not torch.equal(t, t0) for t, t0 in zip(target_params, before))
@@ -278,4 +279,4 @@ def test_masked_methods_are_registered_with_the_token_encoder_they_need():
         assert entry.factory is cls and entry.info.family == family and entry.info.paper
         assert entry.info.needs == ("tokens",)
         assert entry.info.view_style == "none"
-    assert selfsup.methods.masked.MAE is MAE
+    assert selfsup.methods.mae.MAE is MAE

@@ -65,7 +65,7 @@ def test_methods_are_registered_by_name_with_family_and_paper():
 
 def test_byol_teacher_gets_no_gradients_and_moves_after_step_end():
     method = _build(BYOL)
-    teachers = [method.teacher_encoder, method.teacher_projector]
+    teachers = [method.teacher.encoder, method.teacher.projector]
     teacher_params = [p for t in teachers for p in t.parameters()]
     before = [p.clone() for p in teacher_params]
 
@@ -76,7 +76,7 @@ def test_byol_teacher_gets_no_gradients_and_moves_after_step_end():
     torch.optim.SGD(student_params, lr=0.1).step()
     method.on_step_end(0.5)
     momentum = 1 - (1 - 0.99) * 0.5  # cosine schedule at half-way
-    assert method.momentum == pytest.approx(momentum)
+    assert method.teacher.momentum == pytest.approx(momentum)
     online = list(method.encoder.parameters()) + list(method.projector.parameters())
     for t, t0, s in zip(teacher_params, before, online):
         torch.testing.assert_close(t, momentum * t0 + (1 - momentum) * s)
@@ -87,7 +87,7 @@ def test_byol_teacher_is_frozen_at_the_end_of_training():
     method = _build(BYOL)
     method(unlabeled_batch())["loss"].backward()
     torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.1).step()
-    before = [p.clone() for p in method.teacher_encoder.parameters()]
+    before = [p.clone() for p in method.teacher.encoder.parameters()]
     method.on_step_end(1.0)
-    assert method.momentum == pytest.approx(1.0)
-    assert all(torch.equal(t, t0) for t, t0 in zip(method.teacher_encoder.parameters(), before))
+    assert method.teacher.momentum == pytest.approx(1.0)
+    assert all(torch.equal(t, t0) for t, t0 in zip(method.teacher.encoder.parameters(), before))

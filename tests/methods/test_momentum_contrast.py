@@ -15,8 +15,10 @@ from _tiny import (
     unlabeled_batch,
 )
 
-from selfsup.losses.momentum_contrast import moco_infonce
-from selfsup.methods.momentum_contrast import NNCLR, MoCoV2, MoCoV3
+from selfsup.losses.moco import moco_infonce
+from selfsup.methods.moco_v2 import MoCoV2
+from selfsup.methods.moco_v3 import MoCoV3
+from selfsup.methods.nnclr import NNCLR
 from selfsup.nn.ema import cosine_momentum
 from selfsup.views.base import ViewMaker
 
@@ -62,21 +64,21 @@ def test_backward_reaches_the_encoder_after_the_queue_is_updated(cls):
 def test_momentum_encoder_gets_no_gradient(cls):
     method = _build(cls)
     method(unlabeled_batch(seed=0))["loss"].backward()
-    frozen = [*method.momentum_encoder.parameters(), *method.momentum_projector.parameters()]
+    frozen = [*method.teacher.encoder.parameters(), *method.teacher.projector.parameters()]
     assert frozen and all(p.grad is None and not p.requires_grad for p in frozen)
 
 
 @pytest.mark.parametrize("cls", MOMENTUM, ids=lambda c: c.__name__)
 def test_momentum_follows_byol_cosine_schedule_and_the_ema_formula(cls):
     method = _build(cls)
-    momentum_params = list(method.momentum_encoder.parameters()) + list(
-        method.momentum_projector.parameters())
+    momentum_params = list(method.teacher.encoder.parameters()) + list(
+        method.teacher.projector.parameters())
     before = [p.clone() for p in momentum_params]
     method(unlabeled_batch(seed=0))["loss"].backward()
     _sgd_step(method)
     method.on_step_end(0.25)
     m = cosine_momentum(0.25, 0.99)
-    assert method.momentum == pytest.approx(m) and 0.99 < m < 1.0
+    assert method.teacher.momentum == pytest.approx(m) and 0.99 < m < 1.0
     online = list(method.encoder.parameters()) + list(method.projector.parameters())
     for k, k0, q in zip(momentum_params, before, online):
         torch.testing.assert_close(k, m * k0 + (1 - m) * q)
@@ -95,7 +97,7 @@ def test_moco_v2_enqueues_the_normalised_momentum_keys_of_view_2():
     batch = unlabeled_batch(seed=0)
     method(batch)
     with torch.no_grad():
-        keys = method.momentum_projector(method.momentum_encoder(batch["x"] + 0.1))
+        keys = method.teacher.projector(method.teacher.encoder(batch["x"] + 0.1))
     torch.testing.assert_close(method.queue.values(), F.normalize(keys, dim=1))
 
 
@@ -107,7 +109,7 @@ def test_moco_v2_asymmetric_loss_is_infonce_of_view_1_against_the_queue():
     loss = method(batch)["loss"]
     q1 = method.projector(method.encoder(batch["x"]))
     with torch.no_grad():
-        k2 = method.momentum_projector(method.momentum_encoder(batch["x"] + 0.1))
+        k2 = method.teacher.projector(method.teacher.encoder(batch["x"] + 0.1))
     torch.testing.assert_close(loss, moco_infonce(q1, k2, negatives, temperature=0.2))
 
 

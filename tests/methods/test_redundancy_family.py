@@ -16,9 +16,11 @@ from _tiny import (
 from torch import nn
 
 from selfsup.errors import SelfsupError
-from selfsup.losses.whitening import wmse_loss
+from selfsup.losses.wmse import wmse_loss
 from selfsup.methods.base import Method
-from selfsup.methods.redundancy import WMSE, MixedBarlowTwins, SimSiam
+from selfsup.methods.mixed_barlow_twins import MixedBarlowTwins
+from selfsup.methods.simsiam import SimSiam
+from selfsup.methods.wmse import WMSE
 
 SMALL_HEADS = {
     SimSiam: {"projector_hidden_dim": 32, "projector_dim": 16, "predictor_hidden_dim": 8},

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from _tiny import TinyEncoder
 
-from selfsup.methods.pretext import RotNet, TransformationPrediction
+from selfsup.methods.rotnet import RotNet, TransformationPrediction
 from selfsup.views.base import ViewMaker
 
 

@@ -14,14 +14,15 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
-from selfsup.modalities.timeseries.losses.ts2vec_cpc import (
-    future_infonce,
+from selfsup.modalities.timeseries.losses.cpc import future_infonce
+from selfsup.modalities.timeseries.losses.ts2vec import (
     hierarchical_contrastive_loss,
     instance_contrastive_loss,
     temporal_contrastive_loss,
 )
+from selfsup.modalities.timeseries.methods.cpc import CPC
 from selfsup.modalities.timeseries.methods.ts2vec import TS2Vec
-from selfsup.modalities.timeseries.methods.tstcc_cpc import CPC, TSTCC
+from selfsup.modalities.timeseries.methods.tstcc import TSTCC
 from selfsup.views.base import IdentityViews, ViewMaker
 
 
@@ -305,7 +306,7 @@ def test_tstcc_loss_is_weighted_sum_of_temporal_and_contextual_terms():
 
 
 def test_tstcc_contextual_term_is_nt_xent_of_projected_contexts():
-    from selfsup.losses.contrastive import nt_xent
+    from selfsup.losses.nt_xent import nt_xent
 
     method = _tstcc(dropout=0.0)
     calls = []

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from _distributed import WORLD, ddp_average, requires_gloo, run_distributed, shard
-from selfsup.losses.clustering import swav_loss
+from selfsup.losses.swav import swav_loss
 from selfsup.nn.sinkhorn import sinkhorn
 from selfsup.views.base import IdentityViews
 
@@ -68,7 +68,9 @@ def _method_data() -> torch.Tensor:
 
 
 def _build(name: str):
-    from selfsup.methods.clustering import DeepClusterV2, SeLa, SwAV
+    from selfsup.methods.deepcluster_v2 import DeepClusterV2
+    from selfsup.methods.sela import SeLa
+    from selfsup.methods.swav import SwAV
 
     torch.manual_seed(0)
     if name == "sela":

@@ -10,6 +10,7 @@ single-process state.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from unittest import mock
 
 import pytest
@@ -17,8 +18,8 @@ import torch
 from _distributed import ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from torch import nn
 
-import selfsup.losses.contrastive_variants as variants
-from selfsup.methods.contrastive_variants import ISogCLR
+from selfsup.losses import dcl, debiased, isogclr, mv_infonce, supcon, two_view_similarities
+from selfsup.methods.isogclr import ISogCLR
 from selfsup.views.base import ViewMaker
 
 N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N / WORLD
@@ -26,17 +27,19 @@ LABELS = torch.tensor([0, 1, 0, 2, 1, 1, 2, 0])  # positives across the two shar
 TEMPERATURES = torch.tensor([0.1, 0.3, 0.2, 0.5, 0.15, 0.4, 0.25, 0.1], dtype=torch.float64)
 U_PREVIOUS = torch.tensor([0.0, 2.0, 0.0, 5.0, 1.0, 0.0, 3.0, 0.5], dtype=torch.float64)
 LOSSES = {
-    "dcl": lambda z, rows: variants.dcl_loss(z[0], z[1], temperature=0.2),
-    "dclw": lambda z, rows: variants.dclw_loss(z[0], z[1], temperature=0.2, sigma=0.5),
-    "debiased": lambda z, rows: variants.debiased_contrastive_loss(
+    "dcl": lambda z, rows: dcl.dcl_loss(z[0], z[1], temperature=0.2),
+    "dclw": lambda z, rows: dcl.dclw_loss(z[0], z[1], temperature=0.2, sigma=0.5),
+    "debiased": lambda z, rows: debiased.debiased_contrastive_loss(
         z[0], z[1], temperature=0.5, tau_plus=0.1
     ),
-    "supcon": lambda z, rows: variants.supcon_loss(z[0], z[1], LABELS[rows], temperature=0.2),
-    "mv_infonce": lambda z, rows: variants.mv_infonce_loss(z, temperature=0.5),
+    "supcon": lambda z, rows: supcon.supcon_loss(z[0], z[1], LABELS[rows], temperature=0.2),
+    "mv_infonce": lambda z, rows: mv_infonce.mv_infonce_loss(z, temperature=0.5),
     "isogclr": lambda z, rows: (
-        variants.isogclr_loss(z[0], z[1], TEMPERATURES[rows], U_PREVIOUS[rows], 0.8, 0.4).loss
+        isogclr.isogclr_loss(z[0], z[1], TEMPERATURES[rows], U_PREVIOUS[rows], 0.8, 0.4).loss
     ),
 }
+# Every module of these losses that gathers: the plain-gather check patches them all.
+GATHERING_MODULES = (two_view_similarities, dcl, supcon, mv_infonce)
 STATE_INDEX = torch.tensor([5, 2, 9, 0, 7, 3, 8, 1])  # dataset positions of the global batch
 
 pytestmark = requires_gloo
@@ -65,7 +68,7 @@ def _loss_and_grads(name: str, rows: slice) -> tuple[torch.Tensor, list[torch.Te
 def _isogclr_outputs(rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
     layer, views = _problem()
     with torch.no_grad():
-        out = variants.isogclr_loss(
+        out = isogclr.isogclr_loss(
             layer(views[0][rows]), layer(views[1][rows]), TEMPERATURES[rows], U_PREVIOUS[rows]
         )
     return out.u, out.temperature_grad
@@ -100,7 +103,9 @@ def _worker(rank: int) -> dict:
     for name in LOSSES:
         loss, grads = _loss_and_grads(name, rows)
         results[name] = {"loss": loss, "grads": ddp_average(grads)}
-        with mock.patch.object(variants, "gather", plain_gather):
+        with ExitStack() as patches:
+            for module in GATHERING_MODULES:
+                patches.enter_context(mock.patch.object(module, "gather", plain_gather))
             _, plain_grads = _loss_and_grads(name, rows)
         results[name]["plain_gather_grads"] = ddp_average(plain_grads)
     results["isogclr_u"], results["isogclr_temperature_grad"] = _isogclr_outputs(rows)

@@ -14,9 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-import selfsup.losses.distillation
+import selfsup.losses.dino
 from _distributed import ddp_average, requires_gloo, run_distributed, shard
-from selfsup.losses.distillation import DINOLoss
+from selfsup.losses.dino import DINOLoss
 
 N, IN_DIM, K = 8, 6, 5  # global batch N, split into WORLD shards of N / WORLD
 NUM_VIEWS, NUM_GLOBAL, STEPS = 4, 2, 2
@@ -59,7 +59,7 @@ def _worker(rank: int) -> dict:
     results = _run(rows)
     ddp_average(results["grads"])
     # The bug the test must catch: a centre from the local batch only.
-    with mock.patch.object(selfsup.losses.distillation, "gather", lambda x: x):
+    with mock.patch.object(selfsup.losses.dino, "gather", lambda x: x):
         results["local_center"] = _run(rows)["center"]
     return results
 

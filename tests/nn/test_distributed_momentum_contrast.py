@@ -15,8 +15,9 @@ import torch
 from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from torch import nn
 
-from selfsup.losses import momentum_contrast
-from selfsup.losses.momentum_contrast import moco_infonce, moco_v3_loss, nnclr_loss
+from selfsup.losses import moco, nnclr
+from selfsup.losses.moco import moco_infonce, moco_v3_loss
+from selfsup.losses.nnclr import nnclr_loss
 from selfsup.nn.queue import Queue
 
 N, IN_DIM, EMBED_DIM, QUEUE = 8, 6, 4, 10  # global batch N, split into WORLD shards
@@ -93,10 +94,10 @@ def _worker(rank: int) -> dict:
         loss, grads = _loss_and_grads(name, rows)
         results[name] = {"loss": loss, "grads": ddp_average(grads)}
     # Failing variants, to show the checks can fail.
-    with mock.patch.object(momentum_contrast, "gather", lambda x: x), \
-            mock.patch.object(momentum_contrast, "rank", lambda: 0):
+    with mock.patch.object(moco, "gather", lambda x: x), \
+            mock.patch.object(moco, "rank", lambda: 0):
         results["moco_v3"]["local_keys_loss"] = _loss_and_grads("moco_v3", rows)[0]
-    with mock.patch.object(momentum_contrast, "gather", plain_gather):
+    with mock.patch.object(nnclr, "gather", plain_gather):
         results["nnclr"]["plain_gather_grads"] = ddp_average(_loss_and_grads("nnclr", rows)[1])
 
     # Each rank enqueues its own keys; 2 calls x 2 ranks x 3 rows = 12 > size 10: wraps.

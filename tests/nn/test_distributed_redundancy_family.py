@@ -16,9 +16,9 @@ import pytest
 import torch
 from torch import nn
 
-import selfsup.losses.mixed_barlow
+import selfsup.losses.mixed_barlow_twins
 from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed
-from selfsup.losses.mixed_barlow import mixed_barlow_twins_loss
+from selfsup.losses.mixed_barlow_twins import mixed_barlow_twins_loss
 
 N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N / WORLD
 SHARD = N // WORLD
@@ -70,7 +70,7 @@ def _worker(rank: int) -> dict:
     for name in STANDARDIZATIONS:
         loss, grads = _loss_and_grads(name, rank)
         results[name] = {"loss": loss, "grads": ddp_average(grads)}
-        with mock.patch.object(selfsup.losses.mixed_barlow, "gather", plain_gather):
+        with mock.patch.object(selfsup.losses.mixed_barlow_twins, "gather", plain_gather):
             _, plain_grads = _loss_and_grads(name, rank)
         results[name]["plain_gather_grads"] = ddp_average(plain_grads)
     return results

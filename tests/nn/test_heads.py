@@ -34,3 +34,14 @@ def test_mlp_last_batch_norm_without_affine_standardises_outputs():
 def test_mlp_rejects_zero_layers():
     with pytest.raises(ValueError):
         MLP(4, 8, 2, num_layers=0)
+
+
+@pytest.mark.parametrize("widths, name", [((4, -3, 2), "hidden_dim"), ((4, 8, 0), "out_dim")])
+def test_mlp_refuses_a_width_below_one_with_a_value_error(widths, name):
+    # torch itself raises RuntimeError for a negative width and builds a zero width silently
+    with pytest.raises(ValueError, match=f"MLP {name} must be an integer >= 1"):
+        MLP(*widths)
+
+
+def test_mlp_ignores_the_hidden_width_of_a_single_linear_layer():
+    assert MLP(4, 0, 2, num_layers=1).out_dim == 2

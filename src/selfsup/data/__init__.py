@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from selfsup.data.base import ArrayDataset, DataBundle, collate_batch
+from selfsup.data.base import ArrayDataset, DataBundle, DataSource, collate_batch
 from selfsup.errors import SelfsupError
 from selfsup.registry import DATASETS, check_kwargs
 
-__all__ = ["ArrayDataset", "DataBundle", "check_data_spec", "collate_batch", "load_data"]
+__all__ = ["ArrayDataset", "DataBundle", "DataSource", "check_data_spec", "collate_batch", "load_data"]
 
 
 def check_data_spec(spec: str) -> None:
@@ -38,8 +38,8 @@ def load_data(
     seed: int = 0,
     test_fraction: float = 0.2,
     **options: Any,
-) -> DataBundle:
-    """Load ``spec`` — a built-in data set name (``"digits"``) or a path — as a DataBundle.
+) -> DataSource:
+    """Load ``spec`` — a built-in data set name (``"digits"``) or a path — as a DataSource.
 
     What a file holds is said by ``modality``, never guessed from its shape. Files without an
     explicit test split get a seeded stratified split of ``test_fraction`` when labeled.

@@ -1,7 +1,10 @@
-"""Data bundles, the in-memory dataset that yields batch dicts, and the safe NumPy reader."""
+"""The data contract: :class:`DataSource` (split datasets + collate + input spec), the array
+record tensor modalities assemble (:class:`DataBundle`), the in-memory dataset that yields batch
+dicts, and the safe NumPy reader."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +18,12 @@ from selfsup.errors import SelfsupError
 
 @dataclass
 class DataBundle:
-    """Everything a run needs from a data source, decoded once and kept as tensors.
+    """The decoded arrays of a tensor modality's splits, before they become a :class:`DataSource`.
 
-    ``x_*`` hold the modality's compact representation (images: float32 ``[N, C, H, W]`` in
-    [0, 1]); ``y_*`` are int64 ``[N]`` class indices or None when unlabeled. ``x_test`` is None
+    Readers of fixed-shape data (images, series) assemble and split these (``split_bundle``);
+    the modality then wraps them with :meth:`to_source`, giving the contract the engine speaks.
+    ``x_*`` hold the modality's compact representation (images: ``uint8`` or float ``[N, C, H,
+    W]``); ``y_*`` are int64 ``[N]`` class indices or None when unlabeled. ``x_test`` is None
     when the source has no labels to evaluate against and no explicit test split.
     """
 
@@ -30,16 +35,86 @@ class DataBundle:
     y_test: torch.Tensor | None = None
     class_names: list[str] | None = None
     notes: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-    """Modality-specific facts about the data, e.g. ``{"devices": [...]}`` for multi-device
-    time series ``[N, D, T, C]``."""
     source_index: torch.Tensor | None = None
     """When a split reordered the source, the source row of each sample of
     ``cat(x_train, x_test)``; None when that concatenation is already in source order."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Facts the reader found on the way (device and channel names …), which the modality turns
+    into its typed input spec when it makes the :class:`DataSource`."""
+
+    def to_source(
+        self,
+        input_spec: Any,
+        on_device: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        source_type: type[DataSource] | None = None,
+        **extra: Any,
+    ) -> DataSource:
+        """The :class:`DataSource` (or the modality's subclass ``source_type``, given its
+        ``extra`` fields) over these arrays, one :class:`ArrayDataset` per split."""
+        return (source_type or DataSource)(
+            name=self.name,
+            modality=self.modality,
+            train=ArrayDataset(self.x_train, self.y_train),
+            test=ArrayDataset(self.x_test, self.y_test) if self.x_test is not None else None,
+            input_spec=input_spec,
+            y_train=self.y_train,
+            y_test=self.y_test,
+            class_names=self.class_names,
+            notes=list(self.notes),
+            source_index=self.source_index,
+            on_device=on_device,
+            **extra,
+        )
+
+
+@dataclass
+class DataSource:
+    """What every data source gives the engine: split datasets, their collate, and the input spec.
+
+    Attributes:
+        name / modality: what the data is called and which modality reads it.
+        train / test: map-style datasets (``__getitems__`` fetches a whole batch at once where the
+            storage allows); ``test`` is None when there is no held-out split. Sizes come from
+            ``len()``; nothing else about their items is assumed by the engine.
+        collate: items (or the dict ``__getitems__`` returns) -> the batch dict of ARCHITECTURE.md:
+            ``"x"`` in the structure the modality's encoders take, ``"index"``, optional ``"y"``
+            and modality keys (padding masks, a graph's ``edge_index`` …).
+        input_spec: the modality's typed description of one input, which encoder and view-maker
+            factories receive (image ``(C, H, W)``, series length/channels/devices …).
+        y_train / y_test: int64 ``[N]`` labels of each split, or None (evaluation reads them;
+            a self-supervised method never sees them).
+        class_names: original label values as strings, when labeled.
+        notes: things the reader decided that the user should hear once.
+        source_index: when a split reordered the rows of the user's file, the file row of each
+            sample of train followed by test (so ``embed`` can return rows in file order).
+        on_device: the modality's last step of batch preparation, run after the batch reached
+            the device (images stored ``uint8`` become float there), or None.
+    """
+
+    name: str
+    modality: str
+    train: Dataset
+    input_spec: Any
+    collate: Callable[[Any], dict[str, Any]] = None  # type: ignore[assignment]
+    test: Dataset | None = None
+    y_train: torch.Tensor | None = None
+    y_test: torch.Tensor | None = None
+    class_names: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
+    source_index: torch.Tensor | None = None
+    on_device: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.collate is None:
+            self.collate = collate_batch
 
     @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.x_train.shape[1:])
+    def n_train(self) -> int:
+        return len(self.train)
+
+    @property
+    def n_test(self) -> int:
+        return len(self.test) if self.test is not None else 0
 
     @property
     def num_classes(self) -> int | None:
@@ -49,25 +124,48 @@ class DataBundle:
         return int(max(int(y.max()) for y in ys)) + 1
 
     @property
-    def held_out(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``(x, y)`` that evaluation scores: the test split, or the train split when there is none."""
-        if self.x_test is not None:
-            return self.x_test, self.y_test
-        return self.x_train, self.y_train
-
-    @property
     def labeled(self) -> bool:
         return self.y_train is not None
+
+    @property
+    def held_out(self) -> tuple[Dataset, torch.Tensor | None]:
+        """``(dataset, y)`` that evaluation scores: the test split, or the train split when there
+        is none."""
+        if self.test is not None:
+            return self.test, self.y_test
+        return self.train, self.y_train
+
+    def finish(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The batch as encoders and views take it, once it is on its device."""
+        return self.on_device(batch) if self.on_device is not None else batch
+
+    def loader(
+        self, dataset: Dataset, batch_size: int, num_workers: int = 0
+    ) -> torch.utils.data.DataLoader:
+        """An in-order loader over ``dataset`` (a split, or a ``Subset`` of one) with this
+        source's collate: what evaluation embeds through."""
+        # its own generator: iterating must not draw from the global RNG, which seeds the views
+        return torch.utils.data.DataLoader(
+            dataset, batch_size=batch_size, shuffle=False, collate_fn=self.collate,
+            num_workers=num_workers, generator=torch.Generator().manual_seed(0),
+        )
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "modality": self.modality,
-            "input_shape": list(self.input_shape),
-            "n_train": int(self.x_train.shape[0]),
-            "n_test": int(self.x_test.shape[0]) if self.x_test is not None else 0,
+            **spec_to_dict(self.input_spec),
+            "n_train": self.n_train,
+            "n_test": self.n_test,
             "num_classes": self.num_classes,
         }
+
+
+def spec_to_dict(input_spec: Any) -> dict[str, Any]:
+    """An input spec as plain JSON: its own ``to_dict()``, or the shape of a tuple spec."""
+    if hasattr(input_spec, "to_dict"):
+        return input_spec.to_dict()
+    return {"input_shape": [int(s) for s in input_spec]}
 
 
 class ArrayDataset(Dataset):

@@ -1,4 +1,7 @@
-"""Helpers shared by the encoders: validating the per-sample input shape."""
+"""Helpers shared by the encoders: validating the per-sample input shape and the options.
+
+Each check raises a :class:`SelfsupError` naming the option and the encoder, so a bad value in a
+recipe is one line, before anything is built."""
 
 from __future__ import annotations
 
@@ -23,3 +26,27 @@ def positive_int(value: int, name: str, encoder: str) -> int:
         raise SelfsupError(f"Option {name} of encoder {encoder!r} must be a positive integer; "
                            f"got {value!r}.")
     return value
+
+
+def flag(value: bool, name: str, encoder: str) -> bool:
+    """``value`` if it is ``true`` or ``false`` (a string such as ``"no"`` would be truthy)."""
+    if not isinstance(value, bool):
+        raise SelfsupError(f"Option {name} of encoder {encoder!r} must be true or false; "
+                           f"got {value!r}.")
+    return value
+
+
+def dropout_rate(value: float, name: str, encoder: str) -> float:
+    """``float(value)`` if it is a number in ``[0, 1)`` (NaN is refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise SelfsupError(f"Option {name} of encoder {encoder!r} must be a number in [0, 1); "
+                           f"got {value!r}.")
+    return float(value)
+
+
+def positive_number(value: float, name: str, encoder: str) -> float:
+    """``float(value)`` if it is a number ``> 0`` (NaN is refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise SelfsupError(f"Option {name} of encoder {encoder!r} must be a number > 0; "
+                           f"got {value!r}.")
+    return float(value)

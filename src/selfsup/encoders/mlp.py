@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from selfsup.encoders.base import positive_int
+from selfsup.encoders.base import dropout_rate, positive_int
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
 
@@ -43,6 +43,7 @@ class MLPEncoder(nn.Module):
             raise SelfsupError(f"Option norm of encoder 'mlp' must be one of {list(_NORMS)}; "
                                f"got {norm!r}.")
         hidden_dims = [positive_int(int(h), "hidden_dims", "mlp") for h in hidden_dims]
+        dropout = dropout_rate(dropout, "dropout", "mlp")
         self.input_shape = tuple(int(s) for s in input_shape)
         layers: list[nn.Module] = [nn.Flatten(1)]
         d_in = math.prod(self.input_shape)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from torch.utils.data import Dataset, Subset
 
 from selfsup.errors import SelfsupError
 
@@ -94,36 +96,39 @@ class OnlineMonitor(L.Callback):
     """Every ``every_n_epochs`` epochs: kNN accuracy on the held-out labeled split (when labels
     exist) and label-free monitors (RankMe, embedding std as a collapse alarm) on detached
     embeddings. Values are logged (so checkpoints can select on them) and written to metrics.csv.
+
+    ``embed(encoder, dataset, device) -> [N, D]`` embeds a dataset through the data source's
+    loader; at most ``max_samples`` of each split (a fixed random subset) are scored.
     """
 
     def __init__(
         self,
         writer: MetricsWriter,
-        x_train: torch.Tensor,
+        embed: Callable[[torch.nn.Module, Dataset, torch.device], torch.Tensor],
+        train: Dataset,
         y_train: torch.Tensor | None,
-        x_eval: torch.Tensor,
+        held_out: Dataset,
         y_eval: torch.Tensor | None,
         every_n_epochs: int,
         k: int = 20,
         max_samples: int = 4096,
         collapse_ratio_alarm: float = 0.1,
-        batch_size: int = 512,
     ) -> None:
         gen = torch.Generator().manual_seed(0)
 
-        def cap(x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-            if x.shape[0] <= max_samples:
-                return x, y
-            keep = torch.randperm(x.shape[0], generator=gen)[:max_samples]
-            return x[keep], (y[keep] if y is not None else None)
+        def cap(data: Dataset, y: torch.Tensor | None) -> tuple[Dataset, torch.Tensor | None]:
+            if len(data) <= max_samples:
+                return data, y
+            keep = torch.randperm(len(data), generator=gen)[:max_samples]
+            return Subset(data, keep.tolist()), (y[keep] if y is not None else None)
 
         self.writer = writer
-        self.x_train, self.y_train = cap(x_train, y_train)
-        self.x_eval, self.y_eval = cap(x_eval, y_eval)
+        self.embed = embed
+        self.train, self.y_train = cap(train, y_train)
+        self.held_out, self.y_eval = cap(held_out, y_eval)
         self.every_n_epochs = every_n_epochs
         self.k = k
         self.collapse_ratio_alarm = collapse_ratio_alarm
-        self.batch_size = batch_size
         self.alarms: list[str] = []
 
     def _due(self, trainer: L.Trainer) -> bool:
@@ -133,10 +138,10 @@ class OnlineMonitor(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._due(trainer):
             return
-        from selfsup.eval import embed_tensor, embedding_std, knn_accuracy, rankme
+        from selfsup.eval import embedding_std, knn_accuracy, rankme
 
-        encoder = pl_module.method.encoder
-        eval_emb = embed_tensor(encoder, self.x_eval, self.batch_size, pl_module.device)
+        encoder = pl_module.encoder
+        eval_emb = self.embed(encoder, self.held_out, pl_module.device)
         std = embedding_std(eval_emb)
         values = {
             "rankme": rankme(eval_emb),
@@ -144,7 +149,7 @@ class OnlineMonitor(L.Callback):
             "collapse_ratio": std * math.sqrt(eval_emb.shape[1]),
         }
         if self.y_train is not None and self.y_eval is not None:
-            train_emb = embed_tensor(encoder, self.x_train, self.batch_size, pl_module.device)
+            train_emb = self.embed(encoder, self.train, pl_module.device)
             values["knn_acc"] = knn_accuracy(train_emb, self.y_train, eval_emb, self.y_eval, k=self.k)
         for key, value in values.items():
             pl_module.log(key, float(value), on_epoch=True, prog_bar=key in ("knn_acc", "rankme"), sync_dist=True)
@@ -179,7 +184,7 @@ class EncoderAveraging(L.Callback):
     ) -> None:
         self.count += 1
         with torch.no_grad():
-            for name, parameter in pl_module.method.encoder.named_parameters():
+            for name, parameter in pl_module.encoder.named_parameters():
                 if name not in self.average:
                     self.average[name] = parameter.detach().clone()
                 else:
@@ -187,7 +192,7 @@ class EncoderAveraging(L.Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         with torch.no_grad():
-            for name, parameter in pl_module.method.encoder.named_parameters():
+            for name, parameter in pl_module.encoder.named_parameters():
                 if name in self.average:
                     parameter.copy_(self.average[name])
 
@@ -200,5 +205,5 @@ class EncoderAveraging(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # a restored average lives on the CPU; the encoder may be on another device
-        device = next(pl_module.method.encoder.parameters()).device
+        device = next(pl_module.encoder.parameters()).device
         self.average = {k: v.to(device) for k, v in self.average.items()}

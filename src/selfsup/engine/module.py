@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -46,9 +46,11 @@ class SelfSupervisedModule(L.LightningModule):
         seed: int = 0,
         log_every_n_steps: int = 5,
         regularizers: dict[str, float] | None = None,
+        finish_batch: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.method = method
+        self.finish_batch = finish_batch
         self.optimizer_name = optimizer
         self.lr = lr
         self.weight_decay = weight_decay
@@ -59,6 +61,15 @@ class SelfSupervisedModule(L.LightningModule):
         self.seed = seed
         self.log_every_n_steps = log_every_n_steps
         self.regularizers = {name: float(w) for name, w in (regularizers or {}).items() if w}
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The encoder being trained (what callbacks evaluate, average and save)."""
+        return self.method.encoder
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        # the data source's last step, on the device (images stored uint8 become float here)
+        return self.finish_batch(batch) if self.finish_batch is not None else batch
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         # The views of step t depend only on (seed, t, rank): a resumed run draws exactly the

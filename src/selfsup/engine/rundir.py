@@ -116,6 +116,17 @@ def save_encoder(out: Path, encoder: nn.Module, spec: dict[str, Any]) -> None:
     write_json(out / "encoder.json", {**spec, "output_dim": int(encoder.output_dim)})
 
 
+def _input_spec(description: dict[str, Any]) -> Any:
+    """The input spec an encoder was built for: rebuilt by its modality from encoder.json (the
+    modality is looked up by name, never imported here), or the plain shape."""
+    from selfsup.modality import get_modality
+
+    modality = description.get("modality")
+    if modality is not None:
+        return get_modality(modality).input_spec_from_dict(description)
+    return tuple(description["input_shape"])
+
+
 def load_encoder(run_dir: str | Path) -> nn.Module:
     """Rebuild the encoder of a run from ``encoder.json`` and ``encoder.safetensors`` alone."""
     from selfsup.registry import ENCODERS
@@ -127,10 +138,11 @@ def load_encoder(run_dir: str | Path) -> nn.Module:
             raise SelfsupError(f"{path} does not exist: {run_dir} is not a finished selfsup run.")
     try:
         spec = json.loads(spec_path.read_text())
-        name, input_shape, kwargs = spec["name"], tuple(spec["input_shape"]), dict(spec.get("kwargs", {}))
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        name, kwargs = spec["name"], dict(spec.get("kwargs", {}))
+        input_spec = _input_spec(spec)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise SelfsupError(f"{spec_path} is not a valid encoder description ({err}).") from None
-    encoder = ENCODERS.build(name, input_shape, **kwargs)
+    encoder = ENCODERS.build(name, input_spec, **kwargs)
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as err:

@@ -13,8 +13,9 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from selfsup.config import Config
-from selfsup.data import ArrayDataset, DataBundle, collate_batch
+from selfsup.data import DataSource
 from selfsup.engine.callbacks import EncoderAveraging, MetricsWriter, NonFiniteLossGuard, OnlineMonitor
+from selfsup.engine.evaluation import embed_split
 from selfsup.engine.module import SelfSupervisedModule
 from selfsup.engine.sampling import EpochSeededSampler
 from selfsup.errors import SelfsupError
@@ -23,7 +24,7 @@ from selfsup.methods.base import Method
 
 def fit(
     method: Method,
-    bundle: DataBundle,
+    source: DataSource,
     config: Config,
     out: Path,
     *,
@@ -31,23 +32,24 @@ def fit(
     callbacks: Sequence[Any] = (),
     progress: bool = True,
 ) -> tuple[L.Trainer, OnlineMonitor | None]:
-    """Train ``method`` on ``bundle.x_train`` as ``config.train`` says, checkpointing into
+    """Train ``method`` on ``source.train`` as ``config.train`` says, checkpointing into
     ``out/checkpoints`` and logging into ``out/metrics.csv``; with ``resume`` continue from
     ``last.ckpt``. Returns the trainer and the online monitor (None when monitors are off)."""
     train = config.train
-    n_train = int(bundle.x_train.shape[0])
+    n_train = source.n_train
     checkpoint_dir = out / "checkpoints"
     writer = MetricsWriter(out / "metrics.csv")
     run_callbacks: list[Any] = [NonFiniteLossGuard(checkpoint_dir)]
     monitor_metric = None
     monitor: OnlineMonitor | None = None
     if config.eval.every_n_epochs > 0:
-        held_out_x, held_out_y = bundle.held_out
+        held_out, held_out_y = source.held_out
         monitor = OnlineMonitor(
             writer,
-            bundle.x_train,
-            bundle.y_train,
-            held_out_x,
+            lambda encoder, data, device: embed_split(encoder, source, data, device),
+            source.train,
+            source.y_train,
+            held_out,
             held_out_y,
             every_n_epochs=config.eval.every_n_epochs,
             k=config.eval.k,
@@ -55,7 +57,7 @@ def fit(
             collapse_ratio_alarm=config.eval.collapse_ratio_alarm,
         )
         run_callbacks.append(monitor)
-        monitor_metric = "knn_acc" if bundle.labeled else "rankme"
+        monitor_metric = "knn_acc" if source.labeled else "rankme"
     run_callbacks.append(writer)
     if train.average_weights:
         run_callbacks.append(EncoderAveraging())
@@ -121,8 +123,9 @@ def fit(
         seed=train.seed,
         log_every_n_steps=train.log_every_n_steps,
         regularizers=config.regularizers,
+        finish_batch=source.on_device,
     )
-    loader = _train_loader(bundle, train.batch_size, train.seed, train.num_workers, labels=method.uses_labels)
+    loader = train_loader(source, train.batch_size, train.seed, train.num_workers, labels=method.uses_labels)
     trainer.fit(
         module,
         train_dataloaders=loader,
@@ -148,17 +151,31 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
 
 
-def _train_loader(
-    bundle: DataBundle, batch_size: int, seed: int, num_workers: int, labels: bool = False
+def train_loader(
+    source: DataSource, batch_size: int, seed: int, num_workers: int, labels: bool = False
 ) -> torch.utils.data.DataLoader:
-    # Self-supervised: labels never reach the method, unless it is a supervised reference.
-    dataset = ArrayDataset(bundle.x_train, bundle.y_train if labels else None)
+    """The shuffled training loader (a new seeded order each epoch, last partial batch dropped).
+
+    Self-supervised: labels never reach the method, unless it is a supervised reference."""
+    collate = source.collate if labels else _without_labels(source.collate)
     return torch.utils.data.DataLoader(
-        dataset,
+        source.train,
         batch_size=batch_size,
-        sampler=EpochSeededSampler(dataset, seed),
+        sampler=EpochSeededSampler(source.train, seed),
         drop_last=True,
-        collate_fn=collate_batch,
+        collate_fn=collate,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )
+
+
+class _without_labels:
+    """A collate that drops ``"y"`` from the batches it makes (picklable for loader workers)."""
+
+    def __init__(self, collate: Any) -> None:
+        self.collate = collate
+
+    def __call__(self, items: Any) -> dict[str, Any]:
+        batch = self.collate(items)
+        batch.pop("y", None)
+        return batch

@@ -23,7 +23,7 @@ from selfsup.eval.label_free import (
 )
 from selfsup.eval.linear import linear_probe, linear_probe_accuracy
 from selfsup.eval.report import read_metrics_csv, write_report
-from selfsup.eval.suite import embed_tensor, evaluate_embeddings
+from selfsup.eval.suite import embed_loader, embed_tensor, evaluate_embeddings, move_to
 from selfsup.eval.svm import svm_probe
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "alpha_req",
     "alpha_req_score",
     "collapse_ratio",
+    "embed_loader",
     "embed_tensor",
     "embedding_std",
     "evaluate_embeddings",

@@ -26,7 +26,7 @@ from selfsup.errors import SelfsupError
 _MAX_BLOCK_ELEMENTS = 1 << 26
 
 
-def _as_embeddings(emb: Any, name: str, min_rows: int = 1) -> torch.Tensor:
+def as_embeddings(emb: Any, name: str, min_rows: int = 1) -> torch.Tensor:
     """Check ``emb`` is a finite 2-D array ``[N, D]`` and return it as a float tensor.
 
     The tensor keeps its device (so a CUDA batch is scored on the GPU); float64 stays float64,
@@ -61,7 +61,7 @@ def _as_embeddings(emb: Any, name: str, min_rows: int = 1) -> torch.Tensor:
     return tensor
 
 
-def _as_labels(labels: Any, name: str, n: int) -> torch.Tensor:
+def as_labels(labels: Any, name: str, n: int) -> torch.Tensor:
     """Check ``labels`` is a vector of ``n`` integer class labels; return them as int64 (CPU)."""
     if isinstance(labels, torch.Tensor):
         tensor = labels.detach().cpu()
@@ -101,9 +101,9 @@ def knn_predict(
     Returns:
         ``[M]`` int64 predicted labels on the CPU (values taken from ``train_y``).
     """
-    train = _as_embeddings(train_emb, "train_emb")
-    test = _as_embeddings(test_emb, "test_emb").to(device=train.device, dtype=train.dtype)
-    labels = _as_labels(train_y, "train_y", train.shape[0])
+    train = as_embeddings(train_emb, "train_emb")
+    test = as_embeddings(test_emb, "test_emb").to(device=train.device, dtype=train.dtype)
+    labels = as_labels(train_y, "train_y", train.shape[0])
     if test.shape[1] != train.shape[1]:
         raise SelfsupError(
             f"test_emb has {test.shape[1]} dimensions but train_emb has {train.shape[1]}; "
@@ -170,5 +170,5 @@ def knn_accuracy(
         1.0
     """
     predicted = knn_predict(train_emb, train_y, test_emb, k, temperature, chunk_size)
-    truth = _as_labels(test_y, "test_y", predicted.shape[0])
+    truth = as_labels(test_y, "test_y", predicted.shape[0])
     return float((predicted == truth).double().mean())

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.errors import SelfsupError
-from selfsup.eval.knn import _as_embeddings
+from selfsup.eval.knn import as_embeddings
 
 # Rows per block of the Gram and pairwise-distance computations (bounded memory).
 _ROW_CHUNK = 4096
@@ -66,7 +66,7 @@ def rankme(emb: Any, eps: float = 1e-7) -> float:
     Returns:
         The effective rank, a float in ``[~1, min(N, D)]``.
     """
-    sigma = _singular_values(_as_embeddings(emb, "emb"))
+    sigma = _singular_values(as_embeddings(emb, "emb"))
     # An all-zero matrix has ‖σ‖₁ = 0; clamping gives p_k = ε, i.e. RankMe ≈ 1 (collapsed).
     p = sigma / sigma.sum().clamp_min(torch.finfo(torch.float64).tiny) + eps
     return float(torch.exp(-(p * p.log()).sum()))
@@ -93,7 +93,7 @@ def alpha_req(emb: Any, fit_range: tuple[float, float] = (0.0, 1.0), floor: floa
     Returns:
         ``α`` (0 for a perfectly white spectrum); ``nan`` when fewer than two eigenvalues remain.
     """
-    matrix = _as_embeddings(emb, "emb", min_rows=2).double()
+    matrix = as_embeddings(emb, "emb", min_rows=2).double()
     matrix = matrix - matrix.mean(dim=0, keepdim=True)
     # Eigenvalues of the covariance are the squared singular values over N - 1.
     eigenvalues = _singular_values(matrix).pow(2).flip(0) / (matrix.shape[0] - 1)
@@ -131,7 +131,7 @@ def embedding_std(emb: Any) -> float:
     Returns:
         The mean std, in ``[0, 1/√D]`` (up to sampling noise).
     """
-    normalised = F.normalize(_as_embeddings(emb, "emb"), dim=1)
+    normalised = F.normalize(as_embeddings(emb, "emb"), dim=1)
     return float(normalised.std(dim=0, correction=0).mean())
 
 
@@ -145,7 +145,7 @@ def collapse_ratio(emb: Any) -> float:
     Args:
         emb: ``[N, D]`` embeddings.
     """
-    tensor = _as_embeddings(emb, "emb")
+    tensor = as_embeddings(emb, "emb")
     return embedding_std(tensor) * math.sqrt(tensor.shape[1])
 
 
@@ -163,8 +163,8 @@ def alignment(z1: Any, z2: Any, alpha: float = 2.0) -> float:
         z2: ``[N, D]`` embeddings of the second views (row ``i`` pairs with row ``i`` of z1).
         alpha: exponent α (the paper uses 2).
     """
-    a = _as_embeddings(z1, "z1")
-    b = _as_embeddings(z2, "z2").to(device=a.device, dtype=a.dtype)
+    a = as_embeddings(z1, "z1")
+    b = as_embeddings(z2, "z2").to(device=a.device, dtype=a.dtype)
     if a.shape != b.shape:
         raise SelfsupError(
             f"alignment needs two views of the same samples; got shapes {tuple(a.shape)} "
@@ -191,7 +191,7 @@ def uniformity(z: Any, t: float = 2.0, max_samples: int | None = None) -> float:
         max_samples: if set and ``N`` is larger, score a fixed random subset of this many rows
             (seeded, so deterministic): the cost is ``O(N² D)``.
     """
-    emb = _as_embeddings(z, "z", min_rows=2)
+    emb = as_embeddings(z, "z", min_rows=2)
     if max_samples is not None and emb.shape[0] > max_samples:
         generator = torch.Generator().manual_seed(0)
         emb = emb[torch.randperm(emb.shape[0], generator=generator)[:max_samples].to(emb.device)]

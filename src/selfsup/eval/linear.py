@@ -19,16 +19,16 @@ from typing import Any
 import numpy as np
 
 from selfsup.errors import SelfsupError
-from selfsup.eval.knn import _as_embeddings, _as_labels
+from selfsup.eval.knn import as_embeddings, as_labels
 
 
 def probe_inputs(train_emb: Any, train_y: Any, test_emb: Any, test_y: Any) -> tuple[np.ndarray, ...]:
     """``(train [N, D], y_train [N], test [M, D], y_test [M])`` as float64 / int numpy arrays,
     or one SelfsupError naming the argument that is wrong (shared by the linear and SVM probes)."""
-    train = _as_embeddings(train_emb, "train_emb").cpu().double().numpy()
-    test = _as_embeddings(test_emb, "test_emb").cpu().double().numpy()
-    y_train = _as_labels(train_y, "train_y", train.shape[0]).numpy()
-    y_test = _as_labels(test_y, "test_y", test.shape[0]).numpy()
+    train = as_embeddings(train_emb, "train_emb").cpu().double().numpy()
+    test = as_embeddings(test_emb, "test_emb").cpu().double().numpy()
+    y_train = as_labels(train_y, "train_y", train.shape[0]).numpy()
+    y_test = as_labels(test_y, "test_y", test.shape[0]).numpy()
     if test.shape[1] != train.shape[1]:
         raise SelfsupError(
             f"test_emb has {test.shape[1]} dimensions but train_emb has {train.shape[1]}; "

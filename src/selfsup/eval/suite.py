@@ -7,13 +7,14 @@ label-free scores, returning one flat dict of floats that the engine logs and th
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
-from selfsup.eval.knn import _as_embeddings, knn_accuracy
+from selfsup.eval.knn import as_embeddings, knn_accuracy
 from selfsup.eval.label_free import (
     alignment,
     alpha_req,
@@ -80,6 +81,58 @@ def embed_tensor(
     return torch.cat(chunks)
 
 
+def embed_loader(
+    encoder: nn.Module,
+    loader: Iterable[dict[str, Any]],
+    finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    device: str | torch.device | None = None,
+) -> torch.Tensor:
+    """Embed every batch of ``loader`` with ``encoder`` in evaluation mode, without gradients.
+
+    Each batch dict is moved to ``device`` (default: the encoder's), given to ``finish`` (the data
+    source's on-device step, e.g. ``uint8`` pixels to float) and its ``"x"`` to the encoder; any
+    input structure the encoder takes passes through. Training flags are restored afterwards.
+
+    Returns:
+        ``[N, D]`` float32 embeddings on the CPU, in the loader's order.
+    """
+    target = torch.device(device) if device is not None else _module_device(encoder)
+    modes = {module: module.training for module in encoder.modules()}
+    encoder.eval()
+    chunks = []
+    try:
+        with torch.no_grad():
+            for batch in loader:
+                batch = move_to(batch, target)
+                if finish is not None:
+                    batch = finish(batch)
+                chunks.append(_pooled(encoder, encoder(batch["x"])))
+    finally:
+        for module, training in modes.items():
+            module.training = training
+    if not chunks:
+        raise SelfsupError("There is nothing to embed: the data has 0 samples.")
+    return torch.cat(chunks)
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """``batch`` with every tensor in it (dicts, lists, tuples; objects with ``.to``) on ``device``."""
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    if hasattr(batch, "to") and callable(batch.to):  # tensors, PyG batches, a modality's own types
+        return batch.to(device)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to(v, device) for v in batch)
+    return batch
+
+
+def _pooled(encoder: nn.Module, out: Any) -> torch.Tensor:
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise TypeError(f"{type(encoder).__name__} must return pooled embeddings [B, D]; got {got}.")
+    return out.float().cpu()
+
+
 def evaluate_embeddings(
     train_emb: Any,
     train_y: Any | None,
@@ -108,7 +161,7 @@ def evaluate_embeddings(
         label vectors and ``test_emb`` are given, also ``knn_acc``, ``linear_acc`` and
         ``linear_f1`` (macro-F1 of the linear probe), and ``svm_acc`` / ``svm_f1`` when ``svm``.
     """
-    scored = _as_embeddings(test_emb if test_emb is not None else train_emb, "test_emb")
+    scored = as_embeddings(test_emb if test_emb is not None else train_emb, "test_emb")
     results: dict[str, float] = {}
     if train_y is not None and test_y is not None and test_emb is not None:
         results["knn_acc"] = knn_accuracy(train_emb, train_y, test_emb, test_y, k=k)

@@ -1,4 +1,5 @@
-"""The method contract: encoder + heads + objective, independent of the modality."""
+"""The method contract (:class:`Method`: encoder + heads + objective, independent of the modality)
+and :func:`detach_logs`, for a forward pass that returns a loss's terms."""
 
 from __future__ import annotations
 
@@ -55,3 +56,12 @@ class Method(nn.Module, ABC):
 
         Methods with EMA teachers or schedules (momentum, temperature) update them here.
         """
+
+
+def detach_logs(terms: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``terms`` with every entry but ``"loss"`` detached.
+
+    For a forward pass that returns a loss's ``*_terms`` dict as it is: ``"loss"`` keeps its
+    graph for the optimiser, the components are for logging only.
+    """
+    return {k: (v if k == "loss" else v.detach()) for k, v in terms.items()}

@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from selfsup.losses.distillation import DINOLoss, teacher_distribution, teacher_temperature_schedule
+from selfsup.losses.dino import DINOLoss, teacher_distribution, teacher_temperature_schedule
 from selfsup.methods.base import Method
-from selfsup.nn.ema import cosine_momentum, ema_update, make_teacher
+from selfsup.nn.momentum_teacher import MomentumTeacher
 from selfsup.registry import METHODS
 from selfsup.validate import check_int
 
@@ -90,7 +90,7 @@ class DINO(Method):
 
     with the centre :math:`c \leftarrow m c + (1-m)\,\mathrm{mean}(g_t)` over the global batch
     (eq. 4) and :math:`\theta_t \leftarrow \lambda \theta_t + (1-\lambda)\theta_s`.
-    See :mod:`selfsup.losses.distillation`.
+    See :mod:`selfsup.losses.dino`.
 
     The method asks for ``num_global_views + num_local_views`` views and never looks at them:
     with the ``multicrop`` view maker (the default on images) the extra views are small local
@@ -193,16 +193,16 @@ class DINO(Method):
             self.embed_dim, num_prototypes, head_hidden_dim, head_bottleneck_dim, head_layers,
             head_batch_norm, norm_last_layer,
         )
-        self.teacher_encoder = make_teacher(self.encoder)
-        self.teacher_head = make_teacher(self.head)
+        # The teacher: EMA copies of encoder and head, no gradient.
+        self.teacher = MomentumTeacher(
+            {"encoder": self.encoder, "head": self.head}, momentum_base=momentum_base
+        )
         self.criterion = DINOLoss(
             num_prototypes, student_temperature, teacher_temperature_start, center_momentum
         )
         self.teacher_temperature = teacher_temperature
         self.teacher_temperature_start = teacher_temperature_start
         self.teacher_warmup = teacher_warmup
-        self.momentum_base = momentum_base
-        self.momentum = momentum_base
         self.freeze_last_layer = freeze_last_layer
         # Training progress in [0, 1], a buffer so that a resumed run restores the schedules.
         self.register_buffer("progress", torch.zeros(()))
@@ -216,10 +216,7 @@ class DINO(Method):
         frozen = progress < self.freeze_last_layer
         student = [self.head(self.encoder(v["x"]), freeze_last_layer=frozen) for v in views]
         with torch.no_grad():
-            teacher = [
-                self.teacher_head(self.teacher_encoder(v["x"]))
-                for v in views[: self.num_global_views]
-            ]
+            teacher = [self.teacher(v["x"]) for v in views[: self.num_global_views]]
             # Collapse indicators, with the centre this step's loss uses (before its update).
             targets = torch.cat([
                 teacher_distribution(t, self.criterion.center, self.criterion.teacher_temperature)
@@ -237,16 +234,14 @@ class DINO(Method):
             "kl": (loss.detach() - entropy),
             "teacher_temperature": torch.tensor(self.criterion.teacher_temperature, device=device),
             # the momentum of the last teacher update (from progress: right after a resume too)
-            "momentum": torch.tensor(cosine_momentum(progress, self.momentum_base), device=device),
+            "momentum": torch.tensor(self.teacher.momentum_at(progress), device=device),
         }
 
     def on_step_end(self, progress: float) -> None:
         """Advance the schedules (teacher temperature, momentum), then update the teacher."""
         self.progress.fill_(float(progress))
         self._set_teacher_temperature(progress)
-        self.momentum = cosine_momentum(progress, self.momentum_base)
-        ema_update(self.teacher_encoder, self.encoder, self.momentum)
-        ema_update(self.teacher_head, self.head, self.momentum)
+        self.teacher.update(progress)
 
     def _set_teacher_temperature(self, progress: float) -> None:
         self.criterion.teacher_temperature = teacher_temperature_schedule(

@@ -1,8 +1,7 @@
 """iSogCLR: SimCLR's pipeline with a temperature per training sample, learned.
 
-It is the one InfoNCE variant with per-sample state (temperatures and moving averages
-indexed by ``batch["index"]``), hence its own module; the others are in
-:mod:`selfsup.methods.contrastive_variants`, from which it is importable too.
+It is the one InfoNCE variant with per-sample state: temperatures and moving averages indexed
+by ``batch["index"]``.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from selfsup.losses.contrastive_variants import isogclr_loss
-from selfsup.methods.projected_views import ProjectedViews, positive_cosine
+from selfsup.losses.isogclr import isogclr_loss
+from selfsup.methods.projection_method import ProjectionMethod, positive_cosine
 from selfsup.nn.gather import gather
 from selfsup.registry import METHODS
 
@@ -24,12 +23,12 @@ from selfsup.registry import METHODS
     paper="Qiu et al. 2023, Not All Semantics are Created Equal: Contrastive Self-supervised "
     "Learning with Automatic Temperature Individualization",
 )
-class ISogCLR(ProjectedViews):
+class ISogCLR(ProjectionMethod):
     r"""iSogCLR (Qiu, Hu, Yuan, Zhou, Zhang, Yang 2023, ICML): a temperature per sample, learned.
 
     The robust global contrastive loss (RGCL) is a KL-constrained DRO over each anchor's
     negatives; its dual gives every sample :math:`i` its own temperature :math:`\tau_i`,
-    optimised jointly with the network (:func:`~selfsup.losses.contrastive_variants.isogclr_loss`):
+    optimised jointly with the network (:func:`~selfsup.losses.isogclr.isogclr_loss`):
 
     .. math::
         \min_{w,\ \tau \in [\tau_{min}, \tau_{max}]^n}\ \frac{1}{n}\sum_i \tau_i
@@ -54,7 +53,7 @@ class ISogCLR(ProjectedViews):
 
     Args:
         encoder, views, projector_hidden_dim, projector_dim: as
-            :class:`~selfsup.methods.contrastive_variants.DCL`.
+            :class:`~selfsup.methods.dcl.DCL`.
         tau_init: initial :math:`\tau_i`.
         tau_min, tau_max: the box :math:`[\tau_{min}, \tau_{max}]` for :math:`\tau_i`
             (``tau_min >= 0.03`` keeps :math:`e^{2/\tau}` finite in float32).

@@ -1,8 +1,9 @@
 """SwAV: online cluster codes from Sinkhorn–Knopp on the batch, predicted across views.
 
 The clustering methods that keep per-sample state over the whole data set (SeLa,
-DeepCluster-v2) are in :mod:`selfsup.methods.clustering`; SwAV needs none: its codes come
-from the current batch (and, optionally, a queue of recent batches).
+DeepCluster-v2) are in :mod:`selfsup.methods.sela` and :mod:`selfsup.methods.deepcluster_v2`;
+SwAV needs none: its codes come from the current batch (and, optionally, a queue of recent
+batches).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from selfsup.losses.clustering import swav_loss
+from selfsup.losses.swav import swav_loss
 from selfsup.methods.base import Method
 from selfsup.nn.gather import rank, world_size
 from selfsup.nn.heads import MLP
@@ -43,7 +44,7 @@ class SwAV(Method):
     views are computed online by Sinkhorn–Knopp on the batch scores :math:`C^\top Z`
     (eq. 3–5: equal partition of the batch among the prototypes, entropy weight
     :math:`\varepsilon`, no gradient), and each code is predicted from the other views
-    (swapped prediction, eq. 1–2, averaged as in :func:`~selfsup.losses.clustering.swav_loss`):
+    (swapped prediction, eq. 1–2, averaged as in :func:`~selfsup.losses.swav.swav_loss`):
 
     .. math::
         \ell(z_t, q_s) = -\sum_k q_s^{(k)} \log

@@ -1,9 +1,11 @@
-"""Exponential-moving-average teachers (BYOL, DINO, MoCo-v3, I-JEPA …).
+"""The exponential-moving-average arithmetic of momentum teachers (BYOL, DINO, MoCo v3, I-JEPA …):
+:func:`make_teacher`, :func:`ema_update` and the :func:`cosine_momentum` schedule.
 
 The teacher ("target network" in BYOL) is a frozen copy of a student module whose
 parameters follow ``teacher = m * teacher + (1 - m) * student`` after each optimiser step
 (Grill et al. 2020, BYOL, Section 3.1), with the momentum ``m`` raised from ``m_base`` to 1
-over training by a cosine schedule (Section 3.3, "Optimization").
+over training by a cosine schedule (Section 3.3, "Optimization"). Methods use these through
+:class:`selfsup.nn.momentum_teacher.MomentumTeacher`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ One builder covers the heads of the methods in the catalogue:
 
 from __future__ import annotations
 
+from numbers import Integral
+
 from torch import nn
 
 
@@ -46,6 +48,14 @@ class MLP(nn.Sequential):
     ) -> None:
         if num_layers < 1:
             raise ValueError(f"MLP needs num_layers >= 1, got {num_layers}")
+        # torch refuses a negative width with a RuntimeError and builds a zero width silently;
+        # a ValueError here reaches a recipe's user as one line (Registry.build).
+        widths = {"in_dim": in_dim, "out_dim": out_dim}
+        if num_layers > 1:
+            widths["hidden_dim"] = hidden_dim
+        for name, width in widths.items():
+            if isinstance(width, bool) or not isinstance(width, Integral) or width < 1:
+                raise ValueError(f"MLP {name} must be an integer >= 1, got {width!r}")
         layers: list[nn.Module] = []
         width = in_dim
         for _ in range(num_layers - 1):

@@ -25,10 +25,10 @@ class ViewMaker(nn.Module, ABC):
     def forward(self, batch: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
         return [{**batch, "x": self.augment(batch["x"], i)} for i in range(n)]
 
-    def check_data(self, x: Any, describe: Callable[[int], str]) -> None:
+    def check_data(self, data: Any, describe: Callable[[int], str]) -> None:
         """Refuse, before training, a data set these views cannot make views of.
 
-        ``x`` is the whole training split; ``describe(i)`` names sample ``i`` for the user (its
+        ``data`` is the training split (the data source's dataset); ``describe(i)`` names sample ``i`` for the user (its
         row in their file). The engine calls this once, so a sample the views cannot handle
         (a series shorter than a crop) is named before any step runs. Default: accept anything.
         """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from selfsup.modalities.image.data.arrays import read_images
+from selfsup.modalities.image.data.source import ImageSpec
 from selfsup.modality import ModalitySpec, register_modality
 
 SPEC = register_modality(
@@ -12,7 +13,7 @@ SPEC = register_modality(
         read=read_images,
         default_encoder="small_cnn",
         default_views="simclr",
-        input_spec_from_dict=lambda d: tuple(d["input_shape"]),
+        input_spec_from_dict=ImageSpec.from_dict,
         # MAE / JEPA need patch tokens: the ViT provides them
         encoders_for={"tokens": "vit_tiny"},
         views_for={"asymmetric": "byol", "multicrop": "multicrop", "rotation": "rotation"},

@@ -8,7 +8,7 @@ from __future__ import annotations
 # Importing the modules registers the modality's data sets, views, encoders and methods.
 from selfsup.modalities.timeseries.data import multidevice, readers  # noqa: F401
 from selfsup.modalities.timeseries.encoders import base, conv1d, patch_transformer, tstcc_cnn  # noqa: F401
-from selfsup.modalities.timeseries.methods import collossl, ts2vec, tstcc_cpc  # noqa: F401
+from selfsup.modalities.timeseries.methods import collossl, cpc, ts2vec, tstcc  # noqa: F401
 from selfsup.modalities.timeseries.spec import SPEC
 from selfsup.modalities.timeseries.views import augment, ops, ts2vec_crops  # noqa: F401
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from selfsup.modalities.timeseries.data.readers import read_timeseries
+from selfsup.modalities.timeseries.data.source import SeriesSpec
 from selfsup.modality import ModalitySpec, register_modality
 
 SPEC = register_modality(
@@ -13,7 +14,7 @@ SPEC = register_modality(
         read=read_timeseries,
         default_encoder="dilated_cnn",
         default_views="ts_augment",
-        input_spec_from_dict=lambda d: tuple(d["input_shape"]),
+        input_spec_from_dict=SeriesSpec.from_dict,
         # MAE / JEPA need patch tokens: the patch transformer provides them
         encoders_for={"tokens": "patch_transformer", "sequence": "dilated_cnn"},
         # the published figures (TS2Vec, T-Loss, TS-TCC) use the RBF-SVM protocol

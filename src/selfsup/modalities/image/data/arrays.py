@@ -1,7 +1,10 @@
 """Image data sources: a folder of image files, a ``.npy``/``.npz`` array, built-in ``digits``.
 
-Every source returns a :class:`~selfsup.data.base.DataBundle` with float32 images
-``[N, C, H, W]`` in [0, 1], decoded once and kept in memory.
+Every source returns a :class:`~selfsup.data.base.DataSource` of images ``[N, C, H, W]``,
+decoded once and kept compact: ``uint8`` stays ``uint8`` in memory and becomes float in [0, 1]
+on the device (:class:`~selfsup.modalities.image.data.source.PixelsToFloat`). A ``uint8``
+``.npy`` larger than :data:`~selfsup.modalities.image.data.streamed.STREAM_BYTES` is not loaded
+at all: batches are read from the file as training asks for them.
 
 Decisions (what a user can rely on):
 
@@ -17,7 +20,7 @@ Decisions (what a user can rely on):
   cropping the centre (no distortion). Without it, a common size is kept; mixed sizes go to
   64×64 with a note.
 - **Arrays.** ``[N, H, W]`` or ``[N, H, W, C]`` with C in 1, 3, 4 (alpha dropped), channels
-  last. ``uint8`` is divided by 255, ``uint16`` by 65535, ``bool`` becomes 0/1, floats must
+  last. ``uint8`` is divided by 255 (on the device), ``uint16`` by 65535, ``bool`` becomes 0/1, floats must
   already lie in [0, 1] (error otherwise, since colour jitter and solarisation assume it);
   other integer types are rejected rather than scaled by a guess.
 - **Splits.** ``.npz`` keys ``x_test``/``y_test`` (or ``train``/``test`` folders) are used
@@ -36,7 +39,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from selfsup.data.base import DataBundle, np_load
+from selfsup.data.base import DataBundle, DataSource, np_load
+from selfsup.modalities.image.data.source import image_source
+from selfsup.modalities.image.data.streamed import large_uint8_npy, streamed_npy_source
 from selfsup.modalities.image.data.folder import IMAGE_EXTENSIONS, read_folder
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
 from selfsup.errors import SelfsupError
@@ -50,19 +55,21 @@ def read_images(
     seed: int = 0,
     test_fraction: float = 0.2,
     image_size: int | Sequence[int] | None = None,
-) -> DataBundle:
+) -> DataSource:
     """Read images from a folder, a ``.npy`` array or a ``.npz`` archive (see module doc)."""
     path = Path(path)
     check_fraction(test_fraction)
     size = _parse_size(image_size)
     if path.is_dir():
-        return read_folder(path, seed, test_fraction, size)
+        return image_source(read_folder(path, seed, test_fraction, size))
     suffix = path.suffix.lower()
     if suffix == ".npy":
+        if size is None and large_uint8_npy(path):
+            return streamed_npy_source(path)
         x = _array_to_images(np_load(path), path.name, "x", size)
-        return DataBundle(path.stem, "image", x, notes=[])
+        return image_source(DataBundle(path.stem, "image", x, notes=[]))
     if suffix == ".npz":
-        return _read_npz(path, seed, test_fraction, size)
+        return image_source(_read_npz(path, seed, test_fraction, size))
     raise SelfsupError(
         f"Cannot read {path} as image data: the image modality reads a folder of images, "
         "a .npy array [N, H, W(, C)] or a .npz archive with key 'x'. Pass the folder that "
@@ -81,8 +88,9 @@ def read_images(
 )
 def digits(
     seed: int = 0, test_fraction: float = 0.2, image_size: int | Sequence[int] | None = None
-) -> DataBundle:
-    """scikit-learn's ``load_digits``: ``x`` float32 ``[N, 1, 8, 8]`` (pixel values 0..16 / 16).
+) -> DataSource:
+    """scikit-learn's ``load_digits``: ``x`` ``uint8`` ``[N, 1, 8, 8]`` with pixel values 0..16,
+    made float ``/ 16`` on the device (float32 when ``image_size`` resizes them).
 
     The train/test split is FIXED (stratified, 20 % test, ``random_state=0``: 1437/360) so
     results are comparable across runs; ``seed`` and ``test_fraction`` are accepted for a
@@ -92,19 +100,20 @@ def digits(
     from sklearn.model_selection import train_test_split
 
     raw = load_digits()
-    x = torch.from_numpy(raw.images.astype(np.float32) / 16.0).unsqueeze(1)
+    x = torch.from_numpy(raw.images.astype(np.uint8)).unsqueeze(1)
     y = torch.from_numpy(raw.target.astype(np.int64))
     train, test = train_test_split(
         np.arange(len(y)), test_size=0.2, stratify=raw.target, random_state=0
     )
     size = _parse_size(image_size)
     if size is not None:
-        x = _resize_tensor(x, size)
+        x = _resize_tensor(x.float() / 16.0, size)
     train, test = torch.from_numpy(np.sort(train)), torch.from_numpy(np.sort(test))
-    return DataBundle(
+    bundle = DataBundle(
         "digits", "image", x[train], y[train], x[test], y[test],
         class_names=[str(d) for d in range(10)], notes=[],
     )
+    return image_source(bundle, max_value=16.0)
 
 
 # --------------------------------------------------------------------------- options
@@ -180,7 +189,8 @@ def _read_npz(
 def _array_to_images(
     array: np.ndarray, file: str, key: str, size: tuple[int, int] | None
 ) -> torch.Tensor:
-    """Validate an array ``[N, H, W]`` / ``[N, H, W, C]`` and return float32 ``[N, C, H, W]``."""
+    """Validate an array ``[N, H, W]`` / ``[N, H, W, C]`` and return ``[N, C, H, W]``: ``uint8``
+    as it is (unless resized), other dtypes as float32 in [0, 1]."""
     where = f"{file} (key {key!r})" if file.endswith(".npz") else file
     shape = list(array.shape)
     if array.ndim == 3:
@@ -196,6 +206,9 @@ def _array_to_images(
         raise SelfsupError(f"{where} holds no samples (shape {shape}).")
     if array.shape[-1] == 4:
         array = array[..., :3]  # alpha dropped, see module doc
+    if array.dtype == np.uint8 and size is None:
+        # kept compact: made float / 255 on the device (PixelsToFloat)
+        return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).contiguous()
     if array.dtype == np.uint8:
         scaled = array.astype(np.float32) / 255.0
     elif array.dtype == np.uint16:

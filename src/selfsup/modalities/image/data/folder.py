@@ -53,7 +53,8 @@ def read_folder(
 
     pixels, kept, decode_notes = _decode_images(root, files, size)
     notes += decode_notes
-    x = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
+    # kept uint8: made float / 255 on the device (PixelsToFloat)
+    x = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
     owner = owner[kept]
     y = None
     if labeled:

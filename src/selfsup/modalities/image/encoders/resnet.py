@@ -8,7 +8,7 @@ import torch
 import torchvision
 from torch import nn
 
-from selfsup.encoders.base import image_shape
+from selfsup.encoders.base import flag, image_shape
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
 
@@ -41,9 +41,10 @@ class ResNetEncoder(nn.Module):
             raise SelfsupError(f"Unknown ResNet {arch!r}; choose one of {', '.join(RESNETS)}.")
         channels, height, width = image_shape(input_shape, arch)
         self.input_shape = (channels, height, width)
+        zero_init_residual = flag(zero_init_residual, "zero_init_residual", arch)
         if small_stem is None:
             small_stem = min(height, width) <= SMALL_STEM_MAX_SIDE
-        self.small_stem = bool(small_stem)
+        self.small_stem = flag(small_stem, "small_stem", arch)
         net = getattr(torchvision.models, arch)(weights=None, zero_init_residual=zero_init_residual)
         if self.small_stem:
             net.conv1 = nn.Conv2d(channels, 64, kernel_size=3, stride=1, padding=1, bias=False)

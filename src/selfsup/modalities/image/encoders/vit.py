@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from selfsup.encoders.base import image_shape, positive_int
+from selfsup.encoders.base import dropout_rate, image_shape, positive_int, positive_number
 from selfsup.encoders.tokens import TransformerTrunk, init_linear_weights
 from selfsup.errors import SelfsupError
 from selfsup.nn.pos_embed import sincos_pos_embed
@@ -85,10 +85,13 @@ class ViTEncoder(TransformerTrunk, nn.Module):
         super().__init__()
         channels, height, width = image_shape(input_shape, "vit_tiny")
         self.input_shape = (channels, height, width)
-        self.patch_size = patch_size or default_patch_size(height, width)
+        # `patch_size or default` would take an explicit 0 for "choose for me"
+        self.patch_size = default_patch_size(height, width) if patch_size is None else patch_size
         positive_int(self.patch_size, "patch_size", "vit_tiny")
         for name, value in (("dim", dim), ("depth", depth), ("heads", heads)):
             positive_int(value, name, "vit_tiny")
+        positive_number(mlp_ratio, "mlp_ratio", "vit_tiny")
+        dropout_rate(dropout, "dropout", "vit_tiny")
         if height % self.patch_size or width % self.patch_size:
             raise SelfsupError(
                 f"vit_tiny: image size {height}x{width} is not a multiple of patch_size "

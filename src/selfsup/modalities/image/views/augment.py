@@ -103,7 +103,7 @@ class ImageViews(ViewMaker):
         solarize: Probability | None = None,
     ) -> None:
         super().__init__()
-        self.input_shape = _image_shape(input_shape, type(self).__name__)
+        self.input_shape = image_input_shape(input_shape, type(self).__name__)
         channels, height, width = self.input_shape
         given = {
             "crop_scale": crop_scale, "crop_ratio": crop_ratio, "hflip": hflip,
@@ -117,9 +117,9 @@ class ImageViews(ViewMaker):
             settings.update(self.TINY_DEFAULTS)
         settings.update({k: v for k, v in given.items() if v is not None})
 
-        scale = _range(settings["crop_scale"], "crop_scale", low=0.0, high=1.0)
-        ratio = _range(settings["crop_ratio"], "crop_ratio", low=0.0, high=float("inf"))
-        sigma = _range(settings["blur_sigma"], "blur_sigma", low=0.0, high=float("inf"))
+        scale = check_range(settings["crop_scale"], "crop_scale", low=0.0, high=1.0)
+        ratio = check_range(settings["crop_ratio"], "crop_ratio", low=0.0, high=float("inf"))
+        sigma = check_range(settings["blur_sigma"], "blur_sigma", low=0.0, high=float("inf"))
         if jitter_factors is None:
             jitter_factors = [settings["jitter_strength"] * f for f in self.JITTER_AT_STRENGTH_1]
         factors = [float(f) for f in jitter_factors]
@@ -136,7 +136,7 @@ class ImageViews(ViewMaker):
         if blur_kernel < 1 or blur_kernel % 2 == 0:
             raise SelfsupError(f"blur_kernel must be a positive odd integer; got {blur_kernel}.")
 
-        probabilities = {k: _probabilities(settings[k], k) for k in _PER_VIEW}
+        probabilities = {k: check_probabilities(settings[k], k) for k in _PER_VIEW}
         n_pipelines = max(len(p) for p in probabilities.values())
         self.view_configs: list[dict[str, Any]] = []
         pipelines = []
@@ -150,7 +150,7 @@ class ImageViews(ViewMaker):
                 "solarize": p["solarize"],
             }
             self.view_configs.append(config)
-            pipelines.append(_pipeline(config, (height, width)))
+            pipelines.append(augmentation_pipeline(config, (height, width)))
         self.pipelines = nn.ModuleList(pipelines)
 
     def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:
@@ -196,7 +196,7 @@ class BYOLViews(ImageViews):
     TINY_DEFAULTS: ClassVar[dict[str, Any]] = {"crop_scale": (0.2, 1.0), "blur": 0.0}
 
 
-def _pipeline(config: dict[str, Any], size: tuple[int, int]) -> nn.Sequential:
+def augmentation_pipeline(config: dict[str, Any], size: tuple[int, int]) -> nn.Sequential:
     """kornia transforms for one view; transforms with probability 0 are left out (cheaper)."""
     steps: list[nn.Module] = [
         K.RandomResizedCrop(size, scale=config["crop_scale"], ratio=config["crop_ratio"])
@@ -216,7 +216,7 @@ def _pipeline(config: dict[str, Any], size: tuple[int, int]) -> nn.Sequential:
     return nn.Sequential(*steps)
 
 
-def _image_shape(input_shape: Sequence[int], who: str) -> tuple[int, int, int]:
+def image_input_shape(input_shape: Sequence[int], who: str) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise SelfsupError(
@@ -226,7 +226,7 @@ def _image_shape(input_shape: Sequence[int], who: str) -> tuple[int, int, int]:
     return shape  # type: ignore[return-value]
 
 
-def _range(value: Sequence[float], name: str, low: float, high: float) -> tuple[float, float]:
+def check_range(value: Sequence[float], name: str, low: float, high: float) -> tuple[float, float]:
     try:
         pair = tuple(float(v) for v in value) if not isinstance(value, str) else ()
     except (TypeError, ValueError):
@@ -239,7 +239,7 @@ def _range(value: Sequence[float], name: str, low: float, high: float) -> tuple[
     return pair  # type: ignore[return-value]
 
 
-def _probabilities(value: Probability, name: str) -> list[float]:
+def check_probabilities(value: Probability, name: str) -> list[float]:
     values = list(value) if isinstance(value, Sequence) else [value]
     if not values or not all(isinstance(v, (int, float)) and 0.0 <= v <= 1.0 for v in values):
         raise SelfsupError(

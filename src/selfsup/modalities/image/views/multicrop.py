@@ -23,7 +23,7 @@ from torch import nn
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
-from selfsup.modalities.image.views.augment import BYOLViews, Probability, _image_shape, _pipeline
+from selfsup.modalities.image.views.augment import BYOLViews, Probability, image_input_shape, augmentation_pipeline
 
 LocalSize = float | int | Sequence[int] | str | None
 
@@ -104,7 +104,7 @@ class MultiCropViews(ViewMaker):
         blur_kernel: int | None = None,
     ) -> None:
         super().__init__()
-        self.input_shape = _image_shape(input_shape, type(self).__name__)
+        self.input_shape = image_input_shape(input_shape, type(self).__name__)
         _, height, width = self.input_shape
         if isinstance(num_global_views, bool) or not isinstance(num_global_views, int) \
                 or num_global_views < 1:
@@ -137,7 +137,7 @@ class MultiCropViews(ViewMaker):
         )
         # Same transforms, but the crop is resized to the local size instead of the input size.
         self.local_views.pipelines = nn.ModuleList(
-            _pipeline(config, self.local_size) for config in self.local_views.view_configs
+            augmentation_pipeline(config, self.local_size) for config in self.local_views.view_configs
         )
 
     def augment(self, x: torch.Tensor, i: int) -> torch.Tensor:

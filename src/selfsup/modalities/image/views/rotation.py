@@ -19,7 +19,7 @@ from torch import nn
 from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
-from selfsup.modalities.image.views.augment import _image_shape, _probabilities, _range
+from selfsup.modalities.image.views.augment import image_input_shape, check_probabilities, check_range
 
 
 @VIEWS.register(
@@ -51,7 +51,7 @@ class RotationViews(ViewMaker):
         hflip: float = 0.5,
     ) -> None:
         super().__init__()
-        self.input_shape = _image_shape(input_shape, "rotation views")
+        self.input_shape = image_input_shape(input_shape, "rotation views")
         _, height, width = self.input_shape
         if height != width:
             raise SelfsupError(
@@ -60,10 +60,10 @@ class RotationViews(ViewMaker):
             )
         steps: list[nn.Module] = []
         if crop_scale is not None:
-            scale = _range(crop_scale, "crop_scale", low=0.0, high=1.0)
-            ratio = _range(crop_ratio, "crop_ratio", low=0.0, high=float("inf"))
+            scale = check_range(crop_scale, "crop_scale", low=0.0, high=1.0)
+            ratio = check_range(crop_ratio, "crop_ratio", low=0.0, high=float("inf"))
             steps.append(K.RandomResizedCrop((height, width), scale=scale, ratio=ratio))
-        flip = _probabilities(hflip, "hflip")[0]
+        flip = check_probabilities(hflip, "hflip")[0]
         if flip > 0:
             steps.append(K.RandomHorizontalFlip(p=flip))
         self.base = nn.Sequential(*steps)

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from selfsup.data.base import DataBundle
+from selfsup.modalities.timeseries.data.source import SeriesSource, series_source
 from selfsup.errors import SelfsupError
 from selfsup.registry import DATASETS
 
@@ -99,7 +100,7 @@ def synthetic_har(
     n: int = DEFAULT_N,
     data_seed: int = 0,
     device: str | None = None,
-) -> DataBundle:
+) -> SeriesSource:
     """Synthetic multi-device human-activity windows (see the module docstring for the model).
 
     Args:
@@ -143,7 +144,7 @@ def synthetic_har(
     y_t = torch.from_numpy(y)
     train_rows = torch.from_numpy(np.flatnonzero(~test))
     test_rows = torch.from_numpy(np.flatnonzero(test))
-    return DataBundle(
+    return series_source(DataBundle(
         name,
         "timeseries",
         x_t[train_rows].contiguous(),
@@ -154,7 +155,7 @@ def synthetic_har(
         notes=[],
         meta=meta,
         source_index=torch.cat([train_rows, test_rows]),
-    )
+    ))
 
 
 # --------------------------------------------------------------------------- generator

@@ -67,6 +67,7 @@ from selfsup.modalities.timeseries.data.files import (
     train_file_in,
 )
 from selfsup.errors import SelfsupError
+from selfsup.modalities.timeseries.data.source import SeriesSource, series_source
 from selfsup.registry import DATASETS
 
 __all__ = ["BUILTIN_SETS", "read_timeseries", "series_lengths", "zscore_series"]
@@ -83,7 +84,7 @@ def read_timeseries(
     time_column: str = "time",
     group_column: str | None = "group",
     normalize: str = "none",
-) -> DataBundle:
+) -> SeriesSource:
     """Read time series from ``.npy``, ``.npz``, ``.csv``, ``.ts`` or a folder (see module doc)."""
     path = Path(path)
     check_fraction(test_fraction)
@@ -120,7 +121,7 @@ def read_timeseries(
             "([N, T, C]), .npz (keys x, y, x_test, y_test), .csv (long or wide form), UCR/UEA "
             ".ts files, or a folder holding <Name>_TRAIN.ts / <Name>_TEST.ts."
         )
-    return _assemble(name, train, test, notes, seed, test_fraction, normalize)
+    return series_source(_assemble(name, train, test, notes, seed, test_fraction, normalize))
 
 
 # --------------------------------------------------------------------------- shared checks
@@ -342,7 +343,7 @@ BUILTIN_SETS: dict[str, tuple[str, int, str]] = {
 }
 
 
-def load_builtin(name: str, normalize: str = "none") -> DataBundle:
+def load_builtin(name: str, normalize: str = "none") -> SeriesSource:
     """Load a ``ucr:``/``uea:`` set from aeon's shipped files with its official split."""
     if name not in BUILTIN_SETS:
         raise SelfsupError(
@@ -363,11 +364,11 @@ def load_builtin(name: str, normalize: str = "none") -> DataBundle:
             "aeon. Reinstall aeon (pip install --force-reinstall aeon)."
         )
     train, test = read_ts_file(train_file), read_ts_file(test_file)
-    return _assemble(name, train, test, [], 0, 0.0, normalize)
+    return series_source(_assemble(name, train, test, [], 0, 0.0, normalize))
 
 
 def _register_builtin(name: str, total: int, description: str) -> None:
-    def load(seed: int = 0, test_fraction: float = 0.2, normalize: str = "none") -> DataBundle:
+    def load(seed: int = 0, test_fraction: float = 0.2, normalize: str = "none") -> SeriesSource:
         return load_builtin(name, normalize)
 
     load.__doc__ = (

@@ -34,14 +34,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from selfsup.encoders.base import positive_int
+from selfsup.encoders.base import dropout_rate, flag, positive_int
 from selfsup.encoders.tokens import encoder_name
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
 
 __all__ = [
-    "DilatedCNN", "SequenceEncoder", "SeriesEncoder", "check_sequence_encoder", "hold",
-    "positive_ints", "series_shape",
+    "CausalCNN", "DilatedCNN", "SequenceEncoder", "SeriesEncoder", "check_sequence_encoder",
+    "hold", "positive_ints", "series_shape",
 ]
 
 #: the attributes a sequence encoder must have
@@ -300,12 +300,10 @@ class DilatedCNN(SeriesEncoder):
         for option, value in (("output_dim", output_dim), ("hidden_dim", hidden_dim),
                               ("depth", depth), ("kernel_size", kernel_size)):
             positive_int(value, option, self.name)
-        if not 0.0 <= dropout < 1.0:
-            raise SelfsupError(f"Option dropout of encoder {self.name!r} must be in [0, 1); "
-                               f"got {dropout!r}.")
+        dropout_rate(dropout, "dropout", self.name)
         self.input_shape = tuple(int(s) for s in input_shape)
         self.output_dim = self.sequence_dim = output_dim
-        self.causal = bool(causal)
+        self.causal = flag(causal, "causal", self.name)
         self.input_projection = nn.Linear(self.channels, hidden_dim)
         widths = [hidden_dim] * depth + [output_dim]
         self.blocks = nn.ModuleList(
@@ -340,18 +338,26 @@ class DilatedCNN(SeriesEncoder):
     description="dilated_cnn with causal convolutions (T-Loss's encoder): latent t sees inputs "
     "<= t only, as CPC needs",
 )
-def causal_cnn(
-    input_shape: Sequence[int],
-    output_dim: int = 320,
-    hidden_dim: int = 64,
-    depth: int = 10,
-    kernel_size: int = 3,
-    dropout: float = 0.1,
-) -> DilatedCNN:
+class CausalCNN(DilatedCNN):
     """:class:`DilatedCNN` with ``causal=True`` (Franceschi et al. 2019, "Unsupervised Scalable
     Representation Learning for Multivariate Time Series", Section 3: causal dilated convolutions).
 
     Predictive methods (CPC) need it: with symmetric padding every latent sees the whole series,
-    so predicting the future from the context is trivial. The options are DilatedCNN's.
+    so predicting the future from the context is trivial. The options are DilatedCNN's. A class
+    of its own, so its errors and :func:`~selfsup.encoders.tokens.encoder_name` say
+    ``causal_cnn``, the name the user chose.
     """
-    return DilatedCNN(input_shape, output_dim, hidden_dim, depth, kernel_size, dropout, causal=True)
+
+    name = "causal_cnn"
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        output_dim: int = 320,
+        hidden_dim: int = 64,
+        depth: int = 10,
+        kernel_size: int = 3,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(input_shape, output_dim, hidden_dim, depth, kernel_size, dropout,
+                         causal=True)

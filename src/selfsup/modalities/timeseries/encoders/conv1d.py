@@ -38,7 +38,7 @@ class _ConvBNReLU(nn.Module):
         return F.relu(h) if self.relu else h
 
 
-def _masked_input(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def masked_input(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """``x [B, T, C]`` with the masked timestamps zeroed, channel-first ``[B, C, T]``."""
     if mask is not None:
         x = x.masked_fill(mask[..., None], 0.0)
@@ -106,7 +106,7 @@ class FCN1d(SeriesEncoder):
     def encode_sequence(
         self, x: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        h, keep = _masked_input(x, mask), observed[:, None].to(x.dtype)
+        h, keep = masked_input(x, mask), observed[:, None].to(x.dtype)
         for block in self.blocks:
             h = hold(block(h), keep)
         return h.transpose(1, 2), observed
@@ -183,7 +183,7 @@ class ResNet1d(SeriesEncoder):
     def encode_sequence(
         self, x: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        h, keep = _masked_input(x, mask), observed[:, None].to(x.dtype)
+        h, keep = masked_input(x, mask), observed[:, None].to(x.dtype)
         for block in self.blocks:
             h = block(h, keep)
         return h.transpose(1, 2), observed

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup.encoders.base import positive_int
-from selfsup.modalities.timeseries.encoders.conv1d import _masked_input
+from selfsup.modalities.timeseries.encoders.conv1d import masked_input
 from selfsup.modalities.timeseries.encoders.base import SeriesEncoder, hold, positive_ints, series_shape
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS
@@ -123,7 +123,7 @@ class TSTCCEncoder(SeriesEncoder):
     def encode_sequence(
         self, x: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        h, keep = _masked_input(x, mask), observed[:, None].to(x.dtype)  # [B, C, T], [B, 1, T]
+        h, keep = masked_input(x, mask), observed[:, None].to(x.dtype)  # [B, C, T], [B, 1, T]
         for i, block in enumerate(self.blocks):
             h = block(h)
             if i == 0:

@@ -1,8 +1,8 @@
 """TS2Vec: hierarchical contrasting of per-timestamp latents over overlapping crops.
 
-Also holds the two helpers the time-series methods share (:func:`sequence_encoder`, the
-contract check, and :func:`positive_int`); TS-TCC and CPC live in
-:mod:`selfsup.modalities.timeseries.methods.tstcc_cpc`.
+TS-TCC and CPC are in :mod:`~selfsup.modalities.timeseries.methods.tstcc` and
+:mod:`~selfsup.modalities.timeseries.methods.cpc`; the checks the three share in
+:mod:`~selfsup.modalities.timeseries.methods.checks`.
 """
 
 from __future__ import annotations
@@ -13,44 +13,10 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
-from selfsup.modalities.timeseries.losses.ts2vec_cpc import hierarchical_contrastive_loss
 from selfsup.methods.base import Method
+from selfsup.modalities.timeseries.losses.ts2vec import hierarchical_contrastive_loss
+from selfsup.modalities.timeseries.methods.checks import probability, sequence_encoder
 from selfsup.registry import METHODS
-
-
-def sequence_encoder(encoder: nn.Module, method_name: str) -> nn.Module:
-    """Return ``encoder`` if it has the sequence contract, else raise one clear SelfsupError.
-
-    The contract (``sequence_dim`` and ``forward_sequence(x, mask=None) -> [B, T', D]``) is
-    defined and checked by :func:`selfsup.modalities.timeseries.encoders.base.check_sequence_encoder`; this
-    imports it lazily so that ``selfsup.methods`` does not import modality code at import time.
-    """
-    try:
-        from selfsup.modalities.timeseries.encoders.base import check_sequence_encoder
-    except ImportError:  # the time-series encoders are not installed: check the attributes here
-        missing = [a for a in ("sequence_dim", "forward_sequence") if not hasattr(encoder, a)]
-        if missing:
-            raise SelfsupError(
-                f"method {method_name!r} needs a sequence encoder (one latent per timestamp or "
-                f"patch) such as dilated_cnn; {type(encoder).__name__} has no "
-                f"{' or '.join(missing)}. Choose a time-series encoder (--encoder / encoder.name)."
-            ) from None
-        return encoder
-    check_sequence_encoder(encoder, method_name)
-    return encoder
-
-
-def positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def probability(value: Any, name: str, *, open_high: bool = False) -> float:
-    value = float(value)
-    if not (0.0 <= value < 1.0 if open_high else 0.0 <= value <= 1.0):
-        raise ValueError(f"{name} must be in [0, 1{')' if open_high else ']'}, got {value!r}")
-    return value
 
 
 @METHODS.register(
@@ -71,7 +37,7 @@ class TS2Vec(Method):
     encoder zeroes those timestamps' latents right after its input projection. On the
     timestamps both crops share, the latents :math:`r, r'` ``[B, T, D]`` are contrasted by the
     hierarchical loss of Algorithm 1
-    (:func:`~selfsup.modalities.timeseries.losses.ts2vec_cpc.hierarchical_contrastive_loss`): at every scale the
+    (:func:`~selfsup.modalities.timeseries.losses.ts2vec.hierarchical_contrastive_loss`): at every scale the
     instance-wise term (eq. 3, other samples at the same timestamp as negatives) and the
     temporal term (eq. 2, the same sample's other timestamps as negatives), weighted
     :math:`\alpha` and :math:`1 - \alpha`, then max-pooling over time by 2 until one latent

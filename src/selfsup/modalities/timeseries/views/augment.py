@@ -20,8 +20,8 @@ from selfsup.registry import VIEWS
 from selfsup.modalities.timeseries.views import ops as ts_ops
 from selfsup.views.base import ViewMaker
 from selfsup.modalities.timeseries.views.ops import (
-    _check_float,
-    _check_int,
+    check_float_option,
+    check_int_option,
     frequency_mask,
     jitter,
     magnitude_warp,
@@ -113,7 +113,7 @@ class TimeSeriesViews(ViewMaker):
             "jitter_sigma": jitter_sigma, "scaling_sigma": scaling_sigma,
             "magnitude_warp_sigma": magnitude_warp_sigma, "time_warp_sigma": time_warp_sigma,
         }.items():
-            _check_float(value, name, low=0.0, high=float("inf"))
+            check_float_option(value, name, low=0.0, high=float("inf"))
         for name, value in {
             "jitter_p": jitter_p, "scaling_p": scaling_p, "magnitude_warp_p": magnitude_warp_p,
             "time_warp_p": time_warp_p, "window_slice_p": window_slice_p,
@@ -121,16 +121,16 @@ class TimeSeriesViews(ViewMaker):
             "frequency_mask_p": frequency_mask_p, "timestamp_mask_ratio": timestamp_mask_ratio,
             "frequency_mask_ratio": frequency_mask_ratio,
         }.items():
-            _check_float(value, name, low=0.0, high=1.0)
-        _check_float(window_slice_ratio, "window_slice_ratio", low=0.0, high=1.0, low_open=True)
-        _check_int(magnitude_warp_knots, "magnitude_warp_knots", low=0)
-        _check_int(time_warp_knots, "time_warp_knots", low=0)
-        _check_int(permutation_max_segments, "permutation_max_segments", low=1)
+            check_float_option(value, name, low=0.0, high=1.0)
+        check_float_option(window_slice_ratio, "window_slice_ratio", low=0.0, high=1.0, low_open=True)
+        check_int_option(magnitude_warp_knots, "magnitude_warp_knots", low=0)
+        check_int_option(time_warp_knots, "time_warp_knots", low=0)
+        check_int_option(permutation_max_segments, "permutation_max_segments", low=1)
         if not isinstance(jitter_relative, bool):
             raise SelfsupError(f"jitter_relative must be true or false; got {jitter_relative!r}.")
         steps = self.input_shape[-2]
         if crop_length is not None:
-            _check_int(crop_length, "crop_length", low=1)
+            check_int_option(crop_length, "crop_length", low=1)
             if crop_length > steps:
                 raise SelfsupError(f"crop_length={crop_length} is longer than the series "
                                    f"(T = {steps}); use crop_length ≤ {steps}.")
@@ -174,10 +174,10 @@ class TimeSeriesViews(ViewMaker):
                 out = _with_probability(out, self._run_op(name, out, kw), p)
             return out if out is not x else x.clone()
 
-    def check_data(self, x: Tensor, describe: Callable[[int], str]) -> None:
+    def check_data(self, data: Any, describe: Callable[[int], str]) -> None:
         if self.crop_length is not None:
             ts_ops.check_long_enough(
-                ts_ops.sample_lengths(x), self.crop_length, "random_crop", describe=describe
+                ts_ops.sample_lengths(ts_ops.series_of(data)), self.crop_length, "random_crop", describe=describe
             )
 
     def forward(self, batch: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
@@ -241,10 +241,10 @@ class TSTCCViews(ViewMaker):
     ) -> None:
         super().__init__()
         self.input_shape = series_shape(input_shape, type(self).__name__)
-        _check_float(scale_mean, "scale_mean", low=-float("inf"), high=float("inf"))
-        _check_float(scale_sigma, "scale_sigma", low=0.0, high=float("inf"))
-        _check_float(jitter_sigma, "jitter_sigma", low=0.0, high=float("inf"))
-        _check_int(max_segments, "max_segments", low=1)
+        check_float_option(scale_mean, "scale_mean", low=-float("inf"), high=float("inf"))
+        check_float_option(scale_sigma, "scale_sigma", low=0.0, high=float("inf"))
+        check_float_option(jitter_sigma, "jitter_sigma", low=0.0, high=float("inf"))
+        check_int_option(max_segments, "max_segments", low=1)
         self.scale_mean, self.scale_sigma = float(scale_mean), float(scale_sigma)
         self.jitter_sigma, self.max_segments = float(jitter_sigma), max_segments
 

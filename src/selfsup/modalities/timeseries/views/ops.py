@@ -29,6 +29,7 @@ who ran these ops on the UCR archive.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -91,7 +92,7 @@ def magnitude_warp(x: Tensor, sigma: float, knots: int = 4) -> Tensor:
     the series is multiplied by that curve. Um et al. and Iwana & Uchida use σ = 0.2, 4 knots.
     """
     _check_sigma(sigma, "sigma")
-    _check_int(knots, "knots", low=0)
+    check_int_option(knots, "knots", low=0)
     flat, restore = _flatten(x)
     lengths = observed_lengths(flat)
     values = 1.0 + sigma * torch.randn(flat.shape[0], knots + 2, flat.shape[-1], device=x.device)
@@ -110,7 +111,7 @@ def time_warp(x: Tensor, sigma: float, knots: int = 4) -> Tensor:
     σ = 0.2, 4 knots.
     """
     _check_sigma(sigma, "sigma")
-    _check_int(knots, "knots", low=0)
+    check_int_option(knots, "knots", low=0)
     if sigma == 0:
         return x.clone()
     flat, restore = _flatten(x)
@@ -135,7 +136,7 @@ def window_slice(x: Tensor, ratio: float) -> Tensor:
     The shape is kept; ``ratio = 1`` is the identity. Le Guennec et al. and Iwana & Uchida use
     ratio 0.9.
     """
-    _check_float(ratio, "ratio", low=0.0, high=1.0, low_open=True)
+    check_float_option(ratio, "ratio", low=0.0, high=1.0, low_open=True)
     flat, restore = _flatten(x)
     n, steps, _ = flat.shape
     lengths = observed_lengths(flat)
@@ -154,7 +155,7 @@ def random_crop(x: Tensor, length: int, index: Tensor | None = None) -> Tensor:
     shorter than ``length`` is an error naming its row (its data-set position when ``index``,
     the batch's ``"index"``, is given).
     """
-    _check_int(length, "length", low=1)
+    check_int_option(length, "length", low=1)
     flat, restore = _flatten(x)
     n = flat.shape[0]
     lengths = observed_lengths(flat)
@@ -172,7 +173,7 @@ def permutation(x: Tensor, max_segments: int = 5) -> Tensor:
     Um et al. use a fixed 4 segments; Iwana & Uchida up to 5; TS-TCC up to ``max_seg``
     (8 for HAR). ``k`` is capped by the observed length.
     """
-    _check_int(max_segments, "max_segments", low=1)
+    check_int_option(max_segments, "max_segments", low=1)
     flat, restore = _flatten(x)
     n, steps, channels = flat.shape
     device = flat.device
@@ -210,7 +211,7 @@ def timestamp_mask(x: Tensor, ratio: float) -> Tensor:
     The binomial timestamp mask of TS2Vec (Yue et al. 2022, Section 3.2, p = 0.5 there, on the
     latent vectors after the input projection); here on the input. Padding stays NaN.
     """
-    _check_float(ratio, "ratio", low=0.0, high=1.0)
+    check_float_option(ratio, "ratio", low=0.0, high=1.0)
     observed = ~torch.isnan(x).all(dim=-1)
     masked = (torch.rand(x.shape[:-1], device=x.device) < ratio) & observed
     return x.masked_fill(masked[..., None], 0.0)
@@ -225,7 +226,7 @@ def frequency_mask(x: Tensor, ratio: float) -> Tensor:
     The band is drawn per series and shared by its channels. Padding is read as 0 by the FFT and
     stays NaN in the output, so for padded series the band is one of the padded length's bins.
     """
-    _check_float(ratio, "ratio", low=0.0, high=1.0)
+    check_float_option(ratio, "ratio", low=0.0, high=1.0)
     if ratio == 0:
         return x.clone()
     flat, restore = _flatten(x)
@@ -349,16 +350,22 @@ def _check_sigma(sigma: float | Tensor, name: str) -> None:
         if (sigma < 0).any():
             raise SelfsupError(f"{name} must be ≥ 0; got a tensor with negative entries.")
         return
-    _check_float(sigma, name, low=0.0, high=float("inf"))
+    check_float_option(sigma, name, low=0.0, high=float("inf"))
 
 
-def _check_float(value: float, name: str, low: float, high: float, low_open: bool = False) -> None:
+def check_float_option(value: float, name: str, low: float, high: float, low_open: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
     if not ok or (low_open and value == low):
         bracket = "(" if low_open else "["
         raise SelfsupError(f"{name} must be a number in {bracket}{low}, {high}]; got {value!r}.")
 
 
-def _check_int(value: int, name: str, low: int) -> None:
+def check_int_option(value: int, name: str, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise SelfsupError(f"{name} must be an integer ≥ {low}; got {value!r}.")
+
+
+def series_of(data: Any) -> Tensor:
+    """The series tensor ``[N, (D,) T, C]`` of a training split: an :class:`ArrayDataset`'s
+    ``x``, or the tensor itself (what :meth:`ViewMaker.check_data` may receive)."""
+    return data.x if hasattr(data, "x") else data

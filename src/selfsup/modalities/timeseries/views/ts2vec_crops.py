@@ -12,7 +12,7 @@ from selfsup.errors import SelfsupError
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
 from selfsup.modalities.timeseries.views.augment import check_series, series_shape
-from selfsup.modalities.timeseries.views.ops import _check_int, check_long_enough, sample_lengths
+from selfsup.modalities.timeseries.views.ops import check_int_option, check_long_enough, sample_lengths, series_of
 
 __all__ = ["TS2VecCrops"]
 
@@ -59,10 +59,10 @@ class TS2VecCrops(ViewMaker):
                  min_overlap: int | None = None) -> None:
         super().__init__()
         self.input_shape = series_shape(input_shape, type(self).__name__)
-        _check_int(temporal_unit, "temporal_unit", low=0)
+        check_int_option(temporal_unit, "temporal_unit", low=0)
         if min_overlap is None:
             min_overlap = 2 ** (temporal_unit + 1)
-        _check_int(min_overlap, "min_overlap", low=1)
+        check_int_option(min_overlap, "min_overlap", low=1)
         steps = self.input_shape[-2]
         if min_overlap > steps:
             raise SelfsupError(
@@ -92,8 +92,8 @@ class TS2VecCrops(ViewMaker):
             view1 = _take(x, offset + a2, b2 - a2)
         return view0, view1, overlap, a2 - a1
 
-    def check_data(self, x: Tensor, describe: Callable[[int], str]) -> None:
-        check_long_enough(sample_lengths(x), self.min_overlap, "ts2vec_crops", describe=describe)
+    def check_data(self, data: Any, describe: Callable[[int], str]) -> None:
+        check_long_enough(sample_lengths(series_of(data)), self.min_overlap, "ts2vec_crops", describe=describe)
 
     def augment(self, x: Tensor, i: int) -> Tensor:
         raise SelfsupError("ts2vec_crops makes its two views together (they must overlap); "

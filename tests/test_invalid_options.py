@@ -1,0 +1,244 @@
+"""Every user mistake is one SelfsupError line: an invalid option value of any registered
+method, encoder or view maker stops ``selfsup pretrain`` with exit status 2, one ``error:`` line
+naming the option, no traceback, and nothing written to the run folder.
+
+The cases are drawn from the registries when the tests are collected, so a new entry is covered
+automatically, and its case fails until :data:`INVALID` says which of its options to break: a new
+constructor gets its checks consciously. The CLI runs in-process, and training is replaced by a
+failure (:func:`refuse_training`), so a value that slips through costs no time: the error must
+come while the components are built, before any step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from selfsup.cli import app
+from selfsup.registry import (
+    BUILDER_ARGUMENTS,
+    ENCODERS,
+    METHODS,
+    VIEWS,
+    Registry,
+    accepted_kwargs,
+)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """One invalid value for one option, as ``--set <section>.<option>=<value>`` gives it
+    (the value is parsed as YAML), and the data set to drive the entry on when its modality's
+    default data (:data:`DATA`) will not do."""
+
+    option: str
+    value: str
+    data: str | None = None
+
+
+# (registry kind, entry name) -> the invalid value the CLI passes.
+INVALID: dict[tuple[str, str], Invalid] = {
+    # methods: --set method.<option>=<value>
+    ("method", "barlow_twins"): Invalid("lambda_offdiag", "-1"),
+    ("method", "byol"): Invalid("momentum_base", "1.5"),
+    # ColloSSL's views are the devices of a multi-device recording.
+    ("method", "collossl"): Invalid("temperature", "-1", data="synthetic_har"),
+    ("method", "cpc"): Invalid("prediction_steps", "0"),
+    ("method", "dcl"): Invalid("temperature", "-1"),
+    ("method", "dclw"): Invalid("sigma", "-1"),
+    ("method", "debiased"): Invalid("tau_plus", "1.5"),
+    ("method", "deepcluster_v2"): Invalid("num_prototypes", "[30, 0]"),
+    ("method", "dino"): Invalid("teacher_temperature", "-1"),
+    ("method", "isogclr"): Invalid("tau_min", "-1"),
+    ("method", "jepa"): Invalid("num_targets", "0"),
+    ("method", "mae"): Invalid("mask_ratio", "1.5"),
+    ("method", "mixed_barlow_twins"): Invalid("standardization", "sideways"),
+    ("method", "moco_v2"): Invalid("queue_size", "-3"),
+    ("method", "moco_v3"): Invalid("temperature", "-1"),
+    ("method", "mv_infonce"): Invalid("num_views", "1"),
+    ("method", "nnclr"): Invalid("support_set_size", "0"),
+    ("method", "rotnet"): Invalid("num_transforms", "0"),
+    ("method", "sela"): Invalid("num_clusters", "0"),
+    ("method", "simclr"): Invalid("temperature", "-1"),
+    ("method", "simsiam"): Invalid("predictor_hidden_dim", "0"),
+    ("method", "supcon"): Invalid("temperature", "-1"),
+    ("method", "swav"): Invalid("epsilon", "-1"),
+    ("method", "ts2vec"): Invalid("mask_prob", "1.5"),
+    ("method", "tstcc"): Invalid("temperature", "-1"),
+    ("method", "vicreg"): Invalid("variance_weight", "-1"),
+    ("method", "wmse"): Invalid("w_size", "0"),
+    # encoders: --encoder <name> --set encoder.<option>=<value>
+    ("encoder", "causal_cnn"): Invalid("depth", "0"),
+    ("encoder", "dilated_cnn"): Invalid("dropout", "1.5"),
+    ("encoder", "fcn1d"): Invalid("channels", "[0, 8, 8]"),
+    ("encoder", "mlp"): Invalid("dropout", "-0.5"),
+    ("encoder", "patch_transformer"): Invalid("patch_len", "0"),
+    ("encoder", "resnet18"): Invalid("small_stem", "maybe"),
+    ("encoder", "resnet1d"): Invalid("kernel_sizes", "[8, -3, 3]"),
+    ("encoder", "resnet50"): Invalid("zero_init_residual", "maybe"),
+    ("encoder", "small_cnn"): Invalid("width", "0"),
+    ("encoder", "tstcc_cnn"): Invalid("stride", "0"),
+    ("encoder", "vit_tiny"): Invalid("patch_size", "0"),
+    # view makers: --views <name> --set views.<option>=<value>
+    ("views", "byol"): Invalid("solarize", "1.5"),
+    ("views", "multicrop"): Invalid("num_global_views", "0"),
+    # `none` takes no option at all: any option is the mistake.
+    ("views", "none"): Invalid("strength", "0.5"),
+    ("views", "rotation"): Invalid("hflip", "1.5"),
+    ("views", "simclr"): Invalid("crop_scale", "[0.9, 0.1]"),
+    ("views", "ts2vec_crops"): Invalid("temporal_unit", "-3"),
+    ("views", "ts_augment"): Invalid("jitter_p", "1.5"),
+    ("views", "tstcc"): Invalid("max_segments", "0"),
+}
+
+# Options whose constructor does not check them yet: the case runs and must fail (strict).
+# Remove an entry when its check lands; the case then passes (an XPASS fails the suite).
+UNCHECKED: dict[tuple[str, str], str] = {
+    ("method", "barlow_twins"): "lambda_offdiag",
+    ("method", "vicreg"): "variance_weight",
+}
+
+# The built-in data each modality's entries are driven on: tiny, offline, quick to load.
+DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest"}
+REGISTRIES: dict[str, Registry] = {"method": METHODS, "encoder": ENCODERS, "views": VIEWS}
+
+
+def registered() -> list[tuple[str, str]]:
+    """Every (kind, name) the registries hold, but the test doubles (``family="test"``)."""
+    return [
+        (kind, name)
+        for kind, registry in REGISTRIES.items()
+        for name in registry.names()
+        if getattr(registry.info(name), "family", None) != "test"
+    ]
+
+
+def case(kind: str, name: str) -> Any:
+    marks = []
+    if (kind, name) in UNCHECKED:
+        option = UNCHECKED[kind, name]
+        marks.append(pytest.mark.xfail(strict=True, reason=f"unchecked: {name}.{option}"))
+    return pytest.param(kind, name, marks=marks, id=f"{kind}-{name}")
+
+
+def options(kind: str, name: str) -> list[str] | None:
+    """The options a user may set on an entry (None: it takes any keyword)."""
+    accepted = accepted_kwargs(REGISTRIES[kind].get(name))
+    return None if accepted is None else [k for k in accepted if k not in BUILDER_ARGUMENTS]
+
+
+def pretrain_args(kind: str, name: str, invalid: Invalid, out: Path) -> list[str]:
+    """A ``selfsup pretrain`` command line that builds the entry with the invalid value."""
+    info = REGISTRIES[kind].info(name)
+    modality = (info.modality or "image") if kind == "method" else info.modality
+    data = invalid.data or DATA.get(modality)
+    if data is None:
+        pytest.fail(f"no built-in data for {modality} entries: add one to DATA or to {name}'s case")
+    args = ["pretrain", "--data", data, "--epochs", "1", "--out", str(out), "--no-progress"]
+    if data == "ucr:UnitTest":  # 20 training series: below the default batch, which would warn
+        args += ["--batch-size", "8"]
+    if kind == "method":
+        args += ["--method", name]
+    else:  # the other components are the modality's defaults for SimCLR
+        args += ["--method", "simclr", f"--{kind}", name]
+    return args + ["--set", f"{kind}.{invalid.option}={invalid.value}"]
+
+
+class TrainingStarted(AssertionError):
+    """The invalid value got through every check and training began."""
+
+
+def refuse_training(*args, **kwargs):
+    raise TrainingStarted("training started: the invalid value was not refused while building")
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    import selfsup.api
+    import selfsup.engine.trainer
+
+    monkeypatch.setattr(selfsup.engine.trainer, "fit", refuse_training)
+    # in case the API binds `fit` at import rather than at call time
+    monkeypatch.setattr(selfsup.api, "fit", refuse_training, raising=False)
+
+
+@pytest.mark.parametrize("kind, name", [case(kind, name) for kind, name in registered()])
+def test_an_invalid_option_is_one_error_line_with_exit_status_2(kind, name, tmp_path, no_training):
+    invalid = INVALID.get((kind, name))
+    if invalid is None:
+        pytest.fail(f"{kind} {name!r} is registered but has no invalid value in INVALID: add one "
+                    "(and a check in its constructor if the value is not refused).")
+    valid = options(kind, name)
+    if valid:  # an option the entry does not take would pass as an "unknown option" error
+        assert invalid.option in valid, f"{kind} {name!r} has no option {invalid.option!r}: {valid}"
+    out = tmp_path / "run"
+
+    args = pretrain_args(kind, name, invalid, out)
+
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
+
+    if isinstance(result.exception, TrainingStarted):
+        pytest.fail(f"{kind} {name!r} accepted {invalid.option}={invalid.value}: training started")
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert invalid.option in lines[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_the_invalid_value_table_names_only_registered_entries():
+    stale = sorted(set(INVALID) - set(registered()))
+    assert not stale, f"INVALID has entries for names no longer registered: {stale}"
+    assert set(UNCHECKED) <= set(INVALID)
+    for key, option in UNCHECKED.items():
+        assert INVALID[key].option == option, key
+
+
+def test_an_unknown_encoder_option_names_the_valid_ones(tmp_path):
+    out = tmp_path / "run"
+    args = ["pretrain", "--method", "simclr", "--encoder", "small_cnn", "--set", "encoder.wdth=1",
+            "--epochs", "1", "--out", str(out)]
+
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
+
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: Unknown option 'wdth' for encoder 'small_cnn'.")
+    assert "Did you mean 'width'" in lines[0]
+    assert lines[0].endswith("Valid options: width, depth, output_dim.")  # not input_shape
+    assert not out.exists()
+
+
+def test_an_argument_selfsup_passes_itself_is_not_an_option(tmp_path):
+    out = tmp_path / "run"
+    args = ["pretrain", "--method", "simclr", "--encoder", "small_cnn", "--epochs", "1",
+            "--set", "encoder.input_shape=[1, 8, 8]", "--out", str(out)]
+
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
+
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        "error: 'input_shape' is not an option of encoder 'small_cnn': selfsup passes it when "
+        "building. Valid options: width, depth, output_dim."
+    )
+    assert not out.exists()
+
+
+def test_a_constructor_value_error_is_one_line_that_names_the_method(tmp_path, no_training):
+    # the issue's example: DCL's constructor raises ValueError; the CLI used to show a traceback
+    out = tmp_path / "run"
+    args = ["pretrain", "--set", "method.temperature=-1", "--method", "dcl", "--epochs", "1",
+            "--out", str(out)]
+
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "1000"})
+
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [result.output.strip()]
+    assert result.output.startswith("error: Invalid option for method 'dcl': temperature")
+    assert "Traceback" not in result.output and not out.exists()
