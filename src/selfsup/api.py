@@ -38,7 +38,7 @@ from selfsup.modality import ModalitySpec
 from selfsup.registry import MethodInfo
 
 # Config keys that may differ when a run is resumed: they change where it runs, not what it learns.
-_RESUME_FREE_KEYS = ("train.devices", "train.accelerator", "train.num_workers", "train.strategy", "out")
+_RESUME_FREE_KEYS = ("train.devices", "train.accelerator", "train.num_workers", "train.strategy", "train.logger", "out")
 
 
 @dataclass
@@ -238,7 +238,7 @@ def _resolve_run(
         requested = {k: v for k, v in requested.items() if v is not None}
         changed = [k for k in config_diff(saved.to_dict(), requested)
                    if k.split(".")[0] in requested and not k.startswith(_RESUME_FREE_KEYS)]
-        if flags.keys() - {"out", "devices", "strategy"} and changed:
+        if flags.keys() - {"out", "devices", "strategy", "logger"} and changed:
             raise SelfsupError(
                 f"--resume continues the saved configuration of {out}; these keys differ from it: "
                 f"{', '.join(changed)}. Drop them, or start a new run with another --out."
@@ -247,6 +247,9 @@ def _resolve_run(
     elif not _is_launched_child():
         check_run_dir(out, resume=False, overwrite=overwrite)
     check_names(config, check_data=not data_object)
+    from selfsup.engine.trainer import check_logger
+
+    check_logger(config.train.logger)
     return config, out
 
 

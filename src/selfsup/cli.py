@@ -100,6 +100,9 @@ def pretrain(
     devices: Optional[str] = typer.Option(None, help="Number of devices (or 'auto')."),
     strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
     seed: Optional[int] = typer.Option(None, help="Random seed."),
+    logger: Optional[str] = typer.Option(
+        None, help="Also log every step to tensorboard, mlflow or wandb (offline), in the run folder."
+    ),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<method>-<data>-<date-time>)."),
     set_: list[str] = typer.Option([], "--set", help="Override any key: --set train.lr=0.01 (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
@@ -131,6 +134,7 @@ def pretrain(
         devices=_devices(devices),
         strategy=strategy,
         seed=seed,
+        logger=logger,
         out=out,
     )
     flags = {k: v for k, v in flags.items() if v is not None}

@@ -95,6 +95,9 @@ class TrainConfig(_Strict):
     num_workers: int = Field(0, ge=0)
     seed: int = 0
     log_every_n_steps: int = Field(5, ge=1)
+    logger: Literal["csv", "tensorboard", "mlflow", "wandb"] = "csv"
+    """Where per-step logs go besides the run's metrics.csv (always written): a Lightning
+    logger writing into the run folder (``tensorboard/``, ``mlruns/``, ``wandb/``, W&B offline)."""
 
 
 class EvalConfig(_Strict):
@@ -280,6 +283,7 @@ def build_config(
     devices: int | str | None = None,
     strategy: str | None = None,
     seed: int | None = None,
+    logger: str | None = None,
     out: str | Path | None = None,
     overrides: Sequence[str] | dict[str, Any] = (),
 ) -> Config:
@@ -302,6 +306,7 @@ def build_config(
         "train.devices": devices,
         "train.strategy": strategy,
         "train.seed": seed,
+        "train.logger": logger,
         "out": str(out) if out is not None else None,
     }
     items = list(overrides.items()) if isinstance(overrides, dict) else []

@@ -122,13 +122,14 @@ def unavailable_modalities() -> dict[str, str]:
     return dict(_UNAVAILABLE)
 
 
-def require(module: str, extra: str, purpose: str) -> Any:
+def require(module: str, extra: str | None, purpose: str) -> Any:
     """Import optional dependency ``module`` for ``purpose``, or raise one SelfsupError naming
-    the extra that installs it (``require("aeon", "timeseries", "reading .ts files")``)."""
+    the extra that installs it (``require("aeon", "timeseries", "reading .ts files")``; with no
+    extra, the package itself)."""
     try:
         return importlib.import_module(module)
     except ImportError:
+        install = f"pip install 'selfsup[{extra}]'" if extra else f"pip install {module}"
         raise SelfsupError(
-            f"{purpose} needs the package {module!r}, which is not installed. "
-            f"Install it with: pip install 'selfsup[{extra}]'."
+            f"{purpose} needs the package {module!r}, which is not installed. Install it with: {install}."
         ) from None

@@ -42,3 +42,11 @@ def check_pair(name: str, a: Tensor, b: Tensor) -> None:
     if a.dim() != 2 or a.shape != b.shape:
         raise ValueError(f"{name} expects two [B, D] tensors of equal shape, got "
                          f"{tuple(a.shape)} and {tuple(b.shape)}")
+
+
+def check_weight(value: Any, name: str) -> float:
+    """``float(value)`` if it is a number (not a bool) ``>= 0``; NaN and infinities are refused
+    (a loss weight)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)

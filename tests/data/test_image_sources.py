@@ -291,3 +291,22 @@ def test_a_truncated_large_npy_names_the_file(tmp_path):
     (tmp_path / "cut.npy").write_bytes(data[:-20])
     with pytest.raises(SelfsupError, match=r"cut\.npy is truncated"):
         NpyImageRows(tmp_path / "cut.npy")
+
+
+# ----------------------------------------------------------------------------- fashion_mnist
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_fashion_mnist_is_the_official_split_kept_uint8():
+    source = load_data("fashion_mnist")
+    assert (source.n_train, source.n_test, source.num_classes) == (60_000, 10_000, 10)
+    assert source.train.x.dtype == torch.uint8 and source.input_spec == (1, 28, 28)
+    assert source.class_names[0] == "T-shirt/top" and source.class_names[9] == "Ankle boot"
+    assert torch.bincount(source.y_test).tolist() == [1000] * 10
+
+
+def test_fashion_mnist_without_the_package_names_the_apt_command(tmp_path):
+    with pytest.raises(SelfsupError, match="apt-get install dataset-fashion-mnist"):
+        load_data("fashion_mnist", root=str(tmp_path / "absent"))

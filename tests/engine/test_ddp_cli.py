@@ -4,9 +4,12 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 from pathlib import Path
 
 
+@pytest.mark.slow
 def test_two_process_ddp_run_on_cpu_writes_one_run_folder(tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}

@@ -355,6 +355,7 @@ def _worker(rank: int) -> dict:
     return {"loss": loss, "grads": ddp_average(grads), "selected": list(selected)}
 
 
+@pytest.mark.slow  # spawns processes
 @requires_gloo
 def test_two_processes_give_the_single_process_loss_gradients_and_selection(tmp_path):
     ranks = run_distributed(_worker, tmp_path)

@@ -24,7 +24,7 @@ from selfsup.views.base import IdentityViews
 N, IN_DIM, EMBED_DIM, CLUSTERS = 8, 6, 4, 3
 UNEQUAL_ROWS = (3, 5)  # rows of rank 0 and rank 1 in the unequal-shard check
 
-pytestmark = requires_gloo
+pytestmark = [requires_gloo, pytest.mark.slow]  # spawns processes: the slow lane
 
 
 def _scores(rows: int = N) -> torch.Tensor:

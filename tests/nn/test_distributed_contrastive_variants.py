@@ -42,7 +42,7 @@ LOSSES = {
 GATHERING_MODULES = (two_view_similarities, dcl, supcon, mv_infonce)
 STATE_INDEX = torch.tensor([5, 2, 9, 0, 7, 3, 8, 1])  # dataset positions of the global batch
 
-pytestmark = requires_gloo
+pytestmark = [requires_gloo, pytest.mark.slow]  # spawns processes: the slow lane
 
 
 def _problem() -> tuple[nn.Linear, list[torch.Tensor]]:

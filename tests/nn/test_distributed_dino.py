@@ -21,7 +21,7 @@ from selfsup.losses.dino import DINOLoss
 N, IN_DIM, K = 8, 6, 5  # global batch N, split into WORLD shards of N / WORLD
 NUM_VIEWS, NUM_GLOBAL, STEPS = 4, 2, 2
 
-pytestmark = requires_gloo
+pytestmark = [requires_gloo, pytest.mark.slow]  # spawns processes: the slow lane
 
 
 def _problem() -> tuple[nn.Linear, nn.Linear, torch.Tensor]:

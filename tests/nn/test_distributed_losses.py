@@ -38,7 +38,7 @@ LOSSES = {
 }
 GLOBAL_STATISTIC_LOSSES = ("barlow_twins", "effective_rank")  # same value on every rank
 
-pytestmark = requires_gloo
+pytestmark = [requires_gloo, pytest.mark.slow]  # spawns processes: the slow lane
 
 
 def _problem() -> tuple[nn.Linear, torch.Tensor, torch.Tensor]:

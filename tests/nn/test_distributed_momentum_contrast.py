@@ -22,7 +22,7 @@ from selfsup.nn.queue import Queue
 
 N, IN_DIM, EMBED_DIM, QUEUE = 8, 6, 4, 10  # global batch N, split into WORLD shards
 
-pytestmark = requires_gloo
+pytestmark = [requires_gloo, pytest.mark.slow]  # spawns processes: the slow lane
 
 
 def _layer(g: torch.Generator, n_in: int, n_out: int) -> nn.Linear:

@@ -24,7 +24,7 @@ N, IN_DIM, EMBED_DIM = 8, 6, 4  # global batch N, split into WORLD shards of N /
 SHARD = N // WORLD
 STANDARDIZATIONS = ("shared", "own")
 
-pytestmark = requires_gloo
+pytestmark = [requires_gloo, pytest.mark.slow]  # spawns processes: the slow lane
 
 
 def _problem() -> tuple[nn.Linear, torch.Tensor, torch.Tensor, list[float], list[torch.Tensor]]:

@@ -91,6 +91,9 @@ class SelfSupervisedModule(L.LightningModule):
             logs = {k: float(v) for k, v in out.items() if k != "loss" and _is_scalar(v)}
             logs["loss"] = float(loss.detach())
             logs["lr"] = float(self.optimizers().param_groups[0]["lr"]) if self._trainer else self.lr
+            if self._trainer is not None and self.logger is not None:
+                # the same values as metrics.csv, to the tracking logger the run was given
+                self.logger.log_metrics({k: v for k, v in logs.items()}, step=self.global_step)
         return {"loss": loss, "logs": logs}
 
     def _regularize(self, loss: torch.Tensor, outputs: list[torch.Tensor]) -> dict[str, torch.Tensor]:

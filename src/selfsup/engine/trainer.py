@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import warnings
 from collections.abc import Sequence
@@ -94,7 +95,7 @@ def fit(
         precision=precision,
         gradient_clip_val=train.gradient_clip,
         callbacks=run_callbacks,
-        logger=False,
+        logger=build_logger(train.logger, out),
         enable_progress_bar=progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -133,6 +134,45 @@ def fit(
         weights_only=True,
     )
     return trainer, monitor
+
+
+def check_logger(name: str) -> None:
+    """Raise the one clear error now, before a run folder exists, if ``name``'s package is missing."""
+    from selfsup.modality import require
+
+    if name == "tensorboard":
+        if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+            require("tensorboard", "tracking", "--logger tensorboard")
+    elif name in ("mlflow", "wandb"):
+        require(name, None, f"--logger {name}")
+
+
+def build_logger(name: str, out: Path) -> Any:
+    """The Lightning logger ``train.logger`` names, writing inside the run folder, or False for
+    ``csv`` (the run's own metrics.csv only). A missing package is one error naming it."""
+    if name == "csv":
+        return False
+    from selfsup.modality import require
+
+    if name == "tensorboard":
+        if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+            require("tensorboard", "tracking", "--logger tensorboard")
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        return TensorBoardLogger(save_dir=str(out), name="tensorboard", version="")
+    if name == "mlflow":
+        require("mlflow", None, "--logger mlflow")
+        from lightning.pytorch.loggers import MLFlowLogger
+
+        return MLFlowLogger(experiment_name="selfsup", run_name=out.name,
+                            tracking_uri=(out / "mlruns").resolve().as_uri())
+    if name == "wandb":
+        require("wandb", None, "--logger wandb")
+        from lightning.pytorch.loggers import WandbLogger
+
+        # offline: nothing leaves the machine; `wandb sync <run>/wandb/offline-run-*` uploads later
+        return WandbLogger(save_dir=str(out), name=out.name, project="selfsup", offline=True)
+    raise SelfsupError(f"Unknown logger {name!r}; choose csv, tensorboard, mlflow or wandb.")
 
 
 def _wants_sync_bn(train: Any) -> bool:

@@ -15,6 +15,7 @@ from selfsup.losses.barlow_twins import barlow_twins_terms
 from selfsup.methods.base import Method, detach_logs
 from selfsup.nn.heads import MLP
 from selfsup.registry import METHODS
+from selfsup.validate import check_weight
 
 
 @METHODS.register(
@@ -57,7 +58,7 @@ class BarlowTwins(Method):
     ) -> None:
         super().__init__(encoder, views)
         self.projector = MLP(self.embed_dim, projector_hidden_dim, projector_dim, num_layers=3)
-        self.lambda_offdiag = lambda_offdiag
+        self.lambda_offdiag = check_weight(lambda_offdiag, "lambda_offdiag")
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         v1, v2 = self.views(batch, 2)

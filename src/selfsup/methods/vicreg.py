@@ -11,6 +11,7 @@ from selfsup.losses.vicreg import vicreg_terms
 from selfsup.methods.base import Method, detach_logs
 from selfsup.nn.heads import MLP
 from selfsup.registry import METHODS
+from selfsup.validate import check_weight
 
 
 @METHODS.register(
@@ -62,9 +63,9 @@ class VICReg(Method):
     ) -> None:
         super().__init__(encoder, views)
         self.projector = MLP(self.embed_dim, projector_hidden_dim, projector_dim, num_layers=3)
-        self.invariance_weight = invariance_weight
-        self.variance_weight = variance_weight
-        self.covariance_weight = covariance_weight
+        self.invariance_weight = check_weight(invariance_weight, "invariance_weight")
+        self.variance_weight = check_weight(variance_weight, "variance_weight")
+        self.covariance_weight = check_weight(covariance_weight, "covariance_weight")
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         v1, v2 = self.views(batch, 2)

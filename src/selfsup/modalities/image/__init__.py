@@ -5,7 +5,7 @@ small CNN, ResNet and ViT encoders."""
 from __future__ import annotations
 
 # Importing the modules registers the modality's data sets, views and encoders.
-from selfsup.modalities.image.data import arrays, folder  # noqa: F401
+from selfsup.modalities.image.data import arrays, fashion_mnist, folder  # noqa: F401
 from selfsup.modalities.image.encoders import cnn, resnet, vit  # noqa: F401
 from selfsup.modalities.image.spec import SPEC
 from selfsup.modalities.image.views import augment, multicrop, rotation  # noqa: F401
