@@ -37,9 +37,9 @@ import selfsup
 from selfsup.api import build_encoder
 from selfsup.config import build_config
 from selfsup.data import load_data
-from selfsup.modalities.timeseries.data.multidevice import DEVICES
 from selfsup.eval import embed_tensor
 from selfsup.eval.linear import linear_probe
+from selfsup.modalities.timeseries.data.multidevice import DEVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "configs" / "collossl_multidevice.yaml"

@@ -59,7 +59,7 @@ def main() -> None:
         for method in methods:
             runs = [run(method, seed, Path(tmp)) for seed in args.seeds]
             raw = runs[0].get("raw_input", raw)
-            col = lambda part, key: [r[part][key] for r in runs]  # noqa: E731
+            col = lambda part, key: [r[part][key] for r in runs]
             print(
                 f"| {method} | {fmt(col('pretrained', 'knn_acc'))} | {fmt(col('random_init', 'knn_acc'))} "
                 f"| {fmt(col('pretrained', 'linear_acc'))} | {fmt(col('random_init', 'linear_acc'))} "

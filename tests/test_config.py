@@ -1,7 +1,6 @@
 import pytest
 
-from selfsup.config import build_config
-from selfsup.config import apply_override, check_names, make_config
+from selfsup.config import apply_override, build_config, check_names, make_config
 from selfsup.errors import SelfsupError
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["pretrain", "evaluate", "embed", "load", "SelfsupError", "__version__"]
+__all__ = ["SelfsupError", "__version__", "embed", "evaluate", "load", "pretrain"]
 
 from selfsup.errors import SelfsupError
 

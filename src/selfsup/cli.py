@@ -11,10 +11,11 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from selfsup.errors import SelfsupError
@@ -45,7 +46,9 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except SelfsupError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            # escaped: a message may hold brackets (pip install 'selfsup[timeseries]') that rich
+            # would otherwise read as markup and drop
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
         finally:
             warnings.formatwarning = plain_format
@@ -89,21 +92,21 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
 @app.command()
 @user_errors
 def pretrain(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Recipe YAML (see configs/)."),
-    method: Optional[str] = typer.Option(None, help="Objective, e.g. simclr, byol (`selfsup methods`)."),
-    data: Optional[str] = typer.Option(None, help="Built-in data set name or a path (`selfsup datasets`)."),
-    modality: Optional[str] = typer.Option(None, help="What the data holds: image, … (never guessed)."),
-    encoder: Optional[str] = typer.Option(None, help="Encoder name, e.g. small_cnn, resnet18, vit_tiny."),
-    views: Optional[str] = typer.Option(None, help="View maker name, e.g. simclr, byol."),
-    epochs: Optional[int] = typer.Option(None, help="Training epochs."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Batch size per process."),
-    devices: Optional[str] = typer.Option(None, help="Number of devices (or 'auto')."),
-    strategy: Optional[str] = typer.Option(None, help="Lightning strategy, e.g. ddp."),
-    seed: Optional[int] = typer.Option(None, help="Random seed."),
-    logger: Optional[str] = typer.Option(
+    config: Path | None = typer.Option(None, "--config", "-c", help="Recipe YAML (see configs/)."),
+    method: str | None = typer.Option(None, help="Objective, e.g. simclr, byol (`selfsup methods`)."),
+    data: str | None = typer.Option(None, help="Built-in data set name or a path (`selfsup datasets`)."),
+    modality: str | None = typer.Option(None, help="What the data holds: image, … (never guessed)."),
+    encoder: str | None = typer.Option(None, help="Encoder name, e.g. small_cnn, resnet18, vit_tiny."),
+    views: str | None = typer.Option(None, help="View maker name, e.g. simclr, byol."),
+    epochs: int | None = typer.Option(None, help="Training epochs."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size per process."),
+    devices: str | None = typer.Option(None, help="Number of devices (or 'auto')."),
+    strategy: str | None = typer.Option(None, help="Lightning strategy, e.g. ddp."),
+    seed: int | None = typer.Option(None, help="Random seed."),
+    logger: str | None = typer.Option(
         None, help="Also log every step to tensorboard, mlflow or wandb (offline), in the run folder."
     ),
-    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/<method>-<data>-<date-time>)."),
+    out: Path | None = typer.Option(None, help="Run folder (default runs/<method>-<data>-<date-time>)."),
     set_: list[str] = typer.Option([], "--set", help="Override any key: --set train.lr=0.01 (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out."),
@@ -111,7 +114,7 @@ def pretrain(
     grid: list[str] = typer.Option(
         [], "--grid", help="Train one run per combination: --grid train.lr=0.001,0.004 (repeatable)."
     ),
-    select_by: Optional[str] = typer.Option(
+    select_by: str | None = typer.Option(
         None, "--select-by", help="Label-free score that picks the grid's run: rankme or alpha_req."
     ),
 ) -> None:
@@ -185,8 +188,8 @@ def _devices(value: str | None) -> int | str | None:
 @user_errors
 def evaluate(
     run_dir: Path = typer.Argument(..., help="A run folder written by `selfsup pretrain`."),
-    data: Optional[str] = typer.Option(None, help="Evaluate on other data (default: the run's own)."),
-    modality: Optional[str] = typer.Option(None, help="Modality of --data."),
+    data: str | None = typer.Option(None, help="Evaluate on other data (default: the run's own)."),
+    modality: str | None = typer.Option(None, help="Modality of --data."),
 ) -> None:
     """Evaluate a run's encoder (kNN, linear probe, RankMe, …) next to a random-init one."""
     from selfsup import api
@@ -202,7 +205,7 @@ def embed(
     run_dir: Path = typer.Argument(..., help="A run folder written by `selfsup pretrain`."),
     data: str = typer.Option(..., help="Data to embed: built-in name or path."),
     out: Path = typer.Option(..., help="Where to write the embeddings (.npy)."),
-    modality: Optional[str] = typer.Option(None, help="Modality of --data (default: the run's)."),
+    modality: str | None = typer.Option(None, help="Modality of --data (default: the run's)."),
 ) -> None:
     """Write the embeddings of every sample of --data to a .npy file."""
     from selfsup import api
@@ -258,7 +261,7 @@ def datasets() -> None:
     console.print(table)
     console.print("Modalities for files/folders (--modality): " + ", ".join(modality_names()))
     for name, why in unavailable_modalities().items():
-        console.print(f"Not available: {name} ({why}; pip install 'selfsup[{name}]')")
+        console.print(escape(f"Not available: {name} ({why}; pip install 'selfsup[{name}]')"))
 
 
 def main() -> None:  # pragma: no cover - console entry

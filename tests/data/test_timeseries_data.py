@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from selfsup.data import load_data
+from selfsup.errors import SelfsupError
 from selfsup.modalities.timeseries.data import files as ts_files
 from selfsup.modalities.timeseries.data import readers as timeseries
 from selfsup.modalities.timeseries.data.readers import BUILTIN_SETS, series_lengths, zscore_series
-from selfsup.errors import SelfsupError
 from selfsup.modality import get_modality
 from selfsup.registry import DATASETS
 

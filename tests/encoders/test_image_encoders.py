@@ -6,11 +6,10 @@ import pytest
 import torch
 
 from selfsup.encoders import MLPEncoder
+from selfsup.errors import SelfsupError
 from selfsup.modalities.image.encoders.cnn import SmallCNN
 from selfsup.modalities.image.encoders.resnet import ResNetEncoder
-from selfsup.modalities.image.encoders.vit import ViTEncoder
-from selfsup.modalities.image.encoders.vit import default_patch_size, sincos_pos_embed
-from selfsup.errors import SelfsupError
+from selfsup.modalities.image.encoders.vit import ViTEncoder, default_patch_size, sincos_pos_embed
 from selfsup.registry import ENCODERS
 
 SMALL_VIT = {"depth": 2, "dim": 32, "heads": 2}

@@ -8,12 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from selfsup.modalities.image.encoders.cnn import SmallCNN
-from selfsup.modalities.timeseries.encoders.conv1d import FCN1d, ResNet1d
-from selfsup.modalities.timeseries.encoders.patch_transformer import PatchTransformer
-from selfsup.modalities.timeseries.encoders.base import DilatedCNN, SequenceEncoder, check_sequence_encoder
 from selfsup.encoders.tokens import TokenEncoder, check_token_encoder
 from selfsup.errors import SelfsupError
+from selfsup.modalities.image.encoders.cnn import SmallCNN
+from selfsup.modalities.timeseries.encoders.base import (
+    DilatedCNN,
+    SequenceEncoder,
+    check_sequence_encoder,
+)
+from selfsup.modalities.timeseries.encoders.conv1d import FCN1d, ResNet1d
+from selfsup.modalities.timeseries.encoders.patch_transformer import PatchTransformer
 from selfsup.registry import ENCODERS, METHODS
 from selfsup.views.base import IdentityViews
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from selfsup.modalities.image.encoders.cnn import SmallCNN
-from selfsup.modalities.image.encoders.vit import ViTEncoder
 from selfsup.encoders.tokens import TokenEncoder, check_token_encoder, gather_tokens
 from selfsup.errors import SelfsupError
+from selfsup.modalities.image.encoders.cnn import SmallCNN
+from selfsup.modalities.image.encoders.vit import ViTEncoder
 from selfsup.nn.pos_embed import sincos_pos_embed, sincos_pos_embed_1d, sincos_pos_embed_2d
 
 SMALL_VIT = {"depth": 1, "dim": 16, "heads": 2}

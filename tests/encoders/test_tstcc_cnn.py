@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
+from selfsup.errors import SelfsupError
 from selfsup.modalities.timeseries.encoders.base import SequenceEncoder, check_sequence_encoder
 from selfsup.modalities.timeseries.encoders.tstcc_cnn import TSTCCEncoder
-from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS, METHODS, VIEWS
 
 NAN = float("nan")

@@ -4,9 +4,9 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from pathlib import Path
 
 
 @pytest.mark.slow

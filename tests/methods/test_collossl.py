@@ -16,8 +16,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from _distributed import ddp_average, requires_gloo, run_distributed, shard
-from selfsup.modalities.timeseries.data.multidevice import ACTIVITIES, DEVICES, TEST_SUBJECTS, synthetic_har
 from selfsup.errors import SelfsupError
+from selfsup.modalities.timeseries.data.multidevice import (
+    ACTIVITIES,
+    DEVICES,
+    TEST_SUBJECTS,
+    synthetic_har,
+)
 from selfsup.modalities.timeseries.methods.collossl import (
     ColloSSL,
     contrastive_sampling_masks,

@@ -11,14 +11,14 @@ from torch import nn
 
 import selfsup.methods.jepa
 import selfsup.methods.mae
-from selfsup.modalities.image.encoders.cnn import SmallCNN
-from selfsup.modalities.image.encoders.vit import ViTEncoder
 from selfsup.encoders.tokens import gather_tokens
 from selfsup.errors import SelfsupError
 from selfsup.losses.jepa import latent_prediction_loss
 from selfsup.losses.mae import mae_loss
 from selfsup.methods.jepa import JEPA
 from selfsup.methods.mae import MAE
+from selfsup.modalities.image.encoders.cnn import SmallCNN
+from selfsup.modalities.image.encoders.vit import ViTEncoder
 from selfsup.nn.masking import block_mask, jepa_masks, random_token_mask, sample_block_size
 from selfsup.nn.pos_embed import sincos_pos_embed
 from selfsup.views.base import IdentityViews

@@ -15,9 +15,9 @@ from unittest import mock
 
 import pytest
 import torch
-from _distributed import ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from torch import nn
 
+from _distributed import ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from selfsup.losses import dcl, debiased, isogclr, mv_infonce, supcon, two_view_similarities
 from selfsup.methods.isogclr import ISogCLR
 from selfsup.views.base import ViewMaker

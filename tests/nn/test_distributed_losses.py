@@ -12,13 +12,13 @@ from unittest import mock
 
 import pytest
 import torch
-from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from torch import nn
 
 import selfsup.losses.barlow_twins
 import selfsup.losses.nt_xent
 import selfsup.losses.regularizers
 import selfsup.losses.vicreg
+from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from selfsup.losses.barlow_twins import barlow_twins_loss
 from selfsup.losses.nt_xent import nt_xent
 from selfsup.losses.regularizers import effective_rank_loss, koleo_loss, uniformity_loss

@@ -12,9 +12,9 @@ from unittest import mock
 
 import pytest
 import torch
-from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from torch import nn
 
+from _distributed import WORLD, ddp_average, plain_gather, requires_gloo, run_distributed, shard
 from selfsup.losses import moco, nnclr
 from selfsup.losses.moco import moco_infonce, moco_v3_loss
 from selfsup.losses.nnclr import nnclr_loss

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from selfsup.errors import SelfsupError
-from selfsup.registry import VIEWS
 from selfsup.modalities.image.views.augment import BYOLViews, ImageViews
+from selfsup.registry import VIEWS
 from selfsup.views import IdentityViews
 
 IDENTITY_CROP = {"crop_scale": (1.0, 1.0), "crop_ratio": (1.0, 1.0)}

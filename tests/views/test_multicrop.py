@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from selfsup.errors import SelfsupError
-from selfsup.registry import ENCODERS, VIEWS
 from selfsup.modalities.image.views.multicrop import MultiCropViews
+from selfsup.registry import ENCODERS, VIEWS
 
 
 def _shapes(views: MultiCropViews, shape: tuple[int, ...], n: int) -> list[tuple[int, ...]]:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from selfsup.errors import SelfsupError
-from selfsup.registry import VIEWS
 from selfsup.modalities.image.views.rotation import RotationViews
+from selfsup.registry import VIEWS
 
 
 def test_view_i_equals_torch_rot90_by_i_without_crop():

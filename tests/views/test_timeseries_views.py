@@ -7,9 +7,7 @@ import pytest
 import torch
 
 from selfsup.errors import SelfsupError
-from selfsup.registry import VIEWS
 from selfsup.modalities.timeseries.views.augment import TimeSeriesViews, TSTCCViews
-from selfsup.modalities.timeseries.views.ts2vec_crops import TS2VecCrops
 from selfsup.modalities.timeseries.views.ops import (
     frequency_mask,
     jitter,
@@ -23,6 +21,8 @@ from selfsup.modalities.timeseries.views.ops import (
     timestamp_mask,
     window_slice,
 )
+from selfsup.modalities.timeseries.views.ts2vec_crops import TS2VecCrops
+from selfsup.registry import VIEWS
 
 NAN = float("nan")
 

@@ -15,7 +15,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from selfsup.config import Config
 from selfsup.data import DataSource
-from selfsup.engine.callbacks import EncoderAveraging, MetricsWriter, NonFiniteLossGuard, OnlineMonitor
+from selfsup.engine.callbacks import (
+    EncoderAveraging,
+    MetricsWriter,
+    NonFiniteLossGuard,
+    OnlineMonitor,
+)
 from selfsup.engine.evaluation import embed_split
 from selfsup.engine.module import SelfSupervisedModule
 from selfsup.engine.sampling import EpochSeededSampler

@@ -32,6 +32,7 @@ __all__ = [
     "alpha_req_score",
     "collapse_ratio",
     "embed_loader",
+    "move_to",
     "embed_tensor",
     "embedding_std",
     "evaluate_embeddings",

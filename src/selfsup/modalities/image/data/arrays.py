@@ -40,11 +40,11 @@ import torch
 import torch.nn.functional as F
 
 from selfsup.data.base import DataBundle, DataSource, np_load
-from selfsup.modalities.image.data.source import image_source
-from selfsup.modalities.image.data.streamed import large_uint8_npy, streamed_npy_source
-from selfsup.modalities.image.data.folder import IMAGE_EXTENSIONS, read_folder
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
 from selfsup.errors import SelfsupError
+from selfsup.modalities.image.data.folder import IMAGE_EXTENSIONS, read_folder
+from selfsup.modalities.image.data.source import image_source
+from selfsup.modalities.image.data.streamed import large_uint8_npy, streamed_npy_source
 from selfsup.registry import DATASETS
 
 __all__ = ["IMAGE_EXTENSIONS", "digits", "read_images"]

@@ -21,9 +21,14 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
+from selfsup.modalities.image.views.augment import (
+    BYOLViews,
+    Probability,
+    augmentation_pipeline,
+    image_input_shape,
+)
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
-from selfsup.modalities.image.views.augment import BYOLViews, Probability, image_input_shape, augmentation_pipeline
 
 LocalSize = float | int | Sequence[int] | str | None
 

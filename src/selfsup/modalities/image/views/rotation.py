@@ -17,9 +17,13 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
+from selfsup.modalities.image.views.augment import (
+    check_probabilities,
+    check_range,
+    image_input_shape,
+)
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
-from selfsup.modalities.image.views.augment import image_input_shape, check_probabilities, check_range
 
 
 @VIEWS.register(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from selfsup.errors import SelfsupError
 from selfsup.modalities.timeseries.data.files import (
     MISSING_TOKENS,
     RawSeries,
@@ -21,7 +22,6 @@ from selfsup.modalities.timeseries.data.files import (
     label_values,
     pad_series,
 )
-from selfsup.errors import SelfsupError
 
 __all__ = ["read_csv_series"]
 

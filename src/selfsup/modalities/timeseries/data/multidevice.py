@@ -46,8 +46,8 @@ import numpy as np
 import torch
 
 from selfsup.data.base import DataBundle
-from selfsup.modalities.timeseries.data.source import SeriesSource, series_source
 from selfsup.errors import SelfsupError
+from selfsup.modalities.timeseries.data.source import SeriesSource, series_source
 from selfsup.registry import DATASETS
 
 __all__ = ["ACTIVITIES", "DEVICES", "synthetic_har"]

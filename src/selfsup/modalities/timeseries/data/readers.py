@@ -54,6 +54,7 @@ import torch
 
 from selfsup.data.base import DataBundle, np_load
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
+from selfsup.errors import SelfsupError
 from selfsup.modalities.timeseries.data.csv_series import read_csv_series
 from selfsup.modalities.timeseries.data.files import (
     AEON_HINT,
@@ -66,7 +67,6 @@ from selfsup.modalities.timeseries.data.files import (
     test_file_for,
     train_file_in,
 )
-from selfsup.errors import SelfsupError
 from selfsup.modalities.timeseries.data.source import SeriesSource, series_source
 from selfsup.registry import DATASETS
 

@@ -14,8 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from selfsup.modalities.timeseries.encoders.base import SeriesEncoder, hold, positive_ints, series_shape
 from selfsup.errors import SelfsupError
+from selfsup.modalities.timeseries.encoders.base import (
+    SeriesEncoder,
+    hold,
+    positive_ints,
+    series_shape,
+)
 from selfsup.registry import ENCODERS
 
 __all__ = ["FCN1d", "ResNet1d"]

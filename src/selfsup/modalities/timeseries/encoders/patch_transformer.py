@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup.encoders.base import positive_int
-from selfsup.modalities.timeseries.encoders.base import SeriesEncoder, series_shape
 from selfsup.encoders.tokens import TransformerTrunk, gather_tokens, init_linear_weights
 from selfsup.errors import SelfsupError
+from selfsup.modalities.timeseries.encoders.base import SeriesEncoder, series_shape
 from selfsup.registry import ENCODERS
 
 __all__ = ["PatchTransformer"]

@@ -16,9 +16,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from selfsup.encoders.base import positive_int
-from selfsup.modalities.timeseries.encoders.conv1d import masked_input
-from selfsup.modalities.timeseries.encoders.base import SeriesEncoder, hold, positive_ints, series_shape
 from selfsup.errors import SelfsupError
+from selfsup.modalities.timeseries.encoders.base import (
+    SeriesEncoder,
+    hold,
+    positive_ints,
+    series_shape,
+)
+from selfsup.modalities.timeseries.encoders.conv1d import masked_input
 from selfsup.registry import ENCODERS
 
 __all__ = ["TSTCCEncoder"]

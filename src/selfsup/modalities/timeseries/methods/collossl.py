@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfsup.errors import SelfsupError
+from selfsup.methods.base import Method
 from selfsup.modalities.timeseries.losses.collossl import (
     MMD_FEATURES,
     SELECTIONS,
@@ -38,7 +39,6 @@ from selfsup.modalities.timeseries.losses.collossl import (
     multiview_contrastive_loss,
     rank_devices,
 )
-from selfsup.methods.base import Method
 from selfsup.nn.gather import gather, rank
 from selfsup.nn.heads import MLP
 from selfsup.registry import METHODS

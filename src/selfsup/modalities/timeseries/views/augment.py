@@ -16,9 +16,7 @@ import torch
 from torch import Tensor
 
 from selfsup.errors import SelfsupError
-from selfsup.registry import VIEWS
 from selfsup.modalities.timeseries.views import ops as ts_ops
-from selfsup.views.base import ViewMaker
 from selfsup.modalities.timeseries.views.ops import (
     check_float_option,
     check_int_option,
@@ -32,6 +30,8 @@ from selfsup.modalities.timeseries.views.ops import (
     timestamp_mask,
     window_slice,
 )
+from selfsup.registry import VIEWS
+from selfsup.views.base import ViewMaker
 
 __all__ = ["TSTCCViews", "TimeSeriesViews", "check_series", "series_shape", "ts_ops"]
 

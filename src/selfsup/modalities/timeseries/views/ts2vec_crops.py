@@ -9,10 +9,15 @@ import torch
 from torch import Tensor
 
 from selfsup.errors import SelfsupError
+from selfsup.modalities.timeseries.views.augment import check_series, series_shape
+from selfsup.modalities.timeseries.views.ops import (
+    check_int_option,
+    check_long_enough,
+    sample_lengths,
+    series_of,
+)
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
-from selfsup.modalities.timeseries.views.augment import check_series, series_shape
-from selfsup.modalities.timeseries.views.ops import check_int_option, check_long_enough, sample_lengths, series_of
 
 __all__ = ["TS2VecCrops"]
 
