@@ -182,7 +182,7 @@ def pretrain(
     if not trainer.is_global_zero:
         return None
     train_seconds = time.time() - started
-    final = _save_and_evaluate(parts, source, config, out)
+    final, held_out_emb = _save_and_evaluate(parts, source, config, out)
     final["seconds"] = round(time.time() - started, 1)
     if not resume:  # training only, without the final evaluation (a resumed run timed only part)
         final["seconds_per_epoch"] = round(train_seconds / config.train.epochs, 3)
@@ -191,7 +191,7 @@ def pretrain(
     if monitor is not None and monitor.alarms:
         final["notes"] = final.get("notes", []) + monitor.alarms
     write_json(out / "metrics.json", final)
-    _write_report(out, config, parts, source, final)
+    _write_report(out, config, parts, source, final, held_out_emb)
     return RunResult(run_dir=out, metrics=final, encoder=parts.method.encoder.eval())
 
 
@@ -309,9 +309,11 @@ def _start_run_folder(config: Config, out: Path, overwrite: bool) -> None:
     (out / "config.yaml").write_text(config.to_yaml())
 
 
-def _save_and_evaluate(parts: RunParts, source: DataSource, config: Config, out: Path) -> dict[str, Any]:
+def _save_and_evaluate(
+    parts: RunParts, source: DataSource, config: Config, out: Path
+) -> tuple[dict[str, Any], torch.Tensor]:
     """Step 6: encoder.safetensors + encoder.json, then the final evaluation (pretrained,
-    random-init, raw input); the held-out embeddings are kept for the report."""
+    random-init, raw input); also returns the held-out embeddings, for the report."""
     from selfsup.engine.evaluation import evaluate_run_encoder
 
     encoder = parts.method.encoder.cpu()
@@ -320,11 +322,13 @@ def _save_and_evaluate(parts: RunParts, source: DataSource, config: Config, out:
         encoder, parts.random_init, source, parts.views, config.eval, seed=config.train.seed,
         svm=use_svm(config),
     )
-    parts.held_out_emb = held_out_emb  # type: ignore[attr-defined]
-    return final
+    return final, held_out_emb
 
 
-def _write_report(out: Path, config: Config, parts: RunParts, source: DataSource, final: dict[str, Any]) -> None:
+def _write_report(
+    out: Path, config: Config, parts: RunParts, source: DataSource, final: dict[str, Any], held_out_emb: torch.Tensor
+) -> None:
+    """Step 7: report.html (loss and monitors over training, the final table, a 2-D map)."""
     from selfsup.eval.report import read_metrics_csv, write_report
 
     write_report(
@@ -333,7 +337,7 @@ def _write_report(out: Path, config: Config, parts: RunParts, source: DataSource
         config=config.to_dict(),
         metrics_rows=read_metrics_csv(out / "metrics.csv"),
         final=final,
-        test_emb=parts.held_out_emb,  # type: ignore[attr-defined]
+        test_emb=held_out_emb,
         test_y=source.held_out[1],
         class_names=source.class_names,
     )

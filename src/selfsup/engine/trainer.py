@@ -22,6 +22,7 @@ from selfsup.engine.callbacks import (
     OnlineMonitor,
 )
 from selfsup.engine.evaluation import embed_split
+from selfsup.engine.rundir import CHECKPOINTS
 from selfsup.engine.module import SelfSupervisedModule
 from selfsup.engine.sampling import EpochSeededSampler
 from selfsup.errors import SelfsupError
@@ -40,13 +41,30 @@ def fit(
 ) -> tuple[L.Trainer, OnlineMonitor | None]:
     """Train ``method`` on ``source.train`` as ``config.train`` says, checkpointing into
     ``out/checkpoints`` and logging into ``out/metrics.csv``; with ``resume`` continue from
-    ``last.ckpt``. Returns the trainer and the online monitor (None when monitors are off)."""
-    train = config.train
-    n_train = source.n_train
-    checkpoint_dir = out / "checkpoints"
+    ``last.ckpt``. Returns the trainer and the online monitor (None when monitors are off).
+
+    Steps: the callbacks, the Lightning trainer, the module (optimiser and schedule sized to the
+    steps each process takes), the loader, then Lightning's fit."""
+    run_callbacks, monitor = build_callbacks(source, config, out)
+    trainer = build_trainer(config.train, [*run_callbacks, *callbacks], out, progress)
+    module = build_module(method, source, config, trainer.world_size)
+    loader = train_loader(source, config.train.batch_size, config.train.seed, config.train.num_workers,
+                          labels=method.uses_labels)
+    trainer.fit(
+        module,
+        train_dataloaders=loader,
+        ckpt_path=str(out / CHECKPOINTS / "last.ckpt") if resume else None,
+        weights_only=True,
+    )
+    return trainer, monitor
+
+
+def build_callbacks(source: DataSource, config: Config, out: Path) -> tuple[list[Any], OnlineMonitor | None]:
+    """The non-finite-loss guard, the online monitor (when ``eval.every_n_epochs`` > 0), the
+    metrics.csv writer, weight averaging when asked, and the last/best checkpoints."""
+    checkpoint_dir = out / CHECKPOINTS
     writer = MetricsWriter(out / "metrics.csv")
     run_callbacks: list[Any] = [NonFiniteLossGuard(checkpoint_dir)]
-    monitor_metric = None
     monitor: OnlineMonitor | None = None
     if config.eval.every_n_epochs > 0:
         held_out, held_out_y = source.held_out
@@ -63,43 +81,46 @@ def fit(
             collapse_ratio_alarm=config.eval.collapse_ratio_alarm,
         )
         run_callbacks.append(monitor)
-        monitor_metric = "knn_acc" if source.labeled else "rankme"
     run_callbacks.append(writer)
-    if train.average_weights:
+    if config.train.average_weights:
         run_callbacks.append(EncoderAveraging())
     # last.ckpt after every epoch (what --resume continues from) ...
     run_callbacks.append(
         ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, enable_version_counter=False)
     )
     # ... and best.ckpt on the epochs the monitor scores.
-    if monitor_metric is not None:
+    if monitor is not None:
         run_callbacks.append(
             ModelCheckpoint(
                 dirpath=checkpoint_dir,
                 filename="best",
-                monitor=monitor_metric,
+                monitor="knn_acc" if source.labeled else "rankme",
                 mode="max",
                 save_top_k=1,
                 every_n_epochs=config.eval.every_n_epochs,
                 enable_version_counter=False,
             )
         )
-    run_callbacks.extend(callbacks)
+    return run_callbacks, monitor
 
+
+def build_trainer(train: Any, callbacks: list[Any], out: Path, progress: bool) -> L.Trainer:
+    """The Lightning Trainer: devices, strategy, precision (``auto``: bf16/16-bit mixed on GPU,
+    32-bit on CPU), gradient clipping, the tracking logger, synchronised batch norm on GPUs."""
     _quiet_lightning()
     precision = train.precision
     if precision == "auto":
         precision = "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else (
             "16-mixed" if torch.cuda.is_available() else "32-true"
         )
-    trainer = L.Trainer(
+    return L.Trainer(
         max_epochs=train.epochs,
         accelerator=train.accelerator,
         devices=train.devices,
         strategy=train.strategy,
         precision=precision,
         gradient_clip_val=train.gradient_clip,
-        callbacks=run_callbacks,
+        callbacks=callbacks,
         logger=build_logger(train.logger, out),
         enable_progress_bar=progress,
         enable_model_summary=False,
@@ -109,15 +130,20 @@ def fit(
         deterministic=False,
         log_every_n_steps=train.log_every_n_steps,
     )
-    world = trainer.world_size
-    per_rank = -(-n_train // world)
+
+
+def build_module(method: Method, source: DataSource, config: Config, world: int) -> SelfSupervisedModule:
+    """The LightningModule around ``method``: the learning rate scaled to the global batch, and
+    warm-up + cosine over the steps each of ``world`` processes takes."""
+    train = config.train
+    per_rank = -(-source.n_train // world)
     if per_rank < train.batch_size:
         raise SelfsupError(
             f"With {world} processes each sees {per_rank} samples, fewer than the batch size {train.batch_size}. "
             "Lower --batch-size (it is per process)."
         )
     steps_per_epoch = per_rank // train.batch_size
-    module = SelfSupervisedModule(
+    return SelfSupervisedModule(
         method,
         optimizer=train.optimizer,
         lr=train.lr * train.batch_size * world / train.lr_reference_batch,
@@ -131,14 +157,6 @@ def fit(
         regularizers=config.regularizers,
         finish_batch=source.on_device,
     )
-    loader = train_loader(source, train.batch_size, train.seed, train.num_workers, labels=method.uses_labels)
-    trainer.fit(
-        module,
-        train_dataloaders=loader,
-        ckpt_path=str(checkpoint_dir / "last.ckpt") if resume else None,
-        weights_only=True,
-    )
-    return trainer, monitor
 
 
 def check_logger(name: str) -> None:

@@ -217,6 +217,7 @@ def augmentation_pipeline(config: dict[str, Any], size: tuple[int, int]) -> nn.S
 
 
 def image_input_shape(input_shape: Sequence[int], who: str) -> tuple[int, int, int]:
+    """``input_shape`` as ``(C, H, W)``, or one SelfsupError saying that ``who`` takes images."""
     shape = tuple(int(s) for s in input_shape)
     if len(shape) != 3 or min(shape) < 1:
         raise SelfsupError(
@@ -227,6 +228,7 @@ def image_input_shape(input_shape: Sequence[int], who: str) -> tuple[int, int, i
 
 
 def check_range(value: Sequence[float], name: str, low: float, high: float) -> tuple[float, float]:
+    """``value`` as a ``(low_end, high_end)`` pair inside ``[low, high]``, or one SelfsupError naming ``name``."""
     try:
         pair = tuple(float(v) for v in value) if not isinstance(value, str) else ()
     except (TypeError, ValueError):
@@ -240,6 +242,7 @@ def check_range(value: Sequence[float], name: str, low: float, high: float) -> t
 
 
 def check_probabilities(value: Probability, name: str) -> list[float]:
+    """A probability, or one per view, as a list of floats in [0, 1]; else one SelfsupError naming ``name``."""
     values = list(value) if isinstance(value, Sequence) else [value]
     if not values or not all(isinstance(v, (int, float)) and 0.0 <= v <= 1.0 for v in values):
         raise SelfsupError(

@@ -354,6 +354,7 @@ def _check_sigma(sigma: float | Tensor, name: str) -> None:
 
 
 def check_float_option(value: float, name: str, low: float, high: float, low_open: bool = False) -> None:
+    """Refuse (SelfsupError naming ``name``) a ``value`` that is not a number in ``[low, high]`` (``(low, high]`` when ``low_open``)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
     if not ok or (low_open and value == low):
         bracket = "(" if low_open else "["
@@ -361,6 +362,7 @@ def check_float_option(value: float, name: str, low: float, high: float, low_ope
 
 
 def check_int_option(value: int, name: str, low: int) -> None:
+    """Refuse (SelfsupError naming ``name``) a ``value`` that is not an integer ``>= low``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise SelfsupError(f"{name} must be an integer ≥ {low}; got {value!r}.")
 
