@@ -54,3 +54,34 @@ def test_evaluate_embeddings_without_labels_gives_only_label_free_keys():
     emb = np.random.default_rng(0).normal(size=(40, 5))
     result = evaluate_embeddings(emb, None, None, None)
     assert set(result) == {"rankme", "alpha_req", "emb_std", "collapse_ratio", "uniformity"}
+
+
+def test_label_free_scores_use_the_given_subset_and_probes_every_sample():
+    import torch
+
+    from selfsup.eval import evaluate_embeddings, rankme
+
+    g = torch.Generator().manual_seed(0)
+    train, test = torch.randn(60, 8, generator=g), torch.randn(40, 8, generator=g)
+    y_train, y_test = torch.arange(60) % 2, torch.arange(40) % 2
+    full = evaluate_embeddings(train, y_train, test, y_test, k=5)
+    part = evaluate_embeddings(train, y_train, test, y_test, k=5, label_free_emb=test[:10])
+    assert part["knn_acc"] == full["knn_acc"] and part["linear_acc"] == full["linear_acc"]
+    assert part["rankme"] == rankme(test[:10]) != full["rankme"]
+
+
+def test_evaluation_caps_the_label_free_samples_of_a_large_held_out_split(monkeypatch):
+    from selfsup.config import EvalConfig
+    from selfsup.data import load_data
+    from selfsup.engine import evaluation
+    from selfsup.registry import ENCODERS, VIEWS
+
+    source = load_data("digits")
+    encoder = ENCODERS.build("small_cnn", source.input_spec)
+    views = VIEWS.build("simclr", source.input_spec)
+    full, emb = evaluation.evaluate_encoder(encoder, source, views, EvalConfig(), seed=0)
+    monkeypatch.setattr(evaluation, "LABEL_FREE_MAX_SAMPLES", 100)
+    capped, capped_emb = evaluation.evaluate_encoder(encoder, source, views, EvalConfig(), seed=0)
+    assert capped_emb.shape == emb.shape == (360, encoder.output_dim)  # every sample embedded
+    assert capped["knn_acc"] == full["knn_acc"] and capped["linear_acc"] == full["linear_acc"]
+    assert capped["rankme"] != full["rankme"] and 0.0 <= capped["alignment"]

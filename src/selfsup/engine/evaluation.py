@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from selfsup.config import EvalConfig
 from selfsup.data.base import DataSource
@@ -23,6 +23,10 @@ MAX_RAW_FEATURES = 65_536
 VIEWS_BATCH = 64
 # Samples per forward pass when embedding.
 EMBED_BATCH = 512
+# The label-free scores and the alignment views use at most this many held-out samples (a fixed
+# random subset): their memory and time then stay bounded however large the data (the probes,
+# which need labels, still see every sample).
+LABEL_FREE_MAX_SAMPLES = 50_000
 
 
 def embed_split(encoder: nn.Module, source: DataSource, dataset: Dataset, device: Any = None) -> torch.Tensor:
@@ -73,7 +77,12 @@ def evaluate_encoder(
     train_emb = embed_split(encoder, source, source.train)
     # Without a test split the train split is the held-out one: embed it once.
     eval_emb = embed_split(encoder, source, held_out) if source.test is not None else train_emb
-    views_emb = _views_embeddings(encoder, views, source, held_out, seed) if views is not None else None
+    scored, scored_emb = held_out, None
+    if len(held_out) > LABEL_FREE_MAX_SAMPLES:
+        keep = torch.randperm(len(held_out), generator=torch.Generator().manual_seed(seed))[:LABEL_FREE_MAX_SAMPLES]
+        keep = keep.sort().values
+        scored, scored_emb = Subset(held_out, keep.tolist()), eval_emb[keep]
+    views_emb = _views_embeddings(encoder, views, source, scored, seed) if views is not None else None
     scores = evaluate_embeddings(
         train_emb,
         source.y_train if source.test is not None else None,
@@ -82,6 +91,7 @@ def evaluate_encoder(
         k=eval_config.k,
         views_emb=views_emb,
         svm=svm,
+        label_free_emb=scored_emb,
     )
     return scores, eval_emb
 

@@ -141,6 +141,7 @@ def evaluate_embeddings(
     k: int = 20,
     views_emb: tuple[Any, Any] | None = None,
     svm: bool = False,
+    label_free_emb: Any | None = None,
 ) -> dict[str, float]:
     """Every evaluation of frozen embeddings, as one flat dict of floats.
 
@@ -154,6 +155,8 @@ def evaluate_embeddings(
         views_emb: optional ``([M, D], [M, D])`` embeddings of two augmented views of the
             test inputs, for the alignment score.
         svm: also fit the RBF-SVM probe of TS2Vec's protocol (``svm_acc``, ``svm_f1``).
+        label_free_emb: optional ``[K, D]`` subset of the test embeddings on which the label-free
+            scores are computed instead (bounded memory on very large data).
 
     Returns:
         Label-free keys always: ``rankme``, ``alpha_req``, ``emb_std``, ``collapse_ratio``, ``uniformity``
@@ -161,7 +164,9 @@ def evaluate_embeddings(
         label vectors and ``test_emb`` are given, also ``knn_acc``, ``linear_acc`` and
         ``linear_f1`` (macro-F1 of the linear probe), and ``svm_acc`` / ``svm_f1`` when ``svm``.
     """
-    scored = as_embeddings(test_emb if test_emb is not None else train_emb, "test_emb")
+    if label_free_emb is None:
+        label_free_emb = test_emb if test_emb is not None else train_emb
+    scored = as_embeddings(label_free_emb, "label_free_emb")
     results: dict[str, float] = {}
     if train_y is not None and test_y is not None and test_emb is not None:
         results["knn_acc"] = knn_accuracy(train_emb, train_y, test_emb, test_y, k=k)
