@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,6 +30,9 @@ from selfsup.data.base import spec_to_dict
 from selfsup.engine.rundir import (
     check_run_dir,
     clear_run_files,
+    holds_run_files,
+    incoming_dir,
+    replace_run,
     load_encoder,
     save_encoder,
     write_json,
@@ -173,16 +177,42 @@ def pretrain(
     config = _fit_batch_size(config, source)
     parts = build_parts(config, source)
     config = parts.config
+    # --overwrite of an existing run: the new run is written beside it and replaces it only
+    # once it has finished, so a run that fails (a bad value found late, a NaN, Ctrl-C) loses
+    # nothing of the old one.
+    work = incoming_dir(out) if overwrite and not resume and holds_run_files(out) else out
+    os.environ["SELFSUP_RUN_DIR"] = str(work)
     if not resume and not _is_launched_child():
-        _start_run_folder(config, out, overwrite)
-    started = time.time()
+        if work != out:
+            shutil.rmtree(work, ignore_errors=True)
+        _start_run_folder(config, work, overwrite and work == out)
+    try:
+        final = _train_and_evaluate(parts, source, config, work, resume, callbacks, progress)
+    except BaseException:
+        if work != out and not _is_launched_child():
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    if final is None:
+        return None
+    if work != out:
+        replace_run(work, out)
+    return RunResult(run_dir=out, metrics=final, encoder=parts.method.encoder.eval())
+
+
+def _train_and_evaluate(
+    parts: RunParts, source: DataSource, config: Config, work: Path, resume: bool,
+    callbacks: Sequence[Any], progress: bool,
+) -> dict[str, Any] | None:
+    """Steps 5-7: train, save and evaluate the encoder, write metrics.json and the report into
+    ``work``; None in the extra processes of a multi-process launch."""
     from selfsup.engine.trainer import fit
 
-    trainer, monitor = fit(parts.method, source, config, out, resume=resume, callbacks=callbacks, progress=progress)
+    started = time.time()
+    trainer, monitor = fit(parts.method, source, config, work, resume=resume, callbacks=callbacks, progress=progress)
     if not trainer.is_global_zero:
         return None
     train_seconds = time.time() - started
-    final, held_out_emb = _save_and_evaluate(parts, source, config, out)
+    final, held_out_emb = _save_and_evaluate(parts, source, config, work)
     final["seconds"] = round(time.time() - started, 1)
     if not resume:  # training only, without the final evaluation (a resumed run timed only part)
         final["seconds_per_epoch"] = round(train_seconds / config.train.epochs, 3)
@@ -190,9 +220,9 @@ def pretrain(
     final["encoder"] = parts.encoder_name
     if monitor is not None and monitor.alarms:
         final["notes"] = final.get("notes", []) + monitor.alarms
-    write_json(out / "metrics.json", final)
-    _write_report(out, config, parts, source, final, held_out_emb)
-    return RunResult(run_dir=out, metrics=final, encoder=parts.method.encoder.eval())
+    write_json(work / "metrics.json", final)
+    _write_report(work, config, parts, source, final, held_out_emb)
+    return final
 
 
 @dataclass
@@ -434,6 +464,7 @@ def embed(
     the train split then the test split for explicit splits and built-in data sets."""
     from selfsup.eval import embed_loader
 
+    out = _check_embed_out(out, data)
     run_dir = Path(run_dir)
     config, encoder, spec = _open_run(run_dir)
     if isinstance(data, DataSource):
@@ -448,10 +479,30 @@ def embed(
         emb = emb[torch.argsort(source.source_index)]
     emb = emb.numpy()
     if out is not None:
-        out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(out, emb)
+        partial = out.with_name(out.name + ".partial.npy")
+        np.save(partial, emb)
+        partial.replace(out)  # whole or not at all
     return emb
+
+
+def _check_embed_out(out: str | Path | None, data: Any) -> Path | None:
+    """``out`` as a path that is safe to write: a ``.npy`` file (what is written is what is
+    reported) that is not the input data itself."""
+    if out is None:
+        return None
+    out = Path(out)
+    if out.suffix.lower() != ".npy":
+        raise SelfsupError(f"Embeddings are written as a NumPy .npy file; --out {out} does not end in .npy. "
+                           f"Use --out {out.with_suffix('.npy')}.")
+    if isinstance(data, (str, Path)) and Path(data).expanduser().exists():
+        source = Path(data).expanduser().resolve()
+        target = out.expanduser().resolve()
+        if target == source or (source.is_dir() and source in target.parents):
+            raise SelfsupError(f"--out {out} would overwrite the input data {data}. Choose another file.")
+    if out.is_dir():
+        raise SelfsupError(f"--out {out} is a folder; give a file name ending in .npy.")
+    return out
 
 
 def _read_json(path: Path) -> dict[str, Any]:

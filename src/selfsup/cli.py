@@ -86,7 +86,7 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
         table.add_row(label, *cells)
     console.print(table)
     for note in metrics.get("notes", []):
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]note:[/] {escape(str(note))}", highlight=False)
 
 
 @app.command()
@@ -155,7 +155,7 @@ def pretrain(
         return
     print_metrics(result.metrics, f"{result.metrics['method']} on {result.metrics['data']['name']} "
                   f"({result.metrics['seconds']:.0f} s)")
-    console.print(f"Run folder: [bold]{result.run_dir}[/]  (report: {result.run_dir / 'report.html'})")
+    console.print(f"Run folder: [bold]{escape(str(result.run_dir))}[/]  (report: {escape(str(result.run_dir / 'report.html'))})")
 
 
 def _pretrain_grid(config: Path | None, grid: list[str], select_by: str, flags: dict, overwrite: bool, progress: bool) -> None:
@@ -175,7 +175,7 @@ def _pretrain_grid(config: Path | None, grid: list[str], select_by: str, flags: 
         if key in result.summary:
             s = result.summary[key]
             console.print(f"{key}: selected {s['selected']:.3f}, best {s['best']:.3f} ({s['gap_points']:.2f} points apart)")
-    console.print(f"Grid folder: [bold]{result.grid_dir}[/]  (report: {result.grid_dir / 'selection.html'})")
+    console.print(f"Grid folder: [bold]{escape(str(result.grid_dir))}[/]  (report: {escape(str(result.grid_dir / 'selection.html'))})")
 
 
 def _devices(value: str | None) -> int | str | None:
@@ -196,7 +196,7 @@ def evaluate(
 
     result = api.evaluate(run_dir, data=data, modality=modality)
     print_metrics(result, f"{run_dir} on {result['data']['name']}")
-    console.print(f"Written to {result['written_to']}")
+    console.print(escape(f"Written to {result['written_to']}"))
 
 
 @app.command()
@@ -211,7 +211,7 @@ def embed(
     from selfsup import api
 
     emb = api.embed(run_dir, data=data, out=out, modality=modality)
-    console.print(f"Wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out}")
+    console.print(escape(f"Wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out}"))
 
 
 def methods_markdown() -> str:

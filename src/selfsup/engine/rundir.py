@@ -67,6 +67,43 @@ def check_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
         )
 
 
+# Folders a tracking logger writes inside a run (replaced with the run's own files).
+LOGGER_DIRS = ("tensorboard", "mlruns", "wandb")
+
+
+def incoming_dir(out: Path) -> Path:
+    """The hidden sibling an ``--overwrite`` run is written into until it has finished."""
+    return out.with_name(f".{out.name}.incoming")
+
+
+def holds_run_files(out: Path) -> bool:
+    """Whether ``out`` holds any file or folder selfsup writes (what ``--overwrite`` replaces)."""
+    return out.is_dir() and any((out / name).exists() for name in (*RUN_FILES, CHECKPOINTS, *LOGGER_DIRS))
+
+
+def replace_run(incoming: Path, out: Path) -> None:
+    """Move the finished run in ``incoming`` into ``out``, replacing only selfsup's own files there.
+
+    The old run's files are first moved aside into a hidden sibling (``.<name>.previous``),
+    then the new ones moved in, then the old ones deleted: at every moment one complete run
+    exists on disk (if this is interrupted, the previous one is still in ``.<name>.previous``).
+    Files of the user's that share the folder are left as they are."""
+    out.mkdir(parents=True, exist_ok=True)
+    previous = out.with_name(f".{out.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    previous.mkdir()
+    for item in incoming.iterdir():
+        if (out / item.name).exists():
+            (out / item.name).rename(previous / item.name)
+    for name in (*RUN_FILES, CHECKPOINTS, *LOGGER_DIRS):  # old files the new run did not write
+        if (out / name).exists():
+            (out / name).rename(previous / name)
+    for item in incoming.iterdir():
+        item.rename(out / item.name)
+    incoming.rmdir()
+    shutil.rmtree(previous, ignore_errors=True)
+
+
 def clear_run_files(out: Path) -> None:
     """Remove a previous run's files (only the names selfsup writes)."""
     for name in RUN_FILES:

@@ -1,0 +1,85 @@
+"""--overwrite replaces a run only once the new one has finished: a new run that fails at any
+point (here: during training) leaves the old run's files exactly as they were (issue 19, item 1)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import lightning as L
+import pytest
+
+import selfsup
+from selfsup.errors import SelfsupError
+
+TINY = dict(epochs=1, batch_size=64, overrides=["eval.random_init=false", "eval.raw_input=false",
+                                                 "eval.every_n_epochs=0"], progress=False)
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+class FailsOnFirstStep(L.Callback):
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        raise SelfsupError("stopped on purpose in the first step")
+
+
+def test_a_failing_overwrite_leaves_the_old_run_untouched(tmp_path):
+    out = tmp_path / "r"
+    selfsup.pretrain(method="simclr", out=str(out), **TINY)
+    (out / "notes.txt").write_text("mine")
+    before = _snapshot(out)
+    with pytest.raises(SelfsupError, match="on purpose"):
+        selfsup.pretrain(method="byol", out=str(out), overwrite=True, callbacks=[FailsOnFirstStep()], **TINY)
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no temporary sibling left
+
+
+def test_a_finished_overwrite_replaces_selfsup_files_and_keeps_the_users(tmp_path):
+    out = tmp_path / "r"
+    selfsup.pretrain(method="simclr", out=str(out), **TINY)
+    (out / "notes.txt").write_text("mine")
+    run = selfsup.pretrain(method="byol", out=str(out), overwrite=True, **TINY)
+    assert run.run_dir == out and run.metrics["method"] == "byol"
+    assert "name: byol" in (out / "config.yaml").read_text()
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "checkpoints" / "last.ckpt").is_file() and (out / "encoder.safetensors").is_file()
+    assert "out: " + str(out) in (out / "config.yaml").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]
+    selfsup.load(out)  # the replaced run is whole
+
+
+def test_embed_refuses_to_overwrite_its_input_and_a_suffix_it_would_not_write(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from selfsup.cli import app
+
+    out = tmp_path / "r"
+    selfsup.pretrain(method="simclr", out=str(out), **TINY)
+    x = (np.arange(4 * 8 * 8) % 17).astype(np.uint8).reshape(4, 8, 8)
+    data = tmp_path / "in.npy"
+    np.save(data, x)
+    before = data.read_bytes()
+    runner = CliRunner()
+    same = runner.invoke(app, ["embed", str(out), "--data", str(data), "--out", str(data)])
+    assert same.exit_code == 2 and "would overwrite the input data" in same.output
+    assert data.read_bytes() == before
+    csv = runner.invoke(app, ["embed", str(out), "--data", str(data), "--out", str(tmp_path / "emb.csv")])
+    assert csv.exit_code == 2 and "emb.npy" in csv.output
+    assert not (tmp_path / "emb.csv").exists() and not (tmp_path / "emb.csv.npy").exists()
+    good = runner.invoke(app, ["embed", str(out), "--data", str(data), "--out", str(tmp_path / "emb.npy")])
+    assert good.exit_code == 0, good.output
+    assert np.load(tmp_path / "emb.npy").shape[0] == 4
+    assert not list(tmp_path.glob("*.partial.npy"))
+
+
+def test_square_brackets_in_a_path_are_printed_literally(tmp_path):
+    from typer.testing import CliRunner
+
+    from selfsup.cli import app
+
+    result = CliRunner().invoke(app, ["pretrain", "--data", str(tmp_path / "set[new].npz"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "set[new].npz" in result.output
