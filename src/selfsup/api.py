@@ -32,6 +32,7 @@ from selfsup.engine.rundir import (
     clear_run_files,
     holds_run_files,
     incoming_dir,
+    remove_unstarted_run,
     replace_run,
     load_encoder,
     save_encoder,
@@ -182,15 +183,24 @@ def pretrain(
     # nothing of the old one.
     work = incoming_dir(out) if overwrite and not resume and holds_run_files(out) else out
     os.environ["SELFSUP_RUN_DIR"] = str(work)
+    created = not work.exists()
     if not resume and not _is_launched_child():
         if work != out:
             shutil.rmtree(work, ignore_errors=True)
         _start_run_folder(config, work, overwrite and work == out)
+    interrupt = InterruptWatch()
     try:
-        final = _train_and_evaluate(parts, source, config, work, resume, callbacks, progress)
-    except BaseException:
-        if work != out and not _is_launched_child():
-            shutil.rmtree(work, ignore_errors=True)
+        final = _train_and_evaluate(parts, source, config, work, resume, [*callbacks, interrupt.callback], progress)
+    except BaseException as error:
+        if not _is_launched_child():
+            if work != out:
+                shutil.rmtree(work, ignore_errors=True)
+            elif not resume:
+                # a run that stopped before its first checkpoint leaves nothing behind that would
+                # block the same --out; one with a checkpoint stays, to be continued with --resume
+                remove_unstarted_run(work, created)
+        if interrupt.interrupted and not isinstance(error, KeyboardInterrupt):
+            raise KeyboardInterrupt from None  # Lightning turns Ctrl-C into exit(1): say what it was
         raise
     if final is None:
         return None
@@ -223,6 +233,24 @@ def _train_and_evaluate(
     write_json(work / "metrics.json", final)
     _write_report(work, config, parts, source, final, held_out_emb)
     return final
+
+
+class InterruptWatch:
+    """A Lightning callback noting that training ended on Ctrl-C (Lightning handles the
+    KeyboardInterrupt itself and exits with status 1, which would hide what happened)."""
+
+    def __init__(self) -> None:
+        import lightning as L
+
+        watch = self
+
+        class _Callback(L.Callback):
+            def on_exception(self, trainer: Any, module: Any, exception: BaseException) -> None:
+                if isinstance(exception, KeyboardInterrupt):
+                    watch.interrupted = True
+
+        self.interrupted = False
+        self.callback = _Callback()
 
 
 @dataclass

@@ -50,6 +50,13 @@ def user_errors(command: Callable) -> Callable:
             # would otherwise read as markup and drop
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            err_console.print(
+                "[bold red]interrupted:[/] stopped by Ctrl-C. A run that had written a checkpoint "
+                "continues with --resume; one that had not left nothing behind.",
+                highlight=False, soft_wrap=True,
+            )
+            raise typer.Exit(code=130) from None
         finally:
             warnings.formatwarning = plain_format
 

@@ -83,3 +83,32 @@ def test_square_brackets_in_a_path_are_printed_literally(tmp_path):
 
     result = CliRunner().invoke(app, ["pretrain", "--data", str(tmp_path / "set[new].npz"), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2 and "set[new].npz" in result.output
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing_blocking_the_same_out(tmp_path):
+    out = tmp_path / "r"
+    with pytest.raises(SelfsupError, match="on purpose"):
+        selfsup.pretrain(method="simclr", out=str(out), callbacks=[FailsOnFirstStep()], **TINY)
+    assert not out.exists()
+    selfsup.pretrain(method="simclr", out=str(out), **TINY)  # the same command works now
+    assert (out / "metrics.json").is_file()
+
+
+class CtrlC(L.Callback):
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_is_one_line_and_exit_130_and_leaves_no_half_run(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from selfsup import api
+    from selfsup.cli import app
+
+    pretrain = api.pretrain
+    monkeypatch.setattr(api, "pretrain", lambda *a, **k: pretrain(*a, **{**k, "callbacks": [CtrlC()]}))
+    out = tmp_path / "r"
+    result = CliRunner().invoke(app, ["pretrain", "--epochs", "1", "--batch-size", "64", "--out", str(out)])
+    assert result.exit_code == 130, result.output
+    assert "Ctrl-C" in result.output and "Traceback" not in result.output
+    assert not out.exists()

@@ -104,6 +104,19 @@ def replace_run(incoming: Path, out: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
+def remove_unstarted_run(out: Path, created: bool) -> None:
+    """After a run failed before its first checkpoint: remove the files it wrote (and ``out``
+    itself when the run created it and nothing else is there), so the same ``--out`` works again.
+    A run with ``checkpoints/last.ckpt`` is kept: ``--resume`` continues it."""
+    if (out / CHECKPOINTS / "last.ckpt").exists() or not out.is_dir():
+        return
+    clear_run_files(out)
+    for name in LOGGER_DIRS:
+        shutil.rmtree(out / name, ignore_errors=True)
+    if created and not any(out.iterdir()):
+        out.rmdir()
+
+
 def clear_run_files(out: Path) -> None:
     """Remove a previous run's files (only the names selfsup writes)."""
     for name in RUN_FILES:
