@@ -32,9 +32,9 @@ from selfsup.engine.rundir import (
     clear_run_files,
     holds_run_files,
     incoming_dir,
+    load_encoder,
     remove_unstarted_run,
     replace_run,
-    load_encoder,
     save_encoder,
     write_json,
 )
