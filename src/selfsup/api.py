@@ -188,6 +188,11 @@ def pretrain(
         if work != out:
             shutil.rmtree(work, ignore_errors=True)
         _start_run_folder(config, work, overwrite and work == out)
+    elif resume and not _is_launched_child():
+        # the configuration it continues with (more epochs, when asked) is the one recorded
+        tmp = work / "config.yaml.tmp"
+        tmp.write_text(config.to_yaml())
+        tmp.replace(work / "config.yaml")
     interrupt = InterruptWatch()
     try:
         final = _train_and_evaluate(parts, source, config, work, resume, [*callbacks, interrupt.callback], progress)
@@ -291,17 +296,27 @@ def _resolve_run(
     if resume:
         check_run_dir(out, resume=True, overwrite=overwrite)
         saved = load_config(out / "config.yaml")
-        requested = config.to_dict() if (flags or given is not None) else saved.to_dict()
-        # A section left to its default (None) in the request was resolved in the saved run.
-        requested = {k: v for k, v in requested.items() if v is not None}
+        if given is None:
+            # what the user typed, laid over the saved run: only keys they gave can differ (a
+            # batch size the run chose itself, or a default they never typed, is not a change)
+            requested = build_config(saved.to_dict(), **flags).to_dict()
+        else:
+            requested = {k: v for k, v in config.to_dict().items() if v is not None}
         changed = [k for k in config_diff(saved.to_dict(), requested)
                    if k.split(".")[0] in requested and not k.startswith(_RESUME_FREE_KEYS)]
-        if flags.keys() - {"out", "devices", "strategy", "logger"} and changed:
+        # more epochs continue the run further (the cosine schedule is re-planned to the new end)
+        extend = requested.get("train", {}).get("epochs", 0) > saved.train.epochs
+        if extend:
+            changed.remove("train.epochs")
+        if changed:
             raise SelfsupError(
                 f"--resume continues the saved configuration of {out}; these keys differ from it: "
                 f"{', '.join(changed)}. Drop them, or start a new run with another --out."
             )
-        config = saved.model_copy(update={"out": str(out)})
+        update: dict[str, Any] = {"out": str(out)}
+        if extend:
+            update["train"] = saved.train.model_copy(update={"epochs": requested["train"]["epochs"]})
+        config = saved.model_copy(update=update)
     elif not _is_launched_child():
         check_run_dir(out, resume=False, overwrite=overwrite)
     check_names(config, check_data=not data_object)

@@ -149,8 +149,8 @@ def test_embed_of_a_labeled_file_keeps_the_file_row_order(tmp_path, tiny_run):
 
 def test_resume_refuses_a_changed_training_key(tmp_path, tiny_run):
     selfsup.pretrain(progress=False, **tiny_run(tmp_path / "run", epochs=1))
-    with pytest.raises(SelfsupError, match="train.epochs"):
-        selfsup.pretrain(progress=False, resume=True, out=str(tmp_path / "run"), epochs=5)
+    with pytest.raises(SelfsupError, match="train.batch_size"):
+        selfsup.pretrain(progress=False, resume=True, out=str(tmp_path / "run"), batch_size=8)
 
 
 def test_config_yaml_of_a_run_reruns_it_to_the_same_weights(tmp_path, tiny_run):

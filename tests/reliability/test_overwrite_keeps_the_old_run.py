@@ -112,3 +112,28 @@ def test_ctrl_c_is_one_line_and_exit_130_and_leaves_no_half_run(tmp_path, monkey
     assert result.exit_code == 130, result.output
     assert "Ctrl-C" in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_resume_accepts_the_users_own_command_and_more_epochs(tmp_path):
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from selfsup.cli import app
+
+    x = (np.arange(64 * 8 * 8) % 251).astype(np.uint8).reshape(64, 8, 8)
+    np.savez(tmp_path / "good.npz", x=x, y=np.arange(64) % 4)
+    command = ["pretrain", "--data", str(tmp_path / "good.npz"), "--modality", "image", "--epochs", "1",
+               "--out", str(tmp_path / "r"), "--no-progress"]
+    runner = CliRunner()
+    assert runner.invoke(app, command).exit_code == 0  # the default batch shrinks to fit 51 samples
+    again = runner.invoke(app, [*command, "--resume"])
+    assert again.exit_code == 0, again.output
+    longer = runner.invoke(app, [*command[:5], "--epochs", "2", *command[7:], "--resume"])
+    assert longer.exit_code == 0, longer.output
+    import json
+
+    steps = [int(line.split(",")[0]) for line in (tmp_path / "r" / "metrics.csv").read_text().splitlines()[1:]]
+    assert "epochs: 2" in (tmp_path / "r" / "config.yaml").read_text()
+    assert max(steps) > 1 and json.loads((tmp_path / "r" / "metrics.json").read_text())["method"] == "simclr"
+    changed = runner.invoke(app, [*command, "--resume", "--method", "byol"])
+    assert changed.exit_code == 2 and "method.name" in changed.output and "batch_size" not in changed.output
