@@ -137,3 +137,22 @@ def test_resume_accepts_the_users_own_command_and_more_epochs(tmp_path):
     assert max(steps) > 1 and json.loads((tmp_path / "r" / "metrics.json").read_text())["method"] == "simclr"
     changed = runner.invoke(app, [*command, "--resume", "--method", "byol"])
     assert changed.exit_code == 2 and "method.name" in changed.output and "batch_size" not in changed.output
+
+
+@pytest.mark.parametrize("blank", ["", " ", "NaN"])
+def test_a_missing_time_in_a_long_csv_is_refused_with_its_line(tmp_path, blank):
+    from selfsup.data import load_data
+
+    rows = ["series_id,time,x,label", "a,0,1.0,0", "a,1,2.0,0", f"a,{blank},3.0,0", "b,0,4.0,1", "b,1,5.0,1"]
+    (tmp_path / "s.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(SelfsupError, match=r"s\.csv line 4 has no value in column 'time'"):
+        load_data(str(tmp_path / "s.csv"), modality="timeseries")
+
+
+def test_numbers_mixed_with_dates_in_the_time_column_are_refused(tmp_path):
+    from selfsup.data import load_data
+
+    rows = ["series_id,time,x", "a,2024-01-01,1.0", "a,2024,2.0", "b,2024-01-01,3.0"]
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(SelfsupError, match=r"m\.csv line 3, column 'time': '2024' is a number"):
+        load_data(str(tmp_path / "m.csv"), modality="timeseries")

@@ -184,11 +184,22 @@ def _read_long(
 def _parse_times(column: np.ndarray, path: Path, lines: list[int], name: str) -> np.ndarray:
     """Numbers, or ISO 8601 date-times; anything else is an error naming the first bad line."""
     stripped = np.char.strip(column)
+    # a missing time is refused before parsing: read as a date, a blank is NaT and turns the
+    # whole column into dates (numbers become years) and its row sorts first, silently
+    missing = np.flatnonzero(np.isin(np.char.lower(stripped), ["", "nan", "nat", "na", "null", "none"]))
+    if missing.size:
+        raise SelfsupError(f"{path} line {lines[int(missing[0])]} has no value in column {name!r}.")
     try:
         times = stripped.astype(np.float64)
     except ValueError:
         try:
             times = stripped.astype("datetime64[ns]").astype(np.int64).astype(np.float64)
+            numeric = [r for r, v in enumerate(stripped.tolist()) if is_number(v)]
+            if numeric:  # "2024" read as a year beside real dates: a mix, not a column of dates
+                raise SelfsupError(
+                    f"{path} line {lines[numeric[0]]}, column {name!r}: {str(stripped[numeric[0]])!r} is a "
+                    "number in a column of date-times; use one kind for the whole column."
+                )
         except ValueError:
             bad = next(
                 r for r, v in enumerate(stripped.tolist())
