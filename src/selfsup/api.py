@@ -10,12 +10,11 @@ The CLI is a thin layer over these; everything a command can do, a function call
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from selfsup.config import Component, Config, build_config, check_names, config_diff, load_config
+from selfsup.assembly import (
+    RunParts,
+    build_encoder,
+    build_parts,
+    components,
+    encoder_description,
+    fit_batch_size,
+    load_source,
+    use_svm,
+)
+from selfsup.config import Config, build_config, check_names, config_diff, load_config
 from selfsup.data import DataSource, load_data
 from selfsup.data.base import spec_to_dict
+from selfsup.engine.callbacks import InterruptWatch
 from selfsup.engine.rundir import (
     check_run_dir,
     clear_run_files,
@@ -39,8 +49,6 @@ from selfsup.engine.rundir import (
     write_json,
 )
 from selfsup.errors import SelfsupError
-from selfsup.modality import ModalitySpec
-from selfsup.registry import MethodInfo
 
 # Config keys that may differ when a run is resumed: they change where it runs, not what it learns.
 _RESUME_FREE_KEYS = ("train.devices", "train.accelerator", "train.num_workers", "train.strategy", "train.logger", "out")
@@ -61,84 +69,6 @@ class RunResult:
 def _is_launched_child() -> bool:
     """True in the extra processes Lightning's DDP launcher starts (they must not write)."""
     return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
-
-
-def _components(config: Config, source: DataSource | None) -> tuple[str, dict, str, dict]:
-    """Encoder and views (names and keywords) for a run: the recipe's, else the defaults."""
-    from selfsup.modality import get_modality
-    from selfsup.registry import DATASETS, METHODS
-
-    default_encoder, default_views = default_components(
-        METHODS.info(config.method.name), get_modality(config.data.modality)
-    )
-    encoder_name = config.encoder.name if config.encoder else default_encoder
-    encoder_kwargs = config.encoder.kwargs if config.encoder else {}
-    views_name = config.views.name if config.views else default_views
-    views_kwargs = config.views.kwargs if config.views else {}
-    # A built-in data set may say which view settings suit it (digits are not flip-invariant);
-    # the recipe's own view keywords win.
-    if config.data.name in DATASETS:
-        from selfsup.registry import VIEWS, accepted_kwargs
-
-        suggested = DATASETS.info(config.data.name).view_defaults
-        accepted = accepted_kwargs(VIEWS.get(views_name))
-        views_kwargs = {
-            **{k: v for k, v in suggested.items() if accepted is None or k in accepted},
-            **views_kwargs,
-        }
-    return encoder_name, encoder_kwargs, views_name, views_kwargs
-
-
-def default_components(method: MethodInfo, modality: ModalitySpec) -> tuple[str, str]:
-    """The encoder and view maker a method gets on a modality when the recipe names none.
-
-    A modality's own method (TS2Vec on series) takes the paper's recipe it declares. A generic
-    method gets, for the first capability it ``needs`` (MAE: ``tokens``), the encoder the
-    modality names for it, and for its ``view_style`` (MoCo v3: ``asymmetric``) the modality's
-    view maker of that style, or a modality-free one of that name (``none``); otherwise the
-    modality's defaults.
-    """
-    from selfsup.registry import VIEWS
-
-    if method.modality is not None and method.modality == modality.name:
-        return (method.default_encoder or modality.default_encoder,
-                method.default_views or modality.default_views)
-    encoder = next((modality.encoders_for[n] for n in method.needs if n in modality.encoders_for),
-                   modality.default_encoder)
-    views = modality.default_views
-    if method.view_style in modality.views_for:
-        views = modality.views_for[method.view_style]
-    elif method.view_style is not None and method.view_style in VIEWS and VIEWS.info(method.view_style).modality == "any":
-        views = method.view_style
-    return encoder, views
-
-
-def build_encoder(name: str, input_spec: Any, kwargs: dict[str, Any], seed: int) -> nn.Module:
-    """Build an encoder by name for the modality's input spec, with a fixed initialisation (the
-    random-init baseline of a run is exactly the pretrained encoder's starting point)."""
-    from selfsup.registry import ENCODERS
-
-    torch.manual_seed(seed)
-    return ENCODERS.build(name, input_spec, **kwargs)
-
-
-def load_source(config: Config) -> DataSource:
-    """Step 2: the configured data, read by its built-in loader or its modality's reader."""
-    return load_data(
-        config.data.name,
-        modality=config.data.modality,
-        seed=config.train.seed,
-        test_fraction=config.data.test_fraction,
-        **config.data.options,
-    )
-
-
-def _sample_phrase(source: DataSource, data_name: str) -> Callable[[int], str]:
-    """Training sample ``i`` -> how the user finds it in their data (its row before splitting)."""
-    if source.source_index is None:
-        return lambda i: f"training sample {i} of {data_name}"
-    rows = source.source_index
-    return lambda i: f"row {int(rows[i])} of {data_name} (training sample {i})"
 
 
 # ----------------------------------------------------------------------------- pretrain
@@ -175,7 +105,7 @@ def pretrain(
     source = given_source if given_source is not None else load_source(config)
     for note in source.notes:
         warnings.warn(note, stacklevel=2)
-    config = _fit_batch_size(config, source)
+    config = fit_batch_size(config, source)
     parts = build_parts(config, source)
     config = parts.config
     # --overwrite of an existing run: the new run is written beside it and replaces it only
@@ -195,7 +125,7 @@ def pretrain(
         tmp.replace(work / "config.yaml")
     interrupt = InterruptWatch()
     try:
-        final = _train_and_evaluate(parts, source, config, work, resume, [*callbacks, interrupt.callback], progress)
+        final = _train_and_evaluate(parts, source, config, work, resume, [*callbacks, interrupt], progress)
     except BaseException as error:
         if not _is_launched_child():
             if work != out:
@@ -238,42 +168,6 @@ def _train_and_evaluate(
     write_json(work / "metrics.json", final)
     _write_report(work, config, parts, source, final, held_out_emb)
     return final
-
-
-class InterruptWatch:
-    """A Lightning callback noting that training ended on Ctrl-C (Lightning handles the
-    KeyboardInterrupt itself and exits with status 1, which would hide what happened)."""
-
-    def __init__(self) -> None:
-        import lightning as L
-
-        watch = self
-
-        class _Callback(L.Callback):
-            def on_exception(self, trainer: Any, module: Any, exception: BaseException) -> None:
-                if isinstance(exception, KeyboardInterrupt):
-                    watch.interrupted = True
-
-        self.interrupted = False
-        self.callback = _Callback()
-
-
-@dataclass
-class RunParts:
-    """What :func:`build_parts` makes from a configuration: the method (holding the encoder and
-    views), the names and keywords they were built from, and the configuration with those
-    defaults resolved (what config.yaml records)."""
-
-    config: Config
-    method: Any
-    views: nn.Module
-    encoder_name: str
-    encoder_kwargs: dict[str, Any]
-    input_spec: Any
-
-    def random_init(self) -> nn.Module:
-        """A fresh encoder with the pretrained one's initial weights."""
-        return build_encoder(self.encoder_name, self.input_spec, self.encoder_kwargs, self.config.train.seed)
 
 
 def _resolve_run(
@@ -326,54 +220,6 @@ def _resolve_run(
     return config, out
 
 
-def _fit_batch_size(config: Config, source: DataSource) -> Config:
-    """Step 2b: refuse a batch larger than the data, or shrink the default one to fit it."""
-    train, n_train = config.train, source.n_train
-    if train.batch_size <= n_train:
-        return config
-    if "batch_size" in train.model_fields_set:
-        raise SelfsupError(
-            f"Batch size {train.batch_size} is larger than the {n_train} training samples of "
-            f"{config.data.name!r}. Use --batch-size {min(256, n_train)} or smaller."
-        )
-    # The default batch (256) does not fit a small data set (a UCR set of 50 series): take
-    # the largest power of two that leaves at least two steps per epoch, and say so.
-    size = max(2, 2 ** int(math.log2(max(2, n_train // 2))))
-    warnings.warn(
-        f"The default batch size {train.batch_size} is larger than the {n_train} training "
-        f"samples of {config.data.name!r}; using {size} (choose with --batch-size).",
-        stacklevel=3,
-    )
-    return config.model_copy(update={"train": train.model_copy(update={"batch_size": size})})
-
-
-def build_parts(config: Config, source: DataSource) -> RunParts:
-    """Step 3: the encoder (seeded: the random-init baseline is its exact starting point), the
-    views and the method, checked against the data before anything is written."""
-    from selfsup.registry import METHODS, VIEWS
-
-    encoder_name, encoder_kwargs, views_name, views_kwargs = _components(config, source)
-    encoder = build_encoder(encoder_name, source.input_spec, encoder_kwargs, config.train.seed)
-    views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
-    method = METHODS.build(config.method.name, encoder, views, **config.method.kwargs)
-    if hasattr(views, "check_data"):  # ViewMaker's hook; a plain nn.Module view maker has none
-        views.check_data(source.train, _sample_phrase(source, config.data.name))
-    if method.uses_labels and source.y_train is None:
-        raise SelfsupError(
-            f"Method {config.method.name!r} is supervised (it trains on the labels) and "
-            f"{config.data.name!r} has none. Pick a self-supervised method, or labeled data."
-        )
-    method.prepare(source.n_train)
-    # config.yaml records what was built, defaults resolved, so it is enough to rerun.
-    resolved = config.model_copy(
-        update={
-            "encoder": Component(name=encoder_name, **encoder_kwargs),
-            "views": Component(name=views_name, **views_kwargs),
-        }
-    )
-    return RunParts(resolved, method, views, encoder_name, encoder_kwargs, source.input_spec)
-
-
 def _start_run_folder(config: Config, out: Path, overwrite: bool) -> None:
     """Step 4: the run folder with its config.yaml (an overwritten run's files are cleared)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -414,21 +260,6 @@ def _write_report(
         test_y=source.held_out[1],
         class_names=source.class_names,
     )
-
-
-def encoder_description(parts: RunParts, modality: str) -> dict[str, Any]:
-    """What encoder.json records: enough to rebuild the encoder by name with its input spec."""
-    return {"name": parts.encoder_name, **spec_to_dict(parts.input_spec), "kwargs": parts.encoder_kwargs,
-            "modality": modality}
-
-
-def use_svm(config: Config) -> bool:
-    """Whether the SVM probe runs: ``eval.svm``, or when unset, the modality's protocol."""
-    from selfsup.modality import get_modality
-
-    if config.eval.svm is not None:
-        return config.eval.svm
-    return get_modality(config.data.modality).svm_probe
 
 
 # ----------------------------------------------------------------------------- after training
@@ -478,7 +309,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
         )
     source = load_source(config)
     _check_input_spec(source, spec, run_dir)
-    _, _, views_name, views_kwargs = _components(config, source)
+    _, _, views_name, views_kwargs = components(config, source)
     views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
     result, _ = evaluate_run_encoder(
         encoder,

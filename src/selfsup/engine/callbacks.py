@@ -207,3 +207,14 @@ class EncoderAveraging(L.Callback):
         # a restored average lives on the CPU; the encoder may be on another device
         device = next(pl_module.encoder.parameters()).device
         self.average = {k: v.to(device) for k, v in self.average.items()}
+
+class InterruptWatch(L.Callback):
+    """Notes that training ended on Ctrl-C: Lightning handles the KeyboardInterrupt itself and
+    exits with status 1, which would hide what happened."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt):
+            self.interrupted = True

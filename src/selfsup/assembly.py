@@ -1,0 +1,183 @@
+"""How a run is assembled: which encoder and views a method gets on a modality, the data it
+reads, and the method built from them, checked against the data before anything is written.
+
+:func:`selfsup.api.pretrain` calls these in order; they are public so that a script can build the
+same parts without training (``build_parts(build_config(...), load_source(config))``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from selfsup.config import Component, Config
+from selfsup.data import DataSource, load_data
+from selfsup.data.base import spec_to_dict
+from selfsup.errors import SelfsupError
+from selfsup.modality import ModalitySpec
+from selfsup.registry import MethodInfo
+
+
+def components(config: Config, source: DataSource | None) -> tuple[str, dict, str, dict]:
+    """Encoder and views (names and keywords) for a run: the recipe's, else the defaults."""
+    from selfsup.modality import get_modality
+    from selfsup.registry import DATASETS, METHODS
+
+    default_encoder, default_views = default_components(
+        METHODS.info(config.method.name), get_modality(config.data.modality)
+    )
+    encoder_name = config.encoder.name if config.encoder else default_encoder
+    encoder_kwargs = config.encoder.kwargs if config.encoder else {}
+    views_name = config.views.name if config.views else default_views
+    views_kwargs = config.views.kwargs if config.views else {}
+    # A built-in data set may say which view settings suit it (digits are not flip-invariant);
+    # the recipe's own view keywords win.
+    if config.data.name in DATASETS:
+        from selfsup.registry import VIEWS, accepted_kwargs
+
+        suggested = DATASETS.info(config.data.name).view_defaults
+        accepted = accepted_kwargs(VIEWS.get(views_name))
+        views_kwargs = {
+            **{k: v for k, v in suggested.items() if accepted is None or k in accepted},
+            **views_kwargs,
+        }
+    return encoder_name, encoder_kwargs, views_name, views_kwargs
+
+
+def default_components(method: MethodInfo, modality: ModalitySpec) -> tuple[str, str]:
+    """The encoder and view maker a method gets on a modality when the recipe names none.
+
+    A modality's own method (TS2Vec on series) takes the paper's recipe it declares. A generic
+    method gets, for the first capability it ``needs`` (MAE: ``tokens``), the encoder the
+    modality names for it, and for its ``view_style`` (MoCo v3: ``asymmetric``) the modality's
+    view maker of that style, or a modality-free one of that name (``none``); otherwise the
+    modality's defaults.
+    """
+    from selfsup.registry import VIEWS
+
+    if method.modality is not None and method.modality == modality.name:
+        return (method.default_encoder or modality.default_encoder,
+                method.default_views or modality.default_views)
+    encoder = next((modality.encoders_for[n] for n in method.needs if n in modality.encoders_for),
+                   modality.default_encoder)
+    views = modality.default_views
+    if method.view_style in modality.views_for:
+        views = modality.views_for[method.view_style]
+    elif method.view_style is not None and method.view_style in VIEWS and VIEWS.info(method.view_style).modality == "any":
+        views = method.view_style
+    return encoder, views
+
+
+def build_encoder(name: str, input_spec: Any, kwargs: dict[str, Any], seed: int) -> nn.Module:
+    """Build an encoder by name for the modality's input spec, with a fixed initialisation (the
+    random-init baseline of a run is exactly the pretrained encoder's starting point)."""
+    from selfsup.registry import ENCODERS
+
+    torch.manual_seed(seed)
+    return ENCODERS.build(name, input_spec, **kwargs)
+
+
+def load_source(config: Config) -> DataSource:
+    """Step 2: the configured data, read by its built-in loader or its modality's reader."""
+    return load_data(
+        config.data.name,
+        modality=config.data.modality,
+        seed=config.train.seed,
+        test_fraction=config.data.test_fraction,
+        **config.data.options,
+    )
+
+
+def sample_phrase(source: DataSource, data_name: str) -> Callable[[int], str]:
+    """Training sample ``i`` -> how the user finds it in their data (its row before splitting)."""
+    if source.source_index is None:
+        return lambda i: f"training sample {i} of {data_name}"
+    rows = source.source_index
+    return lambda i: f"row {int(rows[i])} of {data_name} (training sample {i})"
+
+
+@dataclass
+class RunParts:
+    """What :func:`build_parts` makes from a configuration: the method (holding the encoder and
+    views), the names and keywords they were built from, and the configuration with those
+    defaults resolved (what config.yaml records)."""
+
+    config: Config
+    method: Any
+    views: nn.Module
+    encoder_name: str
+    encoder_kwargs: dict[str, Any]
+    input_spec: Any
+
+    def random_init(self) -> nn.Module:
+        """A fresh encoder with the pretrained one's initial weights."""
+        return build_encoder(self.encoder_name, self.input_spec, self.encoder_kwargs, self.config.train.seed)
+
+
+def fit_batch_size(config: Config, source: DataSource) -> Config:
+    """Step 2b: refuse a batch larger than the data, or shrink the default one to fit it."""
+    train, n_train = config.train, source.n_train
+    if train.batch_size <= n_train:
+        return config
+    if "batch_size" in train.model_fields_set:
+        raise SelfsupError(
+            f"Batch size {train.batch_size} is larger than the {n_train} training samples of "
+            f"{config.data.name!r}. Use --batch-size {min(256, n_train)} or smaller."
+        )
+    # The default batch (256) does not fit a small data set (a UCR set of 50 series): take
+    # the largest power of two that leaves at least two steps per epoch, and say so.
+    size = max(2, 2 ** int(math.log2(max(2, n_train // 2))))
+    warnings.warn(
+        f"The default batch size {train.batch_size} is larger than the {n_train} training "
+        f"samples of {config.data.name!r}; using {size} (choose with --batch-size).",
+        stacklevel=3,
+    )
+    return config.model_copy(update={"train": train.model_copy(update={"batch_size": size})})
+
+
+def build_parts(config: Config, source: DataSource) -> RunParts:
+    """Step 3: the encoder (seeded: the random-init baseline is its exact starting point), the
+    views and the method, checked against the data before anything is written."""
+    from selfsup.registry import METHODS, VIEWS
+
+    encoder_name, encoder_kwargs, views_name, views_kwargs = components(config, source)
+    encoder = build_encoder(encoder_name, source.input_spec, encoder_kwargs, config.train.seed)
+    views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
+    method = METHODS.build(config.method.name, encoder, views, **config.method.kwargs)
+    if hasattr(views, "check_data"):  # ViewMaker's hook; a plain nn.Module view maker has none
+        views.check_data(source.train, sample_phrase(source, config.data.name))
+    if method.uses_labels and source.y_train is None:
+        raise SelfsupError(
+            f"Method {config.method.name!r} is supervised (it trains on the labels) and "
+            f"{config.data.name!r} has none. Pick a self-supervised method, or labeled data."
+        )
+    method.prepare(source.n_train)
+    # config.yaml records what was built, defaults resolved, so it is enough to rerun.
+    resolved = config.model_copy(
+        update={
+            "encoder": Component(name=encoder_name, **encoder_kwargs),
+            "views": Component(name=views_name, **views_kwargs),
+        }
+    )
+    return RunParts(resolved, method, views, encoder_name, encoder_kwargs, source.input_spec)
+
+
+def encoder_description(parts: RunParts, modality: str) -> dict[str, Any]:
+    """What encoder.json records: enough to rebuild the encoder by name with its input spec."""
+    return {"name": parts.encoder_name, **spec_to_dict(parts.input_spec), "kwargs": parts.encoder_kwargs,
+            "modality": modality}
+
+
+def use_svm(config: Config) -> bool:
+    """Whether the SVM probe runs: ``eval.svm``, or when unset, the modality's protocol."""
+    from selfsup.modality import get_modality
+
+    if config.eval.svm is not None:
+        return config.eval.svm
+    return get_modality(config.data.modality).svm_probe
