@@ -156,3 +156,15 @@ def test_numbers_mixed_with_dates_in_the_time_column_are_refused(tmp_path):
     (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
     with pytest.raises(SelfsupError, match=r"m\.csv line 3, column 'time': '2024' is a number"):
         load_data(str(tmp_path / "m.csv"), modality="timeseries")
+
+
+def test_more_deepcluster_prototypes_than_samples_is_one_line_before_training(tmp_path):
+    from typer.testing import CliRunner
+
+    from selfsup.cli import app
+
+    out = tmp_path / "r"
+    result = CliRunner().invoke(app, ["pretrain", "--method", "deepcluster_v2", "--epochs", "1",
+                                      "--set", "method.num_prototypes=[5000]", "--out", str(out)])
+    assert result.exit_code == 2 and "num_prototypes" in result.output and "Traceback" not in result.output
+    assert not out.exists()

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from selfsup.errors import SelfsupError
 from selfsup.losses.pseudo_label import pseudo_label_loss
 from selfsup.methods.base import Method
 from selfsup.methods.per_sample_state import broadcast_from_first, gather_rows, sample_index
@@ -103,6 +104,12 @@ class DeepClusterV2(Method):
     def prepare(self, num_samples: int) -> None:
         """Create the bank ``[G, N, projector_dim]`` and assignments ``[heads, N]`` (all -1)."""
         n = check_int(num_samples, "num_samples")
+        if max(self.num_prototypes) > n:
+            # k-means cannot make more clusters than there are samples: say so before training
+            raise SelfsupError(
+                f"deepcluster_v2: num_prototypes {list(self.num_prototypes)} asks for more clusters than the "
+                f"{n} training samples. Set method.num_prototypes to at most {n}."
+            )
         self.num_samples = n
         device = self.centroids.device
         self.bank = torch.zeros(self.num_global_views, n, self.centroids.shape[1], device=device)
