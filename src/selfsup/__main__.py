@@ -1,6 +1,8 @@
 """``python -m selfsup`` is the ``selfsup`` command."""
 
-from selfsup.cli import app
+import sys
+
+from selfsup.cli import run
 
 if __name__ == "__main__":
-    app()
+    sys.exit(run())

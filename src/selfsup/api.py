@@ -27,6 +27,7 @@ from selfsup.assembly import (
     RunParts,
     build_encoder,
     build_parts,
+    check_evaluation_fits,
     components,
     encoder_description,
     fit_batch_size,
@@ -106,6 +107,7 @@ def pretrain(
     for note in source.notes:
         warnings.warn(note, stacklevel=2)
     config = fit_batch_size(config, source)
+    check_evaluation_fits(config, source)
     parts = build_parts(config, source)
     config = parts.config
     # --overwrite of an existing run: the new run is written beside it and replaces it only

@@ -141,6 +141,25 @@ def fit_batch_size(config: Config, source: DataSource) -> Config:
     return config.model_copy(update={"train": train.model_copy(update={"batch_size": size})})
 
 
+def check_evaluation_fits(config: Config, source: DataSource) -> None:
+    """Step 2c: refuse a kNN that would vote with every training sample; warn when there are
+    fewer training samples than classes (the probes cannot learn every class)."""
+    if not source.labeled:
+        return
+    n_train, name = source.n_train, config.data.name
+    if config.eval.k >= n_train:
+        raise SelfsupError(
+            f"eval.k={config.eval.k} neighbours is not fewer than the {n_train} training samples of "
+            f"{name!r}: the kNN vote would be the same for every sample. Use --set eval.k={max(1, min(20, n_train // 2))}."
+        )
+    if n_train < source.num_classes:
+        warnings.warn(
+            f"{name!r} has {n_train} training samples for {source.num_classes} classes: the probes cannot "
+            "learn every class, so their accuracies say little.",
+            stacklevel=3,
+        )
+
+
 def build_parts(config: Config, source: DataSource) -> RunParts:
     """Step 3: the encoder (seeded: the random-init baseline is its exact starting point), the
     views and the method, checked against the data before anything is written."""

@@ -1,11 +1,14 @@
 """The ``selfsup`` command: a thin layer over :mod:`selfsup.api`.
 
-User mistakes (:class:`~selfsup.errors.SelfsupError`) print one message and exit with status 2;
-no traceback.
+Every user mistake prints one line and exits with status 2, without a traceback: a
+:class:`~selfsup.errors.SelfsupError`, a file the system refused to read or write (a read-only
+folder, a full disk) and a malformed command line (an unknown flag, ``--epochs abc``). Ctrl-C
+prints one line and exits with status 130. :func:`run` is that entry point.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 import warnings
@@ -46,9 +49,12 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except SelfsupError as err:
-            # escaped: a message may hold brackets (pip install 'selfsup[timeseries]') that rich
-            # would otherwise read as markup and drop
-            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
+            print_error(str(err))
+            raise typer.Exit(code=2) from None
+        except OSError as err:
+            if err.errno not in FILE_SYSTEM_ERRORS:
+                raise
+            print_error(file_system_message(err))
             raise typer.Exit(code=2) from None
         except KeyboardInterrupt:
             err_console.print(
@@ -61,6 +67,32 @@ def user_errors(command: Callable) -> Callable:
             warnings.formatwarning = plain_format
 
     return wrapper
+
+
+# What the file system can refuse that the user can fix: permissions, a read-only or full disk,
+# a path through a file. Other OSErrors are bugs and keep their traceback.
+FILE_SYSTEM_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                      errno.EISDIR, errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG)
+
+
+def file_system_message(err: OSError) -> str:
+    """One line for an OSError: what was refused, on which path, and what to do."""
+    path = err.filename if err.filename is not None else "a file"
+    reason = err.strerror or str(err)
+    hint = {
+        errno.EACCES: "check the folder's permissions or choose another --out",
+        errno.EPERM: "check the folder's permissions or choose another --out",
+        errno.EROFS: "the disk is read-only; choose another --out",
+        errno.ENOSPC: "free some disk space or choose another --out",
+        errno.EDQUOT: "free some disk space or choose another --out",
+    }.get(err.errno, "check the path")
+    return f"Could not use {path}: {reason} ({hint})."
+
+
+def print_error(message: str) -> None:
+    """``error: message`` on stderr, printed literally (a message may hold brackets, as in
+    pip install 'selfsup[timeseries]', that rich would otherwise read as markup and drop)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 METRICS = (
@@ -271,5 +303,28 @@ def datasets() -> None:
         console.print(escape(f"Not available: {name} ({why}; pip install 'selfsup[{name}]')"))
 
 
+def run(argv: list[str] | None = None) -> int:
+    """Run the ``selfsup`` command line ``argv`` (default: ``sys.argv[1:]``); the exit status.
+
+    A malformed command line (an unknown flag, ``--epochs abc``, a missing value) is one line
+    naming the flag and where to read about it, exit status 2; the commands' own failures are
+    handled by :func:`user_errors`."""
+    from typer import _click
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="selfsup", standalone_mode=False)
+    except _click.exceptions.NoArgsIsHelpError:
+        return 0  # the help has been printed
+    except _click.exceptions.UsageError as err:
+        where = f"{err.ctx.command_path} --help" if err.ctx is not None else "selfsup --help"
+        print_error(f"{err.format_message().rstrip('.')} (see {where}).")
+        return 2
+    except typer.Abort:  # end of input at a prompt
+        print_error("stopped.")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
 def main() -> None:  # pragma: no cover - console entry
-    sys.exit(app())
+    sys.exit(run())

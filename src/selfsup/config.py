@@ -29,7 +29,7 @@ from selfsup.errors import SelfsupError, closest
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class Component(BaseModel):
@@ -87,17 +87,43 @@ class TrainConfig(_Strict):
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     warmup_epochs: float = Field(5, ge=0.0)
     gradient_clip: float | None = Field(None, gt=0.0)
-    precision: str = "auto"
-    """``auto`` = bf16/16 mixed on GPU, 32-bit on CPU; or any Lightning precision string."""
-    accelerator: str = "auto"
+    precision: Literal["auto", "32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true",
+                       "32", "64", "16", "bf16", "transformer-engine", "transformer-engine-float16"] = "auto"
+    """``auto`` = bf16/16 mixed on GPU, 32-bit on CPU; or a Lightning precision string."""
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu", "xla", "hpu"] = "auto"
     devices: int | str = 1
+    """How many devices (processes on CPU) to train on, or ``auto`` for all."""
     strategy: str = "auto"
+    """A Lightning strategy name: ``auto``, ``ddp``, ``ddp_spawn``, ``fsdp``, …"""
     num_workers: int = Field(0, ge=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
+    """Seeds Python, NumPy and torch (NumPy takes 0 … 2**32 - 1)."""
     log_every_n_steps: int = Field(5, ge=1)
     logger: Literal["csv", "tensorboard", "mlflow", "wandb"] = "csv"
     """Where per-step logs go besides the run's metrics.csv (always written): a Lightning
     logger writing into the run folder (``tensorboard/``, ``mlruns/``, ``wandb/``, W&B offline)."""
+
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or (isinstance(value, int) and value < 1) or (isinstance(value, str) and value != "auto"):
+            raise ValueError("devices is a number of devices >= 1, or auto for all of them")
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        from lightning.pytorch.strategies import StrategyRegistry
+
+        names = ["auto", *StrategyRegistry.available_strategies()]
+        if value not in names:
+            near = closest(value, names)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise ValueError(f"unknown strategy{hint}; valid: {', '.join(names)}")
+        return value
 
 
 class EvalConfig(_Strict):
@@ -193,14 +219,21 @@ def make_config(data: dict[str, Any] | None = None, source: str = "the configura
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise SelfsupError(f"Config file {str(path)!r} is a folder; give a recipe's .yaml file (see configs/).")
     if not path.is_file():
         raise SelfsupError(f"Config file {str(path)!r} does not exist.")
     try:
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SelfsupError(f"Config file {str(path)!r} is not a text file; a recipe is YAML (see configs/).") from None
     except yaml.YAMLError as err:
-        raise SelfsupError(f"Config file {str(path)!r} is not valid YAML: {err}") from None
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}, column {where.column + 1}" if where is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise SelfsupError(f"Config file {str(path)!r} is not valid YAML{line}: {problem}.") from None
     if loaded is None:
-        return {}
+        raise SelfsupError(f"Config file {str(path)!r} is empty; a recipe is a YAML mapping such as 'method: simclr' (see configs/).")
     if not isinstance(loaded, dict):
         raise SelfsupError(f"Config file {str(path)!r} must hold a mapping of keys, not {type(loaded).__name__}.")
     return loaded
@@ -222,6 +255,8 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         value = yaml.safe_load(raw)
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str) and value.strip().lower() in ("nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
+        value = float(value)  # what a user means by nan/inf (YAML spells them .nan/.inf); refused where a number must be finite
     node = data
     for part in parts[:-1]:
         child = node.get(part)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Generic, TypeVar
@@ -208,6 +209,24 @@ def check_kwargs(factory: Callable, kwargs: dict[str, Any], what: str) -> None:
             near = closest(key, valid)
             hint = f" Did you mean {', '.join(repr(c) for c in near)}?" if near else ""
             raise SelfsupError(f"Unknown option {key!r} for {what}.{hint} {listing}")
+    check_kwarg_types(factory, kwargs, what)
+
+
+def check_kwarg_types(factory: Callable, kwargs: dict[str, Any], what: str) -> None:
+    """Refuse a value whose kind differs from its parameter's default: a word or a list where
+    the default is a number (``temperature=abc``), a non-boolean for a boolean, and NaN or an
+    infinity for any number. Parameters without a default, or with ``None``, are not checked."""
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    params = inspect.signature(target).parameters
+    for key, value in kwargs.items():
+        default = params[key].default if key in params else inspect.Parameter.empty
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SelfsupError(f"Invalid option for {what}: {key} must be a finite number, got {value}.")
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise SelfsupError(f"Invalid option for {what}: {key} must be true or false, got {value!r}.")
+        elif isinstance(default, (int, float)) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise SelfsupError(f"Invalid option for {what}: {key} must be a number (default {default}), got {value!r}.")
 
 
 def info_fields(info_type: type) -> list[str]:

@@ -113,7 +113,22 @@ def build_trainer(train: Any, callbacks: list[Any], out: Path, progress: bool) -
         precision = "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else (
             "16-mixed" if torch.cuda.is_available() else "32-true"
         )
-    return L.Trainer(
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return L.Trainer(
+            **_trainer_kwargs(train, precision, callbacks, out, progress)
+        )
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError, ImportError) as error:
+        # settings Lightning refuses on this machine (devices=4 with one GPU, fsdp on CPU, …)
+        raise SelfsupError(
+            f"The trainer cannot run with accelerator={train.accelerator}, devices={train.devices}, "
+            f"strategy={train.strategy}, precision={precision} here: {str(error).splitlines()[0]}"
+        ) from None
+
+
+def _trainer_kwargs(train: Any, precision: str, callbacks: list[Any], out: Path, progress: bool) -> dict[str, Any]:
+    return dict(
         max_epochs=train.epochs,
         accelerator=train.accelerator,
         devices=train.devices,

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from selfsup.methods.base import Method
 from selfsup.nn.heads import MLP
-from selfsup.validate import check_positive
+from selfsup.validate import check_int, check_positive
 
 
 class ProjectionMethod(Method):
@@ -39,9 +39,8 @@ class ProjectionMethod(Method):
         temperature: float | None = None,
     ) -> None:
         super().__init__(encoder, views)
-        if not (projector_hidden_dim > 0 and projector_dim > 0):
-            raise ValueError("projector dimensions must be positive, "
-                             f"got {projector_hidden_dim} and {projector_dim}")
+        check_int(projector_hidden_dim, "projector_hidden_dim")
+        check_int(projector_dim, "projector_dim")
         if temperature is not None:
             check_positive(temperature=temperature)
         self.projector = MLP(self.embed_dim, projector_hidden_dim, projector_dim, num_layers=2)

@@ -50,4 +50,11 @@ class PixelsToFloat:
 def image_source(bundle: DataBundle, max_value: float = 255.0) -> DataSource:
     """The DataSource of decoded images ``[N, C, H, W]`` (``uint8`` pixels out of ``max_value``,
     or float in [0, 1])."""
-    return bundle.to_source(ImageSpec(*bundle.x_train.shape[1:]), on_device=PixelsToFloat(max_value))
+    spec = ImageSpec(*bundle.x_train.shape[1:])
+    source = bundle.to_source(spec, on_device=PixelsToFloat(max_value))
+    if spec.height * spec.width == 1:
+        source.notes.append(
+            f"The images of {bundle.name!r} are 1×1 pixel: crops, flips and masks cannot change them, "
+            "so pretraining can learn nothing a random encoder does not have. Check the array's shape."
+        )
+    return source

@@ -84,9 +84,16 @@ class SeriesSource(DataSource):
 def series_source(bundle: DataBundle) -> SeriesSource:
     """The DataSource of series ``[N, T, C]`` / ``[N, D, T, C]`` (NaN marks padding)."""
     meta = bundle.meta
-    return bundle.to_source(
+    source = bundle.to_source(
         SeriesSpec.of(bundle.x_train, meta),
         source_type=SeriesSource,
         subject_train=meta.get("subject_train"),
         subject_test=meta.get("subject_test"),
     )
+    if source.input_spec.length == 1:
+        source.notes.append(
+            f"The series of {bundle.name!r} have a single time step: crops, masks and contexts need "
+            "several, so pretraining can learn nothing a random encoder does not have. Check the "
+            "array's layout (series are [N, T, C])."
+        )
+    return source
