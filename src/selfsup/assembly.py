@@ -29,9 +29,15 @@ def components(config: Config, source: DataSource | None) -> tuple[str, dict, st
     from selfsup.modality import get_modality
     from selfsup.registry import DATASETS, METHODS
 
-    default_encoder, default_views = default_components(
-        METHODS.info(config.method.name), get_modality(config.data.modality)
-    )
+    method, modality = METHODS.info(config.method.name), get_modality(config.data.modality)
+    default_encoder, default_views = default_components(method, modality)
+    if config.views is None and method.style_required and method.view_style not in modality.views_for:
+        raise SelfsupError(
+            f"Method {config.method.name!r} learns from {method.view_style!r} views, which the "
+            f"{modality.name} modality does not have: with its default views there is nothing to "
+            "learn. Name a view maker whose view i applies transformation i with --views, or pick "
+            "another method."
+        )
     encoder_name = config.encoder.name if config.encoder else default_encoder
     encoder_kwargs = config.encoder.kwargs if config.encoder else {}
     views_name = config.views.name if config.views else default_views

@@ -55,6 +55,13 @@ class DataConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     """Reader options, e.g. ``{image_size: 64}`` for a folder of images."""
 
+    @field_validator("name")
+    @classmethod
+    def _name_given(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("it is empty; give a built-in data set name (selfsup datasets) or a path")
+        return name
+
     @model_validator(mode="after")
     def _resolve_modality(self) -> DataConfig:
         from selfsup.registry import DATASETS

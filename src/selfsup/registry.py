@@ -40,6 +40,9 @@ class MethodInfo:
         view_style: the kind of views the method's paper trains with (``"asymmetric"``:
             BYOL's pair, ``"multicrop"``, ``"rotation"``, or ``"none"``); the modality maps a
             style to its view maker, and its default views apply when it has no such style.
+        style_required: the method learns nothing from views of another style (RotNet: the
+            label of a view is its transformation), so a modality without the style is
+            refused unless the recipe names a view maker.
         default_encoder / default_views: for a modality's own methods, the encoder and views
             of the paper's recipe on that modality.
         input: what the method's batches hold, when it is more than the modality's default.
@@ -50,6 +53,7 @@ class MethodInfo:
     modality: str | None = None
     needs: tuple[str, ...] = ()
     view_style: str | None = None
+    style_required: bool = False
     default_encoder: str | None = None
     default_views: str | None = None
     input: str | None = None

@@ -165,7 +165,8 @@ def evaluate_embeddings(
         ``linear_f1`` (macro-F1 of the linear probe), and ``svm_acc`` / ``svm_f1`` when ``svm``.
     """
     if label_free_emb is None:
-        label_free_emb = test_emb if test_emb is not None else train_emb
+        # a spectrum needs two rows: a one-sample test split leaves the scores to the train split
+        label_free_emb = test_emb if test_emb is not None and len(test_emb) >= 2 else train_emb
     scored = as_embeddings(label_free_emb, "label_free_emb")
     results: dict[str, float] = {}
     if train_y is not None and test_y is not None and test_emb is not None:

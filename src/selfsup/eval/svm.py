@@ -12,7 +12,10 @@ protocol as the paper's released evaluation runs it:
 - 5-fold stratified cross-validation for ``C`` — *except* when the train split is too small
   for it (fewer than 5 samples per class on average, or fewer than 50 samples), where the
   hard-margin ``C = inf`` SVM is fitted directly;
-- at most 10,000 training samples (a seeded stratified subset beyond that).
+- at most 10,000 training samples (a seeded stratified subset beyond that);
+- at most ``SVM_MAX_ITER`` solver iterations: a hard-margin SVM on classes that no boundary
+  separates (embeddings of an encoder that learned nothing, identical inputs) never converges,
+  and without a bound the probe would run forever.
 
 Unlike the linear probe, the embeddings are *not* standardised (the protocol does not).
 """
@@ -29,6 +32,8 @@ from selfsup.eval.linear import probe_inputs
 
 #: the penalties the cross-validation chooses from (TS2Vec's grid)
 SVM_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, math.inf)
+#: the solver's iteration bound (libsvm's default is none)
+SVM_MAX_ITER = 1_000_000
 
 
 def svm_probe(
@@ -75,7 +80,7 @@ def svm_probe(
                 train, y_train, train_size=max_train, stratify=y_train, random_state=seed
             )
             counts = np.unique(y_train, return_counts=True)[1]
-        svm = SVC(C=math.inf, kernel="rbf", gamma="scale")
+        svm = SVC(C=math.inf, kernel="rbf", gamma="scale", max_iter=SVM_MAX_ITER)
         small = train.shape[0] // classes.size < folds or train.shape[0] < 50
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

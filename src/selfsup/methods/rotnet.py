@@ -19,6 +19,7 @@ from selfsup.validate import check_int
     family="pretext",
     paper="Gidaris et al. 2018, Unsupervised Representation Learning by Predicting Image Rotations",
     view_style="rotation",
+    style_required=True,
 )
 class TransformationPrediction(Method):
     r"""Transformation prediction; with rotation views, RotNet (Gidaris, Singh, Komodakis 2018).
