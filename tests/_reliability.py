@@ -7,7 +7,8 @@ for the test), the exit status it must give and a pattern its one ``error:`` lin
 Every case checks:
 
 - the exit status (2 for a mistake, 130 for Ctrl-C, 0 for accepted input);
-- no traceback, and a failure says exactly one line starting with ``error:`` that matches;
+- no traceback, and a failure says exactly one line starting with ``error:`` (``interrupted:``
+  for Ctrl-C) that matches;
 - the files: everything that existed before is byte-identical afterwards (except the paths a
   case names in ``may_change``), and a failed command leaves no new file behind.
 """
@@ -102,7 +103,8 @@ def check(case: Case, tmp: Path, places: dict[str, str], monkeypatch: pytest.Mon
     assert escaped is None, f"an exception escaped: {escaped!r}\n{shown}"
     assert "Traceback" not in stdout + stderr, shown
     assert code == case.exit, f"exit {code}, expected {case.exit}\n{shown}"
-    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    prefix = "interrupted:" if case.exit == 130 else "error:"
+    errors = [line for line in stderr.splitlines() if line.startswith(prefix)]
     if case.exit != 0:
         assert len(errors) == 1, f"expected one error line\n{shown}"
         assert len(stderr.strip().splitlines()) == len(errors) + stderr.count("\nwarning:") + stderr.startswith("warning:"), \

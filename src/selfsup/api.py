@@ -49,7 +49,7 @@ from selfsup.engine.rundir import (
     save_encoder,
     write_json,
 )
-from selfsup.errors import SelfsupError
+from selfsup.errors import Interrupted, SelfsupError
 
 # Config keys that may differ when a run is resumed: they change where it runs, not what it learns.
 _RESUME_FREE_KEYS = ("train.devices", "train.accelerator", "train.num_workers", "train.strategy", "train.logger", "out")
@@ -120,8 +120,8 @@ def pretrain(
         if work != out:
             shutil.rmtree(work, ignore_errors=True)
         _start_run_folder(config, work, overwrite and work == out)
-    elif resume and not _is_launched_child():
-        # the configuration it continues with (more epochs, when asked) is the one recorded
+    elif resume and not _is_launched_child() and config.train.epochs != load_config(work / "config.yaml").train.epochs:
+        # the configuration it continues with (more epochs) is the one recorded
         tmp = work / "config.yaml.tmp"
         tmp.write_text(config.to_yaml())
         tmp.replace(work / "config.yaml")
@@ -136,8 +136,9 @@ def pretrain(
                 # a run that stopped before its first checkpoint leaves nothing behind that would
                 # block the same --out; one with a checkpoint stays, to be continued with --resume
                 remove_unstarted_run(work, created)
-        if interrupt.interrupted and not isinstance(error, KeyboardInterrupt):
-            raise KeyboardInterrupt from None  # Lightning turns Ctrl-C into exit(1): say what it was
+        # Lightning turns Ctrl-C into exit(1): say what it was, and what is left
+        if isinstance(error, KeyboardInterrupt) or interrupt.interrupted:
+            raise Interrupted(_interrupted_message(out, work)) from None
         raise
     if final is None:
         return None
@@ -168,8 +169,17 @@ def _train_and_evaluate(
     if monitor is not None and monitor.alarms:
         final["notes"] = final.get("notes", []) + monitor.alarms
     write_json(work / "metrics.json", final)
-    _write_report(work, config, parts, source, final, held_out_emb)
+    _write_report(work, config, parts.encoder_name, source, final, held_out_emb)
     return final
+
+
+def _interrupted_message(out: Path, work: Path) -> str:
+    if work != out:
+        return f"Stopped by Ctrl-C; the run in {out} is as it was."
+    if (out / "checkpoints" / "last.ckpt").is_file():
+        return (f"Stopped by Ctrl-C; {out} keeps its last checkpoint: continue with "
+                f"selfsup pretrain --out {out} --resume.")
+    return "Stopped by Ctrl-C before the first checkpoint; nothing was kept."
 
 
 def _resolve_run(
@@ -247,14 +257,14 @@ def _save_and_evaluate(
 
 
 def _write_report(
-    out: Path, config: Config, parts: RunParts, source: DataSource, final: dict[str, Any], held_out_emb: torch.Tensor
+    out: Path, config: Config, encoder_name: str, source: DataSource, final: dict[str, Any], held_out_emb: torch.Tensor
 ) -> None:
     """Step 7: report.html (loss and monitors over training, the final table, a 2-D map)."""
     from selfsup.eval.report import read_metrics_csv, write_report
 
     write_report(
         out / "report.html",
-        title=f"{config.method.name} · {parts.encoder_name} · {config.data.name}",
+        title=f"{config.method.name} · {encoder_name} · {config.data.name}",
         config=config.to_dict(),
         metrics_rows=read_metrics_csv(out / "metrics.csv"),
         final=final,
@@ -309,26 +319,47 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
         config = config.model_copy(
             update={"data": config.data.model_copy(update={"name": data, **({"modality": modality} if modality else {})})}
         )
+    target = run_dir / ("metrics.json" if own else f"eval_{_slug(config.data.name)}.json")
+    # everything that could stop the results from being written is checked before evaluating
+    previous = _read_json(target, hint="Move it away and run evaluate again to write it anew.") \
+        if own and target.is_file() else {}
+    _check_writable(run_dir)
     source = load_source(config)
     _check_input_spec(source, spec, run_dir)
     _, _, views_name, views_kwargs = components(config, source)
     views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
-    result, _ = evaluate_run_encoder(
-        encoder,
-        lambda: build_encoder(spec["name"], source.input_spec, spec.get("kwargs", {}), config.train.seed),
-        source,
-        views,
-        config.eval,
-        seed=config.train.seed,
-        svm=use_svm(config),
-    )
-    target = run_dir / ("metrics.json" if own else f"eval_{_slug(config.data.name)}.json")
-    if own and target.is_file():
-        previous = _read_json(target)
+    try:
+        result, held_out_emb = evaluate_run_encoder(
+            encoder,
+            lambda: build_encoder(spec["name"], source.input_spec, spec.get("kwargs", {}), config.train.seed),
+            source,
+            views,
+            config.eval,
+            seed=config.train.seed,
+            svm=use_svm(config),
+        )
         result = {**previous, **result}
-    write_json(target, result)
+        write_json(target, result)  # whole or not at all
+        if own:  # the report shows the run's own results (and is written anew after a killed run)
+            _write_report(run_dir, config, spec["name"], source, result, held_out_emb)
+    except KeyboardInterrupt:
+        raise Interrupted(f"Stopped by Ctrl-C; {target.name} in {run_dir} is as it was.") from None
     result["written_to"] = str(target)
     return result
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse, before any work, a folder the results cannot be written into."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise SelfsupError(
+            f"Cannot write into {folder} ({err.strerror or err}); the results are written there. "
+            "Copy the run to a folder you can write to, or fix its permissions."
+        ) from None
 
 
 def embed(
@@ -338,8 +369,6 @@ def embed(
 
     Rows follow the source: a file's own order (a random split made while reading is undone);
     the train split then the test split for explicit splits and built-in data sets."""
-    from selfsup.eval import embed_loader
-
     out = _check_embed_out(out, data)
     run_dir = Path(run_dir)
     config, encoder, spec = _open_run(run_dir)
@@ -350,6 +379,15 @@ def embed(
                            seed=config.train.seed, test_fraction=config.data.test_fraction, **config.data.options)
     _check_input_spec(source, spec, run_dir)
     splits = [source.train] + ([source.test] if source.test is not None else [])
+    try:
+        return _embed_splits(encoder, source, splits, batch_size, out)
+    except KeyboardInterrupt:
+        raise Interrupted(f"Stopped by Ctrl-C; {out or 'nothing'} was not written.") from None
+
+
+def _embed_splits(encoder: nn.Module, source: DataSource, splits: list[Any], batch_size: int, out: Path | None) -> np.ndarray:
+    from selfsup.eval import embed_loader
+
     emb = torch.cat([embed_loader(encoder, source.loader(split, batch_size), source.finish) for split in splits])
     if source.source_index is not None:
         emb = emb[torch.argsort(source.source_index)]
@@ -357,8 +395,11 @@ def embed(
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial.npy")
-        np.save(partial, emb)
-        partial.replace(out)  # whole or not at all
+        try:
+            np.save(partial, emb)
+            partial.replace(out)  # whole or not at all
+        finally:
+            partial.unlink(missing_ok=True)  # a full disk or Ctrl-C leaves no half file
     return emb
 
 
@@ -381,13 +422,16 @@ def _check_embed_out(out: str | Path | None, data: Any) -> Path | None:
     return out
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path, hint: str = "") -> dict[str, Any]:
     import json
 
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise SelfsupError(f"{path} could not be read as JSON ({err}).") from None
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SelfsupError(f"{path} could not be read as JSON ({err}). {hint}".rstrip()) from None
+    if not isinstance(data, dict):
+        raise SelfsupError(f"{path} holds a JSON {type(data).__name__}, not an object. {hint}".rstrip())
+    return data
 
 
 def _slug(name: str) -> str:

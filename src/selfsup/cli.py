@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from selfsup.errors import SelfsupError
+from selfsup.errors import Interrupted, SelfsupError
 
 app = typer.Typer(
     add_completion=False,
@@ -56,12 +56,9 @@ def user_errors(command: Callable) -> Callable:
                 raise
             print_error(file_system_message(err))
             raise typer.Exit(code=2) from None
-        except KeyboardInterrupt:
-            err_console.print(
-                "[bold red]interrupted:[/] stopped by Ctrl-C. A run that had written a checkpoint "
-                "continues with --resume; one that had not left nothing behind.",
-                highlight=False, soft_wrap=True,
-            )
+        except KeyboardInterrupt as stop:
+            said = stop.message if isinstance(stop, Interrupted) else "Stopped by Ctrl-C; nothing was written."
+            err_console.print(f"[bold red]interrupted:[/] {escape(said)}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=130) from None
         finally:
             warnings.formatwarning = plain_format

@@ -15,6 +15,14 @@ class SelfsupError(Exception):
     """A user mistake, described in one message that says what to do."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with one line saying what was kept (the CLI prints it and exits with 130)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def closest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """The valid names closest to ``name`` (for "did you mean" hints)."""
     choices = list(choices)

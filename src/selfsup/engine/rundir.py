@@ -10,6 +10,7 @@ runs/<name>/
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -130,12 +131,30 @@ def check_checkpoint(path: Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure means "not a usable checkpoint"
         raise SelfsupError(
-            f"{path} is not a readable selfsup checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+            f"{path} is not a readable selfsup checkpoint ({type(err).__name__}: {(str(err).splitlines() or ['empty'])[0][:200]}). "
             "Resume from another run, or start again with --overwrite."
         ) from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise SelfsupError(f"{path} is not a selfsup checkpoint (it has no 'state_dict'). Start again with --overwrite.")
     return ckpt
+
+
+def check_checkpoint_fits(path: Path, module: nn.Module) -> None:
+    """Refuse a checkpoint whose weights are not those of ``module`` (another method's, another
+    encoder's): Lightning would stop with a long size-mismatch traceback."""
+    saved = check_checkpoint(path)["state_dict"]
+    expected = module.state_dict()
+    differ = sorted(k for k in set(saved) | set(expected)
+                    if k not in saved or k not in expected or tuple(saved[k].shape) != tuple(expected[k].shape))
+    if differ:
+        first = differ[0]
+        shapes = (f"{list(saved[first].shape)} saved, {list(expected[first].shape)} expected"
+                  if first in saved and first in expected else ("not in the checkpoint" if first not in saved else "not in this model"))
+        raise SelfsupError(
+            f"{path} holds the weights of another model: {len(differ)} of {len(expected)} tensors differ "
+            f"(e.g. {first}: {shapes}). It was not written by the configuration in "
+            f"{path.parent.parent / 'config.yaml'}; start again with --overwrite or another --out."
+        )
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -156,12 +175,20 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _default_file_mode() -> int:
+    """The mode a file written with ``open()`` gets: 0666 less the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def save_encoder(out: Path, encoder: nn.Module, spec: dict[str, Any]) -> None:
     """Write ``encoder.safetensors`` (weights, no pickle) and ``encoder.json`` (how to rebuild it:
     registry name, input shape, keyword arguments, output_dim)."""
     state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
     tmp = out / "encoder.safetensors.tmp"
     save_file(state, str(tmp))
+    tmp.chmod(_default_file_mode())  # safetensors creates its files 0600; a run is shared like the rest
     tmp.replace(out / "encoder.safetensors")
     write_json(out / "encoder.json", {**spec, "output_dim": int(encoder.output_dim)})
 

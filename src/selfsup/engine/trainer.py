@@ -22,7 +22,7 @@ from selfsup.engine.callbacks import (
     OnlineMonitor,
 )
 from selfsup.engine.evaluation import embed_split
-from selfsup.engine.rundir import CHECKPOINTS
+from selfsup.engine.rundir import CHECKPOINTS, check_checkpoint_fits
 from selfsup.engine.module import SelfSupervisedModule
 from selfsup.engine.sampling import EpochSeededSampler
 from selfsup.errors import SelfsupError
@@ -48,6 +48,8 @@ def fit(
     run_callbacks, monitor = build_callbacks(source, config, out)
     trainer = build_trainer(config.train, [*run_callbacks, *callbacks], out, progress)
     module = build_module(method, source, config, trainer.world_size)
+    if resume:
+        check_checkpoint_fits(out / CHECKPOINTS / "last.ckpt", module)
     loader = train_loader(source, config.train.batch_size, config.train.seed, config.train.num_workers,
                           labels=method.uses_labels)
     trainer.fit(
