@@ -27,7 +27,7 @@ from selfsup.assembly import (
     RunParts,
     build_encoder,
     build_parts,
-    check_evaluation_fits,
+    fit_evaluation,
     components,
     encoder_description,
     fit_batch_size,
@@ -107,9 +107,8 @@ def pretrain(
     for note in source.notes:
         warnings.warn(note, stacklevel=2)
     config = fit_batch_size(config, source)
-    check_evaluation_fits(config, source)
     parts = build_parts(config, source)
-    config = parts.config
+    config = fit_evaluation(parts.config, source)
     # --overwrite of an existing run: the new run is written beside it and replaces it only
     # once it has finished, so a run that fails (a bad value found late, a NaN, Ctrl-C) loses
     # nothing of the old one.

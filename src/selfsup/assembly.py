@@ -129,6 +129,11 @@ class RunParts:
 def fit_batch_size(config: Config, source: DataSource) -> Config:
     """Step 2b: refuse a batch larger than the data, or shrink the default one to fit it."""
     train, n_train = config.train, source.n_train
+    if n_train < 2:
+        raise SelfsupError(
+            f"{config.data.name!r} has {n_train} training sample(s); training compares samples in "
+            "batches of at least 2. Check the file holds the data you meant."
+        )
     if train.batch_size <= n_train:
         return config
     if "batch_size" in train.model_fields_set:
@@ -147,16 +152,18 @@ def fit_batch_size(config: Config, source: DataSource) -> Config:
     return config.model_copy(update={"train": train.model_copy(update={"batch_size": size})})
 
 
-def check_evaluation_fits(config: Config, source: DataSource) -> None:
-    """Step 2c: refuse a kNN that would vote with every training sample; warn when there are
-    fewer training samples than classes (the probes cannot learn every class)."""
+def fit_evaluation(config: Config, source: DataSource) -> Config:
+    """Step 2c: a kNN that would vote with every training sample is refused when the user chose
+    ``eval.k``, and the default ``k`` is lowered to fit a small set (and said); warn when there
+    are fewer training samples than classes (the probes cannot learn every class)."""
     if not source.labeled:
-        return
-    n_train, name = source.n_train, config.data.name
-    if config.eval.k >= n_train:
+        return config
+    n_train, name, k = source.n_train, config.data.name, config.eval.k
+    fitted = max(1, min(k, n_train // 2))
+    if k >= n_train and "k" in config.eval.model_fields_set:
         raise SelfsupError(
-            f"eval.k={config.eval.k} neighbours is not fewer than the {n_train} training samples of "
-            f"{name!r}: the kNN vote would be the same for every sample. Use --set eval.k={max(1, min(20, n_train // 2))}."
+            f"eval.k={k} neighbours is not fewer than the {n_train} training samples of "
+            f"{name!r}: the kNN vote would be the same for every sample. Use --set eval.k={fitted}."
         )
     if n_train < source.num_classes:
         warnings.warn(
@@ -164,6 +171,14 @@ def check_evaluation_fits(config: Config, source: DataSource) -> None:
             "learn every class, so their accuracies say little.",
             stacklevel=3,
         )
+    if k < n_train:
+        return config
+    warnings.warn(
+        f"The default eval.k={k} neighbours is not fewer than the {n_train} training samples of "
+        f"{name!r}; using k={fitted} (choose with --set eval.k=N).",
+        stacklevel=3,
+    )
+    return config.model_copy(update={"eval": config.eval.model_copy(update={"k": fitted})})
 
 
 def build_parts(config: Config, source: DataSource) -> RunParts:

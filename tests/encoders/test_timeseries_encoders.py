@@ -289,7 +289,7 @@ def test_check_sequence_encoder_names_the_method_the_encoder_and_the_choices():
     ("dilated_cnn", (16, C), {"depth": 0}, "depth"),
     ("dilated_cnn", (16, C), {"hiden_dim": 4}, "Did you mean 'hidden_dim'"),
     ("dilated_cnn", (16, C), {"dropout": 1.0}, "dropout"),
-    ("dilated_cnn", (16, C), {"causal": "no"}, "Option causal of encoder 'dilated_cnn' must be true"),
+    ("dilated_cnn", (16, C), {"causal": "no"}, "encoder 'dilated_cnn'.*causal must be true or false"),
     ("causal_cnn", (16, C), {"depth": 0}, "Option depth of encoder 'causal_cnn'"),
     ("fcn1d", (16, C), {"channels": (8, 8), "kernel_sizes": (3,)}, "same length"),
     ("resnet1d", (16, C), {"channels": (8, -1)}, r"channels\[1\]"),
