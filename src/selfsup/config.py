@@ -213,7 +213,8 @@ def _describe_error(err: ValidationError, source: str) -> SelfsupError:
             f"(e.g. --{loc[0]} NAME or --set {loc[0]}.name=NAME) along with them."
         )
     value = first.get("input")
-    return SelfsupError(f"Bad value for config key {key!r} in {source}: {first['msg']} (got {value!r}).")
+    message = first["msg"].removeprefix("Value error, ")  # a validator's own words, without pydantic's label
+    return SelfsupError(f"Bad value for config key {key!r} in {source}: {message} (got {value!r}).")
 
 
 def make_config(data: dict[str, Any] | None = None, source: str = "the configuration") -> Config:

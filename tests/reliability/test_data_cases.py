@@ -54,6 +54,7 @@ LONG_HEADER = "series_id,time,x,label\n"
 
 IMAGE = [
     Case("image-file-missing", f"{IMG} {{tmp}}/nope.npz", r"nope\.npz"),
+    Case("image-path-with-brackets", f"{IMG} {{tmp}}/set[new].npz", r"set\[new\]\.npz"),
     Case("image-builtin-unknown", "pretrain --data digitz --epochs 1", r"digitz.*digits"),
     Case("image-path-empty", ["pretrain", "--data", "", "--epochs", "1"], r"data"),
     Case("image-npz-without-x", f"{IMG} {{tmp}}/bad.npz", r"bad\.npz.*'x'", setup=npz(images=X)),

@@ -157,8 +157,8 @@ RESUMING = [
 
 RUN_FOLDERS = [
     Case("out-holds-a-run", f"pretrain --data {{good}} --modality image --out {{tmp}}/run {Q}", r"--resume|--overwrite"),
-    Case("out-is-a-file", f"{C}", r"r\b", setup=edit("r", "my notes")),
-    Case("out-is-a-file-overwrite", f"{C} --overwrite", r"r\b", setup=edit("r", "my notes")),
+    Case("out-is-a-file", f"{C}", r"r is a file", setup=edit("r", "my notes")),
+    Case("out-is-a-file-overwrite", f"{C} --overwrite", r"r is a file", setup=edit("r", "my notes")),
     Case("out-through-a-file", "pretrain --data {good} --modality image --epochs 1 --out {tmp}/f.txt/r", r"f\.txt",
          setup=edit("f.txt", "x")),
     Case("out-empty", ["pretrain", "--data", "{good}", "--modality", "image", "--out", ""], r"out"),
@@ -248,3 +248,12 @@ test_resume_case = run_cases(RESUMING)
 test_run_folder_case = run_cases(RUN_FOLDERS)
 test_evaluate_embed_case = run_cases(EVALUATE_EMBED)
 test_interrupt_case = run_cases(INTERRUPTS)
+
+
+def test_the_encoder_file_is_as_readable_as_the_rest_of_the_run(trained_run: Path) -> None:
+    """safetensors creates its files 0600; the run's other files follow the umask."""
+    import stat
+
+    mode = stat.S_IMODE((trained_run / "encoder.safetensors").stat().st_mode)
+    assert mode == stat.S_IMODE((trained_run / "encoder.json").stat().st_mode)
+    assert mode & stat.S_IRGRP

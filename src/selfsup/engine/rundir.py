@@ -52,10 +52,10 @@ def check_run_dir(out: Path, *, resume: bool, overwrite: bool) -> None:
             raise SelfsupError(f"Cannot resume: {last} does not exist (the run stopped before its first checkpoint). Start again with --overwrite.")
         check_checkpoint(last)
         return
+    if out.exists() and not out.is_dir():
+        raise SelfsupError(f"Output path {out} is a file, not a folder. Choose another --out.")
     if not out.exists() or overwrite:
         return
-    if not out.is_dir():
-        raise SelfsupError(f"Output path {out} is a file, not a folder. Choose another --out.")
     if (out / "config.yaml").is_file():
         raise SelfsupError(
             f"Output folder {out} already holds a run. Use --resume to continue it, "
