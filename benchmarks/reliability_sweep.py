@@ -43,7 +43,7 @@ def main() -> int:
                 continue
             total[group] += 1
             good[group] += case.find("failure") is None and case.find("error") is None
-    print(f"\n| group | cases | good |\n|---|---:|---:|")
+    print("\n| group | cases | good |\n|---|---:|---:|")
     for group in sorted(total):
         print(f"| {group} | {total[group]} | {good[group]} |")
     if skipped:

@@ -27,10 +27,10 @@ from selfsup.assembly import (
     RunParts,
     build_encoder,
     build_parts,
-    fit_evaluation,
     components,
     encoder_description,
     fit_batch_size,
+    fit_evaluation,
     load_source,
     use_svm,
 )

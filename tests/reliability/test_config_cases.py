@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _reliability import QUICK, Case, run_cases
+from _reliability import Case, run_cases
 
 C = "pretrain --data {good} --modality image --epochs 1 --no-progress --out {tmp}/r"
 

@@ -48,7 +48,7 @@ def as_nobody(folder: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HOME": str(folder / "home"), "MPLCONFIGDIR": str(folder / "home")}
     command = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                sys.executable, "-m", "selfsup", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=folder / "home", timeout=300)
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=folder / "home", timeout=300, check=False)
 
 
 def one_error(result: subprocess.CompletedProcess, pattern: str) -> None:

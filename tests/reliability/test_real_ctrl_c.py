@@ -38,6 +38,6 @@ def test_sigint_after_a_checkpoint_keeps_the_run_and_resume_finishes_it(tmp_path
     assert len(lines) == 1 and "--resume" in lines[0], shown
     assert (out / "checkpoints" / "last.ckpt").is_file() and not (out / "metrics.json").exists()
     resumed = subprocess.run([sys.executable, "-m", "selfsup", "pretrain", "--out", str(out), "--resume", "--no-progress"],
-                             capture_output=True, text=True, timeout=600)
+                             capture_output=True, text=True, timeout=600, check=False)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert (out / "metrics.json").is_file() and (out / "report.html").is_file()

@@ -170,7 +170,7 @@ RUN_FOLDERS = [
          setup=edit("mine/notes.txt", "mine"), may_change=tuple(f"mine/{n}" for n in (
              "config.yaml", "metrics.json", "metrics.csv", "report.html", "encoder.safetensors", "encoder.json",
              "checkpoints/"))),
-    Case("overwrite-refused-option-keeps-run", f"pretrain --data {{good}} --modality image --out {{tmp}}/run --overwrite "
+    Case("overwrite-refused-option-keeps-run", "pretrain --data {good} --modality image --out {tmp}/run --overwrite "
          "--method simclr --set method.temperature=0", r"temperature"),
     Case("overwrite-bad-data-keeps-run", "pretrain --data {tmp}/nope.npz --modality image --out {tmp}/run --overwrite",
          r"nope\.npz"),

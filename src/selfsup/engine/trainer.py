@@ -22,8 +22,8 @@ from selfsup.engine.callbacks import (
     OnlineMonitor,
 )
 from selfsup.engine.evaluation import embed_split
-from selfsup.engine.rundir import CHECKPOINTS, check_checkpoint_fits
 from selfsup.engine.module import SelfSupervisedModule
+from selfsup.engine.rundir import CHECKPOINTS, check_checkpoint_fits
 from selfsup.engine.sampling import EpochSeededSampler
 from selfsup.errors import SelfsupError
 from selfsup.methods.base import Method
