@@ -339,10 +339,14 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
         )
         result = {**previous, **result}
         write_json(target, result)  # whole or not at all
-        if own:  # the report shows the run's own results (and is written anew after a killed run)
-            _write_report(run_dir, config, spec["name"], source, result, held_out_emb)
     except KeyboardInterrupt:
         raise Interrupted(f"Stopped by Ctrl-C; {target.name} in {run_dir} is as it was.") from None
+    if own:  # the report shows the run's own results (and is written anew after a killed run)
+        try:
+            _write_report(run_dir, config, spec["name"], source, result, held_out_emb)
+        except KeyboardInterrupt:
+            raise Interrupted(f"Stopped by Ctrl-C; {target.name} is written, report.html is as it was "
+                              "(run evaluate again to write it).") from None
     result["written_to"] = str(target)
     return result
 
