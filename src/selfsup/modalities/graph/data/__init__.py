@@ -1,0 +1,1 @@
+"""Graph data: the batch structure, sources, readers and built-in sets."""

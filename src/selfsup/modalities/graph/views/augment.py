@@ -1,0 +1,85 @@
+"""Graph views: edge dropping, feature masking and node dropping, for a whole batch at once.
+
+GRACE (Zhu et al. 2020, "Deep Graph Contrastive Representation Learning") makes its two views by
+removing each edge with probability ``p_e`` and zeroing each feature dimension (for every node)
+with probability ``p_f``, with a different pair of rates per view (Cora: ``p_e`` 0.2 / 0.4,
+``p_f`` 0.3 / 0.4). GraphCL (You et al. 2020) adds node dropping for graph-level views: here a
+dropped node keeps its place (so node ids and the batch's samples stay put) but loses its edges
+and features. Each rate is one number for every view or a pair (view 0, view 1; further views
+repeat the last).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from selfsup.modalities.graph.data.graphs import Graphs, GraphSpec
+from selfsup.registry import VIEWS
+from selfsup.views import ViewMaker
+
+
+def _rates(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
+    rates = (value,) if isinstance(value, (int, float)) and not isinstance(value, bool) else tuple(value)
+    if not rates or any(isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1 for r in rates):
+        raise ValueError(f"{name} must be a probability in [0, 1) or a list of them (one per view), got {value!r}")
+    return tuple(float(r) for r in rates)
+
+
+def drop_edges(g: Graphs, p: float) -> Graphs:
+    """Each edge (each direction) removed with probability ``p``."""
+    if p == 0:
+        return g
+    keep = torch.rand(g.edge_index.shape[1], device=g.edge_index.device) >= p
+    return g.with_(edge_index=g.edge_index[:, keep])
+
+
+def mask_features(g: Graphs, p: float) -> Graphs:
+    """Each feature dimension zeroed, for every node, with probability ``p``."""
+    if p == 0:
+        return g
+    keep = torch.rand(g.x.shape[1], device=g.x.device) >= p
+    return g.with_(x=g.x * keep.to(g.x.dtype))
+
+
+def drop_nodes(g: Graphs, p: float) -> Graphs:
+    """Each node, with probability ``p``, loses its features and its edges (it keeps its id)."""
+    if p == 0:
+        return g
+    dropped = torch.rand(g.num_nodes, device=g.x.device) < p
+    if g.nodes is not None:
+        dropped[g.nodes] = False  # the batch's own nodes stay
+    keep_edge = ~(dropped[g.edge_index[0]] | dropped[g.edge_index[1]])
+    return g.with_(x=g.x * (~dropped).unsqueeze(1).to(g.x.dtype), edge_index=g.edge_index[:, keep_edge])
+
+
+@VIEWS.register("graph_augment", modality="graph",
+                description="edge dropping, feature masking, node dropping (GRACE, GraphCL); rates per view")
+class GraphAugment(ViewMaker):
+    """Views of a graph batch (see the module docstring).
+
+    Args:
+        input_spec: the graph's spec (unused: the views need nothing of it).
+        drop_edge: probability of removing each edge; a pair gives view 0 and view 1 their own.
+        mask_feature: probability of zeroing each feature dimension; a pair, per view.
+        drop_node: probability of dropping each node (graph-level views); a pair, per view.
+    """
+
+    def __init__(
+        self,
+        input_spec: GraphSpec | None = None,
+        drop_edge: float | Sequence[float] = (0.2, 0.4),
+        mask_feature: float | Sequence[float] = (0.3, 0.4),
+        drop_node: float | Sequence[float] = 0.0,
+    ) -> None:
+        super().__init__()
+        self.drop_edge = _rates("drop_edge", drop_edge)
+        self.mask_feature = _rates("mask_feature", mask_feature)
+        self.drop_node = _rates("drop_node", drop_node)
+
+    def augment(self, x: Graphs, i: int) -> Graphs:
+        pick = lambda rates: rates[min(i, len(rates) - 1)]  # noqa: E731
+        x = drop_nodes(x, pick(self.drop_node))
+        x = drop_edges(x, pick(self.drop_edge))
+        return mask_features(x, pick(self.mask_feature))
