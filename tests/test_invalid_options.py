@@ -68,12 +68,17 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "supcon"): Invalid("temperature", "-1"),
     ("method", "swav"): Invalid("epsilon", "-1"),
     ("method", "ts2vec"): Invalid("mask_prob", "1.5"),
+    ("method", "grace"): Invalid("temperature", "0"),
     ("method", "tstcc"): Invalid("temperature", "-1"),
     ("method", "vicreg"): Invalid("variance_weight", "-1"),
     ("method", "wmse"): Invalid("w_size", "0"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),
     ("encoder", "dilated_cnn"): Invalid("dropout", "1.5"),
+    ("encoder", "gcn"): Invalid("layers", "0"),
+    ("encoder", "gat"): Invalid("heads", "3"),
+    ("encoder", "gin"): Invalid("readout", "median"),
+    ("encoder", "sage"): Invalid("dropout", "1.0"),
     ("encoder", "fcn1d"): Invalid("channels", "[0, 8, 8]"),
     ("encoder", "mlp"): Invalid("dropout", "-0.5"),
     ("encoder", "patch_transformer"): Invalid("patch_len", "0"),
@@ -92,6 +97,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("views", "simclr"): Invalid("crop_scale", "[0.9, 0.1]"),
     ("views", "ts2vec_crops"): Invalid("temporal_unit", "-3"),
     ("views", "ts_augment"): Invalid("jitter_p", "1.5"),
+    ("views", "graph_augment"): Invalid("drop_edge", "[0.2, 1.5]"),
     ("views", "tstcc"): Invalid("max_segments", "0"),
 }
 
@@ -100,7 +106,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
 UNCHECKED: dict[tuple[str, str], str] = {}
 
 # The built-in data each modality's entries are driven on: tiny, offline, quick to load.
-DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest"}
+DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest", "graph": "karate"}
 REGISTRIES: dict[str, Registry] = {"method": METHODS, "encoder": ENCODERS, "views": VIEWS}
 
 
