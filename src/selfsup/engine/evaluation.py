@@ -98,10 +98,14 @@ def evaluate_encoder(
 
 def raw_features(source: DataSource, dataset: Dataset) -> torch.Tensor | None:
     """Flattened raw inputs ``[N, F]`` of ``dataset`` when its batches hold a fixed-shape tensor
-    ``x`` of at most ``MAX_RAW_FEATURES`` values per sample (NaN padding becomes 0); else None."""
+    ``x`` of at most ``MAX_RAW_FEATURES`` values per sample (NaN padding becomes 0), or an ``x``
+    that says what its raw features are (``x.raw_features() -> [B, F]``: a graph batch gives its
+    nodes' features); else None."""
     chunks = []
     for batch in source.loader(dataset, EMBED_BATCH):
         x = source.finish(batch)["x"]
+        if hasattr(x, "raw_features"):
+            x = x.raw_features()
         if not isinstance(x, torch.Tensor) or x[0].numel() > MAX_RAW_FEATURES:
             return None
         chunks.append(torch.nan_to_num(x.reshape(x.shape[0], -1).float()))

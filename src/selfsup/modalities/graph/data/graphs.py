@@ -60,5 +60,14 @@ class Graphs:
     def __len__(self) -> int:
         return int(self.nodes.shape[0]) if self.nodes is not None else self.num_graphs
 
+    def raw_features(self) -> torch.Tensor:
+        """The samples' input features ``[B, F]``, the raw-input baseline of the evaluation: the
+        batch nodes' own features, or each graph's mean node features."""
+        if self.nodes is not None:
+            return self.x[self.nodes]
+        total = torch.zeros(self.num_graphs, self.x.shape[1], dtype=self.x.dtype, device=self.x.device)
+        counts = torch.bincount(self.batch, minlength=self.num_graphs).clamp(min=1).unsqueeze(1)
+        return total.index_add_(0, self.batch, self.x) / counts
+
     def with_(self, **changes: Any) -> Graphs:
         return replace(self, **changes)
