@@ -39,11 +39,7 @@ def read_graph(path: str | Path, seed: int = 0, test_fraction: float = 0.2, task
 
 
 def _num_nodes(g: Any) -> int:
-    if g.graph_index is not None:
-        return int(len(g.graph_index))
-    if g.y is not None and g.graph_index is None:
-        return int(len(g.y))
-    return int(g.edge_index.max()) + 1 if g.edge_index.size else 0
+    return int(g.num_nodes) if g.num_nodes is not None else int(g.edge_index.max()) + 1
 
 
 def _degree_features(edge_index: np.ndarray, n: int, cap: int = 32) -> np.ndarray:
