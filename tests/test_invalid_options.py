@@ -44,7 +44,9 @@ class Invalid:
 INVALID: dict[tuple[str, str], Invalid] = {
     # methods: --set method.<option>=<value>
     ("method", "barlow_twins"): Invalid("lambda_offdiag", "-1"),
+    ("method", "bgrl"): Invalid("momentum_base", "1.5"),
     ("method", "byol"): Invalid("momentum_base", "1.5"),
+    ("method", "cca_ssg"): Invalid("decorrelation_weight", "-1"),
     # ColloSSL's views are the devices of a multi-device recording.
     ("method", "collossl"): Invalid("temperature", "-1", data="synthetic_har"),
     ("method", "cpc"): Invalid("prediction_steps", "0"),
@@ -52,7 +54,9 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "dclw"): Invalid("sigma", "-1"),
     ("method", "debiased"): Invalid("tau_plus", "1.5"),
     ("method", "deepcluster_v2"): Invalid("num_prototypes", "[30, 0]"),
+    ("method", "dgi"): Invalid("loss_nodes", "some"),
     ("method", "dino"): Invalid("teacher_temperature", "-1"),
+    ("method", "graphmae"): Invalid("mask_rate", "1.5"),
     ("method", "isogclr"): Invalid("tau_min", "-1"),
     ("method", "jepa"): Invalid("num_targets", "0"),
     ("method", "mae"): Invalid("mask_ratio", "1.5"),
@@ -69,6 +73,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "swav"): Invalid("epsilon", "-1"),
     ("method", "ts2vec"): Invalid("mask_prob", "1.5"),
     ("method", "grace"): Invalid("temperature", "0"),
+    ("method", "graphcl"): Invalid("temperature", "0", data="synthetic_motifs"),
+    ("method", "infograph"): Invalid("discriminator_dim", "0", data="synthetic_motifs"),
     ("method", "tstcc"): Invalid("temperature", "-1"),
     ("method", "vicreg"): Invalid("variance_weight", "-1"),
     ("method", "wmse"): Invalid("w_size", "0"),
@@ -98,6 +104,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("views", "ts2vec_crops"): Invalid("temporal_unit", "-3"),
     ("views", "ts_augment"): Invalid("jitter_p", "1.5"),
     ("views", "graph_augment"): Invalid("drop_edge", "[0.2, 1.5]"),
+    ("views", "graphcl_augment"): Invalid("ratio", "1.5", data="synthetic_motifs"),
     ("views", "tstcc"): Invalid("max_segments", "0"),
 }
 
