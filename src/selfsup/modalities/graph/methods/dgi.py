@@ -81,7 +81,9 @@ class DGI(Method):
 
     def score(self, h: torch.Tensor, summary: torch.Tensor) -> torch.Tensor:
         """Discriminator logits :math:`\\vec h_i^\\top W \\vec s + b` for ``h [m, D]``: ``[m]``."""
-        return self.discriminator(h, summary.expand_as(h)).squeeze(-1)
+        # = self.discriminator(h, summary.expand_as(h)), without nn.Bilinear's backward, which
+        # costs ~40x this product on a graph of 2,708 nodes (2 s against 0.05 s a step)
+        return h @ (self.discriminator.weight[0] @ summary) + self.discriminator.bias
 
     def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
         g = node_batch(batch["x"], "dgi")
