@@ -34,16 +34,18 @@ def karate(seed: int = 0, test_fraction: float = 0.3) -> DataSource:
 @DATASETS.register("sbm_citation", modality="graph", n=2708,
                    description="generated stand-in for Cora: 2,708 nodes, 7 classes, bag-of-words features, "
                    "edge homophily 0.81, mean degree 3.9, Planetoid split (test: 1,000 nodes)")
-def sbm_citation(seed: int = 0, test_fraction: float = 0.2, data_seed: int = 0, **generator: Any) -> DataSource:
+def sbm_citation(seed: int = 0, test_fraction: float = 0.2, data_seed: int = 0, neighbors: list[int] | None = None,
+                 **generator: Any) -> DataSource:
     """The degree-corrected SBM citation graph of :func:`generators.sbm_citation` (its keywords
     are ``data.options``: ``homophily``, ``mean_degree``, ``num_nodes`` …); held out: its
-    Planetoid test nodes."""
+    Planetoid test nodes. ``neighbors`` (e.g. ``[10, 10]``): sampled-neighbourhood mini-batches
+    (:func:`~selfsup.modalities.graph.data.source.node_source`)."""
     from selfsup.modalities.graph.data.generators import sbm_citation as generate
 
     g = generate(seed=data_seed, **generator)
     names = [f"topic {c}" for c in range(int(g["y"].max()) + 1)]
-    return node_source("sbm_citation", g["x"], g["edge_index"], g["y"], test_mask=g["test_mask"],
-                       class_names=names, seed=seed, test_fraction=test_fraction)
+    return node_source("sbm_citation", g.pop("x"), g.pop("edge_index"), g["y"], test_mask=g["test_mask"],
+                       class_names=names, seed=seed, test_fraction=test_fraction, neighbors=neighbors)
 
 
 @DATASETS.register("synthetic_motifs", modality="graph", n=1200,

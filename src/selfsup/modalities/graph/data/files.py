@@ -15,9 +15,10 @@ TASKS = ("node", "graph")
 
 
 def read_graph(path: str | Path, seed: int = 0, test_fraction: float = 0.2, task: str | None = None,
-               **options: Any) -> DataSource:
+               neighbors: list[int] | None = None, **options: Any) -> DataSource:
     """Read a graph file or folder; ``task`` (``node`` | ``graph``) defaults to ``graph`` when the
-    file holds many graphs (a ``graph_index`` or a TU folder), else ``node``."""
+    file holds many graphs (a ``graph_index`` or a TU folder), else ``node``. ``neighbors`` (node
+    task, e.g. ``[10, 10]``): sampled-neighbourhood mini-batches instead of the whole graph."""
     from selfsup.modalities.graph.data.readers import read_graph_file
 
     path = Path(path)
@@ -32,10 +33,14 @@ def read_graph(path: str | Path, seed: int = 0, test_fraction: float = 0.2, task
         if not many:
             raise SelfsupError(f"{path} holds one graph: a graph-level task needs many (a graph_index). "
                                "Use data.options.task=node to learn node embeddings.")
+        if neighbors is not None:
+            raise SelfsupError("data.options.neighbors samples the neighbourhoods of nodes of one graph; "
+                               "a graph-level task passes each graph whole (drop neighbors).")
         return graph_source(str(path), x, g.edge_index, g.graph_index, g.y, g.class_names, notes, seed, test_fraction)
     if many:
         raise SelfsupError(f"{path} holds many graphs; node-level tasks take one. Use data.options.task=graph.")
-    return node_source(str(path), x, g.edge_index, g.y, g.test_mask, g.class_names, notes, seed, test_fraction)
+    return node_source(str(path), x, g.edge_index, g.y, g.test_mask, g.class_names, notes, seed, test_fraction,
+                       neighbors=neighbors)
 
 
 def _num_nodes(g: Any) -> int:

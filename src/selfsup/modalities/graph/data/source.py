@@ -2,7 +2,9 @@
 graph) and graph-level (the samples are graphs), from arrays.
 
 - Node level: pretraining batches are sets of the graph's nodes; message passing uses the whole
-  graph, as the transductive papers (DGI, GRACE, BGRL) do. The held-out split is the graph's
+  graph, as the transductive papers (DGI, GRACE, BGRL) do, or, with ``neighbors`` (fanouts per
+  hop, ``data.options.neighbors: [10, 10]``), a neighbourhood sampled around each batch's nodes
+  (:mod:`~selfsup.modalities.graph.data.sampling`), for graphs too big for that. The held-out split is the graph's
   ``test_mask`` when it has one (Planetoid), else a seeded stratified ``test_fraction`` of the
   labelled nodes; every other node is a training sample.
 - Graph level: a seeded stratified split of the graphs; a batch is its graphs side by side.
@@ -115,8 +117,11 @@ def node_source(
     notes: list[str] | None = None,
     seed: int = 0,
     test_fraction: float = 0.2,
+    neighbors: list[int] | None = None,
 ) -> DataSource:
-    """One graph whose nodes are the samples (see the module docstring for the split)."""
+    """One graph whose nodes are the samples (see the module docstring for the split).
+    ``neighbors``: sample up to ``neighbors[h]`` neighbours per node at hop ``h`` for each batch
+    instead of passing the whole graph (GraphSAGE / ``NeighborLoader``-style mini-batches)."""
     n = int(x.shape[0])
     notes = list(notes or [])
     all_nodes = np.arange(n)
@@ -134,8 +139,18 @@ def node_source(
     labels = _labels(y)
     train = Samples(torch.as_tensor(train_ids), None if labels is None else labels[train_ids])
     test = None if test_ids is None or len(test_ids) == 0 else Samples(torch.as_tensor(test_ids), labels[test_ids])
+    if neighbors is None:
+        collate = NodeCollate(features, edges)
+    else:
+        from selfsup.modalities.graph.data.sampling import SampledNodeCollate
+
+        try:
+            collate = SampledNodeCollate(features, edges, neighbors)
+        except ValueError as error:
+            raise SelfsupError(f"{name}: data.options.{error}") from None
+        del edges
     return DataSource(
-        name=name, modality="graph", train=train, test=test, collate=NodeCollate(features, edges),
+        name=name, modality="graph", train=train, test=test, collate=collate,
         input_spec=GraphSpec(int(features.shape[1]), "node"),
         y_train=train.y, y_test=None if test is None else test.y,
         class_names=class_names, notes=notes, source_index=_order(train_ids, test_ids),
