@@ -17,7 +17,7 @@ from selfsup.modality import get_modality
 from selfsup.registry import ENCODERS, METHODS, VIEWS
 
 get_modality("graph")  # registers the graph encoders and views
-from selfsup.modalities.graph.data.graphs import Graphs, GraphSpec  # noqa: E402
+from selfsup.modalities.graph.data.graphs import Graphs, GraphSpec
 
 SPEC = GraphSpec(16, "node")
 MIXES_INPUTS = {"mixed_barlow_twins"}

@@ -13,7 +13,12 @@ from selfsup.data import load_data
 from selfsup.modalities.graph.data.graphs import Graphs, GraphSpec
 from selfsup.modalities.graph.data.source import graph_source, node_source
 from selfsup.modalities.graph.encoders.gnn import GNN
-from selfsup.modalities.graph.views.augment import GraphAugment, drop_edges, drop_nodes, mask_features
+from selfsup.modalities.graph.views.augment import (
+    GraphAugment,
+    drop_edges,
+    drop_nodes,
+    mask_features,
+)
 
 QUIET = ["eval.random_init=false", "eval.raw_input=false", "eval.every_n_epochs=0"]
 

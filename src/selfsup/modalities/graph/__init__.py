@@ -11,11 +11,13 @@ with warnings.catch_warnings():  # PyG's import still calls the deprecated torch
     import torch_geometric  # noqa: F401  - the modality needs it: without it the package is left out
 
 # Importing the modules registers the modality's data sets, views, encoders and methods.
+from selfsup.modalities.graph import methods  # noqa: F401
 from selfsup.modalities.graph.data import builtins  # noqa: F401
 from selfsup.modalities.graph.encoders import gnn  # noqa: F401
-from selfsup.modalities.graph import methods  # noqa: F401
 from selfsup.modalities.graph.spec import SPEC
-from selfsup.modalities.graph.views import augment  # noqa: F401
-from selfsup.modalities.graph.views import graphcl  # noqa: F401
+from selfsup.modalities.graph.views import (
+    augment,  # noqa: F401
+    graphcl,  # noqa: F401
+)
 
 __all__ = ["SPEC"]

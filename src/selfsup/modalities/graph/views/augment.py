@@ -79,7 +79,7 @@ class GraphAugment(ViewMaker):
         self.drop_node = _rates("drop_node", drop_node)
 
     def augment(self, x: Graphs, i: int) -> Graphs:
-        pick = lambda rates: rates[min(i, len(rates) - 1)]  # noqa: E731
+        pick = lambda rates: rates[min(i, len(rates) - 1)]
         x = drop_nodes(x, pick(self.drop_node))
         x = drop_edges(x, pick(self.drop_edge))
         return mask_features(x, pick(self.mask_feature))
