@@ -64,6 +64,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "moco_v2"): Invalid("queue_size", "-3"),
     ("method", "moco_v3"): Invalid("temperature", "-1"),
     ("method", "mv_infonce"): Invalid("num_views", "1"),
+    ("method", "mvgrl"): Invalid("alpha", "1.5"),
     ("method", "nnclr"): Invalid("support_set_size", "0"),
     ("method", "rotnet"): Invalid("num_transforms", "0"),
     ("method", "sela"): Invalid("num_clusters", "0"),

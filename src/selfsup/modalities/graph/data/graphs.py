@@ -37,13 +37,16 @@ class GraphSpec:
 
 @dataclass
 class Graphs:
-    """Node features ``x [n, F]``, ``edge_index [2, E]`` and which samples the batch holds."""
+    """Node features ``x [n, F]``, ``edge_index [2, E]`` and which samples the batch holds;
+    ``edge_weight [E]``, when set, weights the edges (encoders whose convolutions take weights,
+    ``gcn``, use them; MVGRL's diffusion view sets it)."""
 
     x: torch.Tensor
     edge_index: torch.Tensor
     nodes: torch.Tensor | None = None  # node level: the batch's nodes [B]
     batch: torch.Tensor | None = None  # graph level: graph of each node [n]
     num_graphs: int = 0
+    edge_weight: torch.Tensor | None = None  # optional [E] weights of edge_index (a diffusion's)
 
     @property
     def node_level(self) -> bool:
@@ -55,7 +58,8 @@ class Graphs:
 
     def to(self, device: Any, non_blocking: bool = False) -> Graphs:
         move = lambda t: None if t is None else t.to(device, non_blocking=non_blocking)  # noqa: E731
-        return Graphs(move(self.x), move(self.edge_index), move(self.nodes), move(self.batch), self.num_graphs)
+        return Graphs(move(self.x), move(self.edge_index), move(self.nodes), move(self.batch), self.num_graphs,
+                      move(self.edge_weight))
 
     def __len__(self) -> int:
         return int(self.nodes.shape[0]) if self.nodes is not None else self.num_graphs

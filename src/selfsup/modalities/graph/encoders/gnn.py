@@ -84,12 +84,15 @@ class GNN(nn.Module):
         self.task = input_spec.task
         self.input_dim = input_spec.num_features
         self.output_dim = output_dim
+        self.takes_edge_weight = conv == "gcn"  # GCNConv(x, edge_index, edge_weight)
 
     def node_embeddings(self, g: Graphs) -> torch.Tensor:
-        """Every node's embedding ``[n, D]``."""
+        """Every node's embedding ``[n, D]`` (edges weighted by ``g.edge_weight`` where set and the
+        convolutions take weights, ``gcn``; the others ignore it)."""
         h = g.x
+        weight = (g.edge_weight,) if g.edge_weight is not None and self.takes_edge_weight else ()
         for conv, act, norm in zip(self.convs, self.acts, self.norms):
-            h = norm(act(conv(self.dropout(h), g.edge_index)))
+            h = norm(act(conv(self.dropout(h), g.edge_index, *weight)))
         return h
 
     def pool(self, h: torch.Tensor, g: Graphs) -> torch.Tensor:
