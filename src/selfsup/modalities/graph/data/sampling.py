@@ -172,9 +172,9 @@ class SampledNodeCollate:
         self.rowptr, self.col = build_csr(edge_index, int(x.shape[0]))
 
     def __call__(self, items: Any) -> dict[str, Any]:
-        from selfsup.modalities.graph.data.source import _merge
+        from selfsup.modalities.graph.data.source import merge_items
 
-        items = _merge(items)
+        items = merge_items(items)
         node_ids, edge_index, seed_positions = sample_subgraph(self.rowptr, self.col, items["ids"], self.fanouts)
         batch = {"x": Graphs(self.x[node_ids], edge_index, nodes=seed_positions), "index": items["index"]}
         if "y" in items:

@@ -51,7 +51,7 @@ class NodeCollate:
         self.x, self.edge_index = x, edge_index
 
     def __call__(self, items: dict[str, torch.Tensor]) -> dict[str, Any]:
-        items = _merge(items)
+        items = merge_items(items)
         batch = {"x": Graphs(self.x, self.edge_index, nodes=items["ids"]), "index": items["index"]}
         if "y" in items:
             batch["y"] = items["y"]
@@ -73,7 +73,7 @@ class GraphCollate:
         self.edge_ptr = torch.cat([torch.zeros(1, dtype=torch.long), edge_counts.cumsum(0)])
 
     def __call__(self, items: dict[str, torch.Tensor]) -> dict[str, Any]:
-        items = _merge(items)
+        items = merge_items(items)
         graphs = items["ids"]
         n_nodes = self.node_ptr[graphs + 1] - self.node_ptr[graphs]
         n_edges = self.edge_ptr[graphs + 1] - self.edge_ptr[graphs]
@@ -96,7 +96,7 @@ def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     return torch.arange(total) + offsets
 
 
-def _merge(items: Any) -> dict[str, torch.Tensor]:
+def merge_items(items: Any) -> dict[str, torch.Tensor]:
     """What ``__getitems__`` returned, or a list of single items (a loader without it)."""
     if isinstance(items, dict):
         return items
