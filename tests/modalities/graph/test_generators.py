@@ -8,7 +8,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from selfsup.errors import SelfsupError
-from selfsup.modalities.graph.data.generators import sbm_citation, synthetic_motifs
+from selfsup.modalities.graph.data.generators import sbm_citation
+from selfsup.modalities.graph.data.motifs import synthetic_motifs
 
 
 @pytest.fixture(scope="module")

@@ -52,8 +52,8 @@ def sbm_citation(seed: int = 0, test_fraction: float = 0.2, data_seed: int = 0, 
                    description="graph classification: 1,200 random graphs (4 families), label = the motif "
                    "planted in each")
 def synthetic_motifs(seed: int = 0, test_fraction: float = 0.2, data_seed: int = 0, **generator: Any) -> DataSource:
-    """The graphs of :func:`generators.synthetic_motifs`; a seeded stratified split."""
-    from selfsup.modalities.graph.data.generators import synthetic_motifs as generate
+    """The graphs of :func:`motifs.synthetic_motifs`; a seeded stratified split."""
+    from selfsup.modalities.graph.data.motifs import synthetic_motifs as generate
 
     g = generate(seed=data_seed, **generator)
     return graph_source("synthetic_motifs", g["x"], g["edge_index"], g["graph_index"], g["y"],

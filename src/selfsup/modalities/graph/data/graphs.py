@@ -57,7 +57,7 @@ class Graphs:
         return int(self.x.shape[0])
 
     def to(self, device: Any, non_blocking: bool = False) -> Graphs:
-        move = lambda t: None if t is None else t.to(device, non_blocking=non_blocking)  # noqa: E731
+        move = lambda t: None if t is None else t.to(device, non_blocking=non_blocking)
         return Graphs(move(self.x), move(self.edge_index), move(self.nodes), move(self.batch), self.num_graphs,
                       move(self.edge_weight))
 
