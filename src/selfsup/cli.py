@@ -98,6 +98,9 @@ METRICS = (
     ("linear_f1", "linear macro-F1"),
     ("svm_acc", "SVM acc"),
     ("svm_f1", "SVM macro-F1"),
+    ("planetoid_acc", "Planetoid-split acc"),
+    ("split_acc", "random-splits acc"),
+    ("svm_cv_acc", "SVM 10-fold CV acc"),
     ("rankme", "RankMe"),
     ("alpha_req", "α-ReQ"),
     ("collapse_ratio", "std·√D"),
@@ -117,8 +120,9 @@ def print_metrics(metrics: dict[str, Any], title: str) -> None:
             continue
         cells = []
         for column in columns:
-            value = metrics[column].get(key)
-            cells.append("—" if value is None else f"{value:.3f}" if key != "rankme" else f"{value:.1f}")
+            value, spread = metrics[column].get(key), metrics[column].get(f"{key}_std")
+            cell = "—" if value is None else f"{value:.3f}" if key != "rankme" else f"{value:.1f}"
+            cells.append(cell if value is None or spread is None else f"{cell} ± {spread:.3f}")
         table.add_row(label, *cells)
     console.print(table)
     for note in metrics.get("notes", []):

@@ -115,3 +115,11 @@ def test_report_notes_a_plot_it_could_not_draw(tmp_path):
                             final={}, test_emb=emb)
     text = path.read_text()
     assert "<img" not in text and "Plot &#x27;Embedding map&#x27; skipped" in text
+
+
+def test_report_puts_a_recorded_spread_beside_its_mean(tmp_path):
+    final = {**FINAL, "pretrained": {"split_acc": 0.8123, "split_acc_std": 0.0125}}
+    text = write_report(tmp_path / "report.html", title="t", config=CONFIG, metrics_rows=[], final=final
+                        ).read_text(encoding="utf-8")
+    assert "0.8123 ± 0.0125" in text
+    assert "split_acc_std" not in text

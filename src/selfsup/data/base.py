@@ -89,6 +89,10 @@ class DataSource:
             sample of train followed by test (so ``embed`` can return rows in file order).
         on_device: the modality's last step of batch preparation, run after the batch reached
             the device (images stored ``uint8`` become float there), or None.
+        protocol: the evaluation protocol the modality's papers report under
+            (:class:`~selfsup.eval.protocols.ProbeProtocol`: a graph's Planetoid split, random
+            node splits, SVM cross-validation over graphs), scored beside the default probes; None
+            for none.
     """
 
     name: str
@@ -103,6 +107,7 @@ class DataSource:
     notes: list[str] = field(default_factory=list)
     source_index: torch.Tensor | None = None
     on_device: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    protocol: Any = None
 
     def __post_init__(self) -> None:
         if self.collate is None:

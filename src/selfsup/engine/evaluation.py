@@ -93,7 +93,18 @@ def evaluate_encoder(
         svm=svm,
         label_free_emb=scored_emb,
     )
+    if source.test is not None:
+        scores.update(_protocol_scores(source, train_emb, eval_emb))
     return scores, eval_emb
+
+
+def _protocol_scores(source: DataSource, train: torch.Tensor, test: torch.Tensor) -> dict[str, float]:
+    """The source's own evaluation protocol (when it has one and both splits are labelled)."""
+    if source.protocol is None or source.y_train is None or source.y_test is None:
+        return {}
+    from selfsup.eval.protocols import protocol_scores
+
+    return protocol_scores(source.protocol, train, source.y_train, test, source.y_test)
 
 
 def raw_features(source: DataSource, dataset: Dataset) -> torch.Tensor | None:
@@ -121,7 +132,10 @@ def evaluate_raw(source: DataSource, eval_config: EvalConfig, svm: bool = False)
         return None
     test = raw_features(source, source.test) if source.test is not None else train
     y_train = source.y_train if source.test is not None else None
-    return evaluate_embeddings(train, y_train, test, source.y_test, k=eval_config.k, svm=svm)
+    scores = evaluate_embeddings(train, y_train, test, source.y_test, k=eval_config.k, svm=svm)
+    if source.test is not None:
+        scores.update(_protocol_scores(source, train, test))
+    return scores
 
 
 def evaluate_run_encoder(
@@ -137,6 +151,8 @@ def evaluate_run_encoder(
     pretrained encoder's held-out embeddings (for the report's map). ``svm`` adds the RBF-SVM
     probe (the caller decides: ``eval.svm``, else the modality's protocol)."""
     result: dict[str, Any] = {"data": source.describe(), "notes": list(source.notes)}
+    if source.protocol is not None and source.labeled and source.test is not None:
+        result["notes"].append(source.protocol.describe())
     result["pretrained"], held_out_emb = evaluate_encoder(encoder, source, views, eval_config, seed, svm)
     if eval_config.random_init:
         result["random_init"], _ = evaluate_encoder(make_random_init(), source, views, eval_config, seed, svm)

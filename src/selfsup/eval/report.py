@@ -41,6 +41,11 @@ METRIC_HELP = {
     "linear_f1": "linear probe macro-F1 — higher is better",
     "svm_acc": "RBF-SVM probe accuracy, C by cross-validation (TS2Vec protocol) — higher is better",
     "svm_f1": "RBF-SVM probe macro-F1 — higher is better",
+    "planetoid_acc": "linear probe on the graph's given training nodes (Planetoid protocol) — higher is better",
+    "planetoid_f1": "its macro-F1 — higher is better",
+    "split_acc": "linear probe, mean ± std over 10 random 10/10/80 % node splits — higher is better",
+    "split_f1": "its macro-F1 (mean) — higher is better",
+    "svm_cv_acc": "RBF-SVM, mean ± std over 10-fold cross-validation (InfoGraph protocol) — higher is better",
     "rankme": "effective rank (Garrido et al. 2023) — ~1 collapsed, up to D",
     "alpha_req": "eigenspectrum decay α (Agrawal et al. 2022) — best near 1",
     "emb_std": "std of normalised embeddings — 1/√D healthy, 0 collapsed",
@@ -111,6 +116,14 @@ def _format(value: Any) -> str:
     return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
 
 
+def _format_spread(column: dict, name: str) -> str:
+    """``column[name]``, followed by ``± column[name_std]`` when the spread was recorded."""
+    value, spread = column.get(name), column.get(f"{name}_std")
+    if spread is None or value is None:
+        return _format(value)
+    return f"{_format(value)} ± {_format(spread)}"
+
+
 def _config_value(config: dict, keys: Sequence[str]) -> Any:
     """First value found under any of ``keys``, searching nested dicts depth-first."""
     for key in keys:
@@ -166,12 +179,14 @@ def _final_table(final: dict) -> str:
     columns = {c: final.get(c) if isinstance(final.get(c), dict) else {} for c in COLUMNS}
     names = [m for m in METRIC_HELP if any(m in col for col in columns.values())]
     names += sorted({m for col in columns.values() for m in col} - set(names))
+    # a mean's spread goes in the mean's cell: "0.9120 ± 0.0040"
+    names = [m for m in names if not (m.endswith("_std") and m[: -len("_std")] in names)]
     if not names:
         return "<p>No final evaluation was recorded.</p>"
     head = "".join(f"<th>{COLUMN_TITLES[c]}</th>" for c in COLUMNS)
     body = "".join(
         f"<tr><th>{html.escape(str(name))}</th>"
-        + "".join(f'<td class="num">{_format(columns[c].get(name))}</td>' for c in COLUMNS)
+        + "".join(f'<td class="num">{_format_spread(columns[c], name)}</td>' for c in COLUMNS)
         + f'<td class="help">{html.escape(METRIC_HELP.get(name, ""))}</td></tr>'
         for name in names
     )

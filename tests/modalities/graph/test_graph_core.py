@@ -92,6 +92,9 @@ def test_grace_on_karate_end_to_end_and_embed_keeps_node_order(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"]["num_features"] == 34 and metrics["data"]["task"] == "node"
     assert 0 <= metrics["pretrained"]["linear_acc"] <= 1
+    # karate has no split of its own: 10 random ones
+    assert 0 <= metrics["pretrained"]["split_acc"] <= 1 and metrics["pretrained"]["split_acc_std"] >= 0
+    assert any(note.startswith("split_acc: mean ± std over 10 random 10/10/80") for note in metrics["notes"])
     emb = selfsup.embed(out, data="karate")
     assert emb.shape == (34, 256)
     encoder = selfsup.load(out).eval()
@@ -99,3 +102,19 @@ def test_grace_on_karate_end_to_end_and_embed_keeps_node_order(tmp_path):
     whole = Graphs(source.collate.x, source.collate.edge_index, nodes=torch.arange(34))
     with torch.no_grad():
         np.testing.assert_allclose(emb, encoder(whole).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_each_graph_source_carries_its_papers_evaluation_protocol():
+    from selfsup.modalities.graph.data.generators import sbm_citation
+
+    planetoid = load_data("sbm_citation")
+    assert planetoid.protocol.kind == "fixed_split" and len(planetoid.protocol.train) == 140
+    assert len(planetoid.protocol.val) == 500
+    train_nodes = planetoid.train.ids.numpy()
+    g = sbm_citation(seed=0)
+    np.testing.assert_array_equal(train_nodes[planetoid.protocol.train], np.flatnonzero(g["train_mask"]))
+    np.testing.assert_array_equal(train_nodes[planetoid.protocol.val], np.flatnonzero(g["val_mask"]))
+    assert load_data("karate").protocol.kind == "random_splits"
+    assert load_data("synthetic_motifs").protocol.kind == "svm_cv"
+    ring = node_source("ring", np.eye(10, dtype=np.float32), _ring(10))
+    assert ring.protocol is None  # no labels, no protocol

@@ -45,7 +45,8 @@ def sbm_citation(seed: int = 0, test_fraction: float = 0.2, data_seed: int = 0, 
     g = generate(seed=data_seed, **generator)
     names = [f"topic {c}" for c in range(int(g["y"].max()) + 1)]
     return node_source("sbm_citation", g.pop("x"), g.pop("edge_index"), g["y"], test_mask=g["test_mask"],
-                       class_names=names, seed=seed, test_fraction=test_fraction, neighbors=neighbors)
+                       class_names=names, seed=seed, test_fraction=test_fraction, neighbors=neighbors,
+                       train_mask=g["train_mask"], val_mask=g["val_mask"])
 
 
 @DATASETS.register("synthetic_motifs", modality="graph", n=1200,

@@ -40,7 +40,7 @@ def read_graph(path: str | Path, seed: int = 0, test_fraction: float = 0.2, task
     if many:
         raise SelfsupError(f"{path} holds many graphs; node-level tasks take one. Use data.options.task=graph.")
     return node_source(str(path), x, g.edge_index, g.y, g.test_mask, g.class_names, notes, seed, test_fraction,
-                       neighbors=neighbors)
+                       neighbors=neighbors, train_mask=g.train_mask, val_mask=g.val_mask)
 
 
 def _num_nodes(g: Any) -> int:

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from selfsup.data import DataSource
 from selfsup.data.splits import stratified_split
 from selfsup.errors import SelfsupError
+from selfsup.eval.protocols import ProbeProtocol, as_positions
 from selfsup.modalities.graph.data.graphs import Graphs, GraphSpec
 
 
@@ -118,10 +119,15 @@ def node_source(
     seed: int = 0,
     test_fraction: float = 0.2,
     neighbors: list[int] | None = None,
+    train_mask: np.ndarray | None = None,
+    val_mask: np.ndarray | None = None,
 ) -> DataSource:
     """One graph whose nodes are the samples (see the module docstring for the split).
     ``neighbors``: sample up to ``neighbors[h]`` neighbours per node at hop ``h`` for each batch
-    instead of passing the whole graph (GraphSAGE / ``NeighborLoader``-style mini-batches)."""
+    instead of passing the whole graph (GraphSAGE / ``NeighborLoader``-style mini-batches).
+    ``train_mask`` / ``val_mask`` (with ``test_mask``): the split the Planetoid protocol's probe
+    fits on and chooses its penalty on; without them, 10 random 10/10/80 % splits
+    (:mod:`selfsup.eval.protocols`)."""
     n = int(x.shape[0])
     notes = list(notes or [])
     all_nodes = np.arange(n)
@@ -149,12 +155,23 @@ def node_source(
         except ValueError as error:
             raise SelfsupError(f"{name}: data.options.{error}") from None
         del edges
+    protocol = None if test is None else _node_protocol(train_ids, test_mask, train_mask, val_mask, seed)
     return DataSource(
         name=name, modality="graph", train=train, test=test, collate=collate,
         input_spec=GraphSpec(int(features.shape[1]), "node"),
         y_train=train.y, y_test=None if test is None else test.y,
-        class_names=class_names, notes=notes, source_index=_order(train_ids, test_ids),
+        class_names=class_names, notes=notes, source_index=_order(train_ids, test_ids), protocol=protocol,
     )
+
+
+def _node_protocol(train_ids: np.ndarray, test_mask: np.ndarray | None, train_mask: np.ndarray | None,
+                   val_mask: np.ndarray | None, seed: int) -> ProbeProtocol:
+    """Planetoid's fixed split when the graph gives its training (and test) nodes, else random splits."""
+    if test_mask is None or train_mask is None or not np.any(train_mask):
+        return ProbeProtocol("random_splits", seed=seed)
+    val = None if val_mask is None or not np.any(val_mask) else as_positions(np.flatnonzero(val_mask), train_ids)
+    return ProbeProtocol("fixed_split", train=as_positions(np.flatnonzero(train_mask), train_ids), val=val,
+                         seed=seed)
 
 
 def _order(train_ids: np.ndarray, test_ids: np.ndarray | None) -> torch.Tensor:
@@ -194,10 +211,10 @@ def graph_source(
                            torch.as_tensor(np.asarray(edge_index, dtype=np.int64)), torch.as_tensor(graph_index))
     train = Samples(torch.as_tensor(train_ids), None if labels is None else labels[train_ids])
     test = None if test_ids is None or len(test_ids) == 0 else Samples(torch.as_tensor(test_ids), labels[test_ids])
-    source = DataSource(
+    return DataSource(
         name=name, modality="graph", train=train, test=test, collate=collate,
         input_spec=GraphSpec(int(np.asarray(x).shape[1]), "graph"),
         y_train=train.y, y_test=None if test is None else test.y,
         class_names=class_names, notes=notes, source_index=_order(train_ids, test_ids),
+        protocol=None if test is None else ProbeProtocol("svm_cv", seed=seed),
     )
-    return source
