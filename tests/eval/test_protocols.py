@@ -10,7 +10,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from selfsup.errors import SelfsupError
-from selfsup.eval.protocols import LINEAR_C_GRID, SVM_CV_C_GRID, ProbeProtocol, as_positions, protocol_scores
+from selfsup.eval.protocols import (
+    LINEAR_C_GRID,
+    SVM_CV_C_GRID,
+    ProbeProtocol,
+    as_positions,
+    protocol_scores,
+)
 
 
 def _blobs(n: int, classes: int = 3, dim: int = 8, noise: float = 1.5, seed: int = 0):
@@ -54,17 +60,17 @@ def test_random_splits_match_a_by_hand_loop_with_the_same_draws():
     for _ in range(4):
         order = rng.permutation(200)
         fit, val, test = order[:20], order[20:40], order[40:]
-        scaler = StandardScaler().fit(x[fit])
-
-        def score(c: float, rows: np.ndarray) -> float:
-            model = LogisticRegression(C=c, max_iter=1000).fit(scaler.transform(x[fit]), y[fit])
-            return float(np.mean(model.predict(scaler.transform(x[rows])) == y[rows]))
-
-        best = LINEAR_C_GRID[int(np.argmax([score(c, val) for c in LINEAR_C_GRID]))]
-        accuracies.append(score(best, test))
+        best = LINEAR_C_GRID[int(np.argmax([_logistic(x, y, fit, val, c) for c in LINEAR_C_GRID]))]
+        accuracies.append(_logistic(x, y, fit, test, best))
     assert got["split_acc"] == pytest.approx(np.mean(accuracies))
     assert got["split_acc_std"] == pytest.approx(np.std(accuracies))
     assert got["split_acc_std"] > 0
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, fit: np.ndarray, rows: np.ndarray, c: float) -> float:
+    scaler = StandardScaler().fit(x[fit])
+    model = LogisticRegression(C=c, max_iter=1000).fit(scaler.transform(x[fit]), y[fit])
+    return float(np.mean(model.predict(scaler.transform(x[rows])) == y[rows]))
 
 
 def test_svm_cv_matches_scikit_learns_nested_cross_validation():
