@@ -146,6 +146,10 @@ class EvalConfig(_Strict):
     """Also evaluate a random-init encoder of the same architecture."""
     raw_input: bool = True
     """Also evaluate the flattened raw inputs, where the data is a fixed-shape tensor."""
+    max_train_samples: int = Field(100_000, ge=2)
+    """The probes (kNN, linear, SVM) fit on at most this many training samples: a seeded random
+    subset beyond it, so evaluating a graph of millions of nodes or a very large image set stays
+    bounded (the run's notes say so)."""
     svm: bool | None = None
     """Also fit TS2Vec's RBF-SVM probe (``svm_acc``, ``svm_f1``). None = when the modality asks
     for it (time series, where the published figures use this protocol)."""

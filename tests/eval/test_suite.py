@@ -85,3 +85,25 @@ def test_evaluation_caps_the_label_free_samples_of_a_large_held_out_split(monkey
     assert capped_emb.shape == emb.shape == (360, encoder.output_dim)  # every sample embedded
     assert capped["knn_acc"] == full["knn_acc"] and capped["linear_acc"] == full["linear_acc"]
     assert capped["rankme"] != full["rankme"] and 0.0 <= capped["alignment"]
+
+
+def test_probes_fit_on_a_capped_subset_that_keeps_the_protocols_samples():
+    from selfsup.config import EvalConfig
+    from selfsup.data import load_data
+    from selfsup.engine import evaluation
+    from selfsup.registry import ENCODERS
+
+    source = load_data("sbm_citation")  # 1,708 training nodes; Planetoid names 140 + 500 of them
+    subset, y, protocol = evaluation.probe_train_split(source, cap=300, seed=0)
+    ids = torch.as_tensor([int(i) for i in subset.indices])
+    assert 640 <= len(subset) <= 940 and torch.equal(y, source.y_train[ids])
+    # the remapped positions name the same training nodes as before
+    assert torch.equal(ids[protocol.train], torch.as_tensor(source.protocol.train))
+    assert torch.equal(ids[protocol.val], torch.as_tensor(source.protocol.val))
+    assert evaluation.probe_train_split(source, cap=5000, seed=0)[0] is source.train
+
+    encoder = ENCODERS.build("gcn", source.input_spec)
+    full, _ = evaluation.evaluate_encoder(encoder, source, None, EvalConfig(), seed=0)
+    capped, _ = evaluation.evaluate_encoder(encoder, source, None, EvalConfig(max_train_samples=300), seed=0)
+    assert capped["planetoid_acc"] == pytest.approx(full["planetoid_acc"])  # same 140 nodes, same C
+    assert capped["linear_acc"] != full["linear_acc"]

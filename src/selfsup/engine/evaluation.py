@@ -7,8 +7,10 @@ so any modality whose encoder maps ``batch["x"]`` to ``[B, D]`` is evaluated the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
@@ -74,7 +76,8 @@ def evaluate_encoder(
     from selfsup.eval import evaluate_embeddings
 
     held_out, _ = source.held_out
-    train_emb = embed_split(encoder, source, source.train)
+    train_set, y_train, protocol = probe_train_split(source, eval_config.max_train_samples, seed)
+    train_emb = embed_split(encoder, source, train_set)
     # Without a test split the train split is the held-out one: embed it once.
     eval_emb = embed_split(encoder, source, held_out) if source.test is not None else train_emb
     scored, scored_emb = held_out, None
@@ -85,7 +88,7 @@ def evaluate_encoder(
     views_emb = _views_embeddings(encoder, views, source, scored, seed) if views is not None else None
     scores = evaluate_embeddings(
         train_emb,
-        source.y_train if source.test is not None else None,
+        y_train if source.test is not None else None,
         eval_emb,
         source.y_test,
         k=eval_config.k,
@@ -93,18 +96,38 @@ def evaluate_encoder(
         svm=svm,
         label_free_emb=scored_emb,
     )
-    if source.test is not None:
-        scores.update(_protocol_scores(source, train_emb, eval_emb))
+    scores.update(_protocol_scores(protocol, train_emb, y_train, eval_emb, source))
     return scores, eval_emb
 
 
-def _protocol_scores(source: DataSource, train: torch.Tensor, test: torch.Tensor) -> dict[str, float]:
+def probe_train_split(source: DataSource, cap: int, seed: int) -> tuple[Dataset, torch.Tensor | None, Any]:
+    """The training samples the probes fit on: the whole train split, or — when it holds more than
+    ``cap`` samples and there is a test split — a seeded random subset of ``cap`` of them that
+    keeps every sample the source's protocol names (a graph's Planetoid training and validation
+    nodes). Returns the dataset, its labels and the protocol with positions into the subset."""
+    n = len(source.train)
+    if source.test is None or n <= cap:
+        return source.train, source.y_train, source.protocol
+    keep = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:cap]
+    protocol = source.protocol
+    named = [p for p in (getattr(protocol, "train", None), getattr(protocol, "val", None)) if p is not None]
+    keep = torch.unique(torch.cat([keep] + [torch.as_tensor(p, dtype=torch.long) for p in named]))  # sorted
+    if named:
+        positions = keep.numpy()
+        protocol = replace(protocol, train=np.searchsorted(positions, protocol.train),
+                           val=None if protocol.val is None else np.searchsorted(positions, protocol.val))
+    y_train = None if source.y_train is None else source.y_train[keep]
+    return Subset(source.train, keep.tolist()), y_train, protocol
+
+
+def _protocol_scores(protocol: Any, train: torch.Tensor, y_train: torch.Tensor | None, test: torch.Tensor,
+                     source: DataSource) -> dict[str, float]:
     """The source's own evaluation protocol (when it has one and both splits are labelled)."""
-    if source.protocol is None or source.y_train is None or source.y_test is None:
+    if protocol is None or source.test is None or y_train is None or source.y_test is None:
         return {}
     from selfsup.eval.protocols import protocol_scores
 
-    return protocol_scores(source.protocol, train, source.y_train, test, source.y_test)
+    return protocol_scores(protocol, train, y_train, test, source.y_test)
 
 
 def raw_features(source: DataSource, dataset: Dataset) -> torch.Tensor | None:
@@ -123,18 +146,19 @@ def raw_features(source: DataSource, dataset: Dataset) -> torch.Tensor | None:
     return torch.cat(chunks) if chunks else None
 
 
-def evaluate_raw(source: DataSource, eval_config: EvalConfig, svm: bool = False) -> dict[str, float] | None:
+def evaluate_raw(source: DataSource, eval_config: EvalConfig, svm: bool = False,
+                 seed: int = 0) -> dict[str, float] | None:
     """The same scores on flattened raw inputs, when the data is a fixed-shape tensor."""
     from selfsup.eval import evaluate_embeddings
 
-    train = raw_features(source, source.train)
+    train_set, y_train, protocol = probe_train_split(source, eval_config.max_train_samples, seed)
+    train = raw_features(source, train_set)
     if train is None:
         return None
     test = raw_features(source, source.test) if source.test is not None else train
-    y_train = source.y_train if source.test is not None else None
-    scores = evaluate_embeddings(train, y_train, test, source.y_test, k=eval_config.k, svm=svm)
-    if source.test is not None:
-        scores.update(_protocol_scores(source, train, test))
+    scores = evaluate_embeddings(train, y_train if source.test is not None else None, test, source.y_test,
+                                 k=eval_config.k, svm=svm)
+    scores.update(_protocol_scores(protocol, train, y_train, test, source))
     return scores
 
 
@@ -153,11 +177,15 @@ def evaluate_run_encoder(
     result: dict[str, Any] = {"data": source.describe(), "notes": list(source.notes)}
     if source.protocol is not None and source.labeled and source.test is not None:
         result["notes"].append(source.protocol.describe())
+    if source.labeled and source.test is not None and source.n_train > eval_config.max_train_samples:
+        result["notes"].append(
+            f"The probes fit on a seeded random {eval_config.max_train_samples:,} of the {source.n_train:,} "
+            "training samples (eval.max_train_samples).")
     result["pretrained"], held_out_emb = evaluate_encoder(encoder, source, views, eval_config, seed, svm)
     if eval_config.random_init:
         result["random_init"], _ = evaluate_encoder(make_random_init(), source, views, eval_config, seed, svm)
     if eval_config.raw_input:
-        raw = evaluate_raw(source, eval_config, svm)
+        raw = evaluate_raw(source, eval_config, svm, seed)
         if raw is not None:
             result["raw_input"] = raw
     return result, held_out_emb
