@@ -9,8 +9,10 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
+import torch
 
 from selfsup.errors import SelfsupError
+from selfsup.modalities.graph.data.files import read_graph
 from selfsup.modalities.graph.data.readers import (
     GraphArrays,
     check_graph,
@@ -298,3 +300,19 @@ def test_unknown_suffix_and_missing_file(tmp_path):
 def test_check_graph_names_the_line_it_is_given():
     g = GraphArrays(None, np.array([[0, 1], [1, 5]]), num_nodes=3)
     raises("my.txt: line 12 joins nodes 1 and 5", check_graph, g, "my.txt", lambda k: f"line {k + 11}")
+
+
+def test_a_planetoid_graph_saved_from_pyg_as_the_readme_says_loads_with_its_split(tmp_path):
+    from torch_geometric.data import Data
+
+    from selfsup.modalities.graph.data.generators import sbm_citation
+
+    g = sbm_citation(seed=1, num_nodes=300, num_classes=3, num_features=50)
+    d = Data(**{k: torch.as_tensor(v) for k, v in g.items()})  # bool masks, int64 edges, as Planetoid's
+    path = tmp_path / "cora.npz"
+    np.savez(path, **{k: d[k].numpy() for k in ("x", "edge_index", "y", "train_mask", "val_mask", "test_mask")})
+    source = read_graph(path)
+    assert source.protocol.kind == "fixed_split"
+    train_nodes = source.train.ids.numpy()
+    np.testing.assert_array_equal(train_nodes[source.protocol.train], np.flatnonzero(g["train_mask"]))
+    np.testing.assert_array_equal(source.test.ids.numpy(), np.flatnonzero(g["test_mask"]))
