@@ -1,0 +1,1 @@
+"""Table data: the batch structure, schema inference, train-only encoding, readers, built-ins."""

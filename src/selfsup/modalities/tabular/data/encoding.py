@@ -1,0 +1,90 @@
+"""Turning table columns into tensors with statistics of the train split only.
+
+:meth:`TableEncoding.fit` learns, from the training rows alone, each numeric column's mean and
+standard deviation and each categorical column's categories; :meth:`TableEncoding.transform`
+applies them to any rows (train or test), so nothing about the test split leaks into training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from selfsup.errors import SelfsupError
+from selfsup.modalities.tabular.data.batch import UNKNOWN, TabularBatch, TabularSpec
+from selfsup.modalities.tabular.data.schema import TableSchema, category_strings
+
+
+@dataclass(frozen=True)
+class Unseen:
+    """Categories of one column that a transformed split holds but training did not."""
+
+    column: str
+    count: int
+    example: str
+
+
+@dataclass(frozen=True)
+class TableEncoding:
+    """The train split's statistics: ``means``/``stds`` per numeric column, and per categorical
+    column its categories in index order (index ``i + 1``; 0 is the unknown slot)."""
+
+    schema: TableSchema
+    means: np.ndarray
+    stds: np.ndarray
+    categories: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, schema: TableSchema, where: str) -> TableEncoding:
+        means, stds = [], []
+        for column in schema.numeric:
+            values = pd.to_numeric(train[column], errors="coerce").to_numpy(dtype=np.float64)
+            present = values[~np.isnan(values)]
+            if len(present) == 0:
+                raise SelfsupError(f"Column {column!r} of {where} is missing in every row of the training split; "
+                                   "drop it from the table.")
+            means.append(present.mean())
+            std = present.std()
+            stds.append(std if std > 0 else 1.0)  # a constant column stays constant (0), not NaN
+        categories = tuple(tuple(sorted(set(category_strings(train[c])))) for c in schema.categorical)
+        return cls(schema, np.asarray(means, dtype=np.float64), np.asarray(stds, dtype=np.float64), categories)
+
+    @property
+    def spec(self) -> TabularSpec:
+        return TabularSpec(self.schema.numeric, self.schema.categorical,
+                           tuple(len(c) + 1 for c in self.categories))
+
+    def transform(self, frame: pd.DataFrame) -> tuple[TabularBatch, list[Unseen]]:
+        """``frame``'s feature columns as a :class:`TabularBatch`, and the categories it holds
+        that the train split did not (mapped to the unknown slot)."""
+        n = len(frame)
+        numeric = np.zeros((n, len(self.schema.numeric)), dtype=np.float32)
+        missing = np.zeros((n, len(self.schema.numeric)), dtype=bool)
+        for j, column in enumerate(self.schema.numeric):
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+            missing[:, j] = np.isnan(values)
+            numeric[:, j] = np.nan_to_num((values - self.means[j]) / self.stds[j], nan=0.0)
+        categorical = np.zeros((n, len(self.schema.categorical)), dtype=np.int64)
+        unseen = []
+        for j, column in enumerate(self.schema.categorical):
+            index = {value: i + 1 for i, value in enumerate(self.categories[j])}
+            values = category_strings(frame[column])
+            codes = np.fromiter((index.get(v, UNKNOWN) for v in values), dtype=np.int64, count=n)
+            categorical[:, j] = codes
+            new = np.flatnonzero(codes == UNKNOWN)
+            if len(new):
+                unseen.append(Unseen(column, len(new), str(values[new[0]])))
+        batch = TabularBatch(torch.from_numpy(numeric), torch.from_numpy(missing), torch.from_numpy(categorical),
+                             self.spec.cardinalities)
+        return batch, unseen
+
+
+def unseen_note(unseen: list[Unseen], split: str) -> str | None:
+    """The one note saying which categories of ``split`` were mapped to "unknown"."""
+    if not unseen:
+        return None
+    listing = "; ".join(f"{u.column!r}: {u.count} value(s), e.g. {u.example!r}" for u in unseen)
+    return (f"Categories of the {split} split not seen in training were mapped to the 'unknown' slot ({listing}).")

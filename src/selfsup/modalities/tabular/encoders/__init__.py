@@ -1,0 +1,1 @@
+"""Table encoders: ``batch["x"]`` (a TabularBatch) -> ``[B, D]``."""

@@ -1,0 +1,1 @@
+"""Losses written for the tabular methods (SCARF's one-sided InfoNCE, VIME's pretext terms)."""
