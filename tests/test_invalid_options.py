@@ -78,6 +78,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "infograph"): Invalid("discriminator_dim", "0", data="synthetic_motifs"),
     ("method", "tstcc"): Invalid("temperature", "-1"),
     ("method", "vicreg"): Invalid("variance_weight", "-1"),
+    ("method", "scarf"): Invalid("temperature", "0"),
+    ("method", "vime"): Invalid("alpha", "-1"),
     ("method", "wmse"): Invalid("w_size", "0"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),
@@ -88,6 +90,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "sage"): Invalid("dropout", "1.0"),
     ("encoder", "fcn1d"): Invalid("channels", "[0, 8, 8]"),
     ("encoder", "mlp"): Invalid("dropout", "-0.5"),
+    ("encoder", "tabular_mlp"): Invalid("embedding_dim", "0"),
     ("encoder", "patch_transformer"): Invalid("patch_len", "0"),
     ("encoder", "resnet18"): Invalid("small_stem", "maybe"),
     ("encoder", "resnet1d"): Invalid("kernel_sizes", "[8, -3, 3]"),
@@ -107,6 +110,10 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("views", "graph_augment"): Invalid("drop_edge", "[0.2, 1.5]"),
     ("views", "graphcl_augment"): Invalid("ratio", "1.5", data="synthetic_motifs"),
     ("views", "tstcc"): Invalid("max_segments", "0"),
+    ("views", "scarf"): Invalid("corruption_rate", "1.5"),
+    ("views", "swap_noise"): Invalid("p", "1.5"),
+    ("views", "vime_mask"): Invalid("mask_prob", "-0.1"),
+    ("views", "gaussian_noise"): Invalid("sigma", "-1"),
 }
 
 # Options whose constructor does not check them yet: the case runs and must fail (strict).
@@ -114,7 +121,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
 UNCHECKED: dict[tuple[str, str], str] = {}
 
 # The built-in data each modality's entries are driven on: tiny, offline, quick to load.
-DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest", "graph": "karate"}
+DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest", "graph": "karate",
+        "tabular": "synthetic_tabular"}
 REGISTRIES: dict[str, Registry] = {"method": METHODS, "encoder": ENCODERS, "views": VIEWS}
 
 
