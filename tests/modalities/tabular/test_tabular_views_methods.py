@@ -15,9 +15,9 @@ from selfsup.modality import get_modality
 from selfsup.registry import ENCODERS, METHODS, VIEWS
 
 get_modality("tabular")
-from selfsup.modalities.tabular import TabularBatch, TabularSpec  # noqa: E402
-from selfsup.modalities.tabular.data.builtins import synthetic_table  # noqa: E402
-from selfsup.modalities.tabular.losses.scarf import scarf_loss  # noqa: E402
+from selfsup.modalities.tabular import TabularBatch, TabularSpec
+from selfsup.modalities.tabular.data.builtins import synthetic_table
+from selfsup.modalities.tabular.losses.scarf import scarf_loss
 
 SPEC = TabularSpec(("a", "b", "c", "d"), ("e", "f"), (5, 3))
 
@@ -161,3 +161,15 @@ def test_dataframe_through_the_python_api(tmp_path):
     result = selfsup.pretrain(method="vime", data=source, epochs=1, batch_size=50, out=str(tmp_path / "run"),
                               progress=False, encoder="tabular_mlp", overrides=["encoder.hidden_dims=[32]"])
     assert result.metrics["pretrained"]["linear_acc"] > 0
+
+
+def test_ft_transformer_has_one_token_per_column_and_their_targets():
+    encoder = ENCODERS.build("ft_transformer", SPEC, dim=16, depth=1, heads=2)
+    x = _batch(8)["x"]
+    assert encoder(x).shape == (8, 16) and encoder.forward_tokens(x).shape == (8, 6, 16)
+    assert encoder.forward_tokens(x, keep_index=torch.tensor([0, 5])).shape == (8, 2, 16)
+    targets = encoder.token_targets(x)
+    assert targets.shape == (8, 6, 1 + 5)
+    assert torch.equal(targets[:, :4, 0], x.numeric) and (targets[:, 4:, 1:].sum(-1) == 1).all()
+    with pytest.raises(SelfsupError, match="heads"):
+        ENCODERS.build("ft_transformer", SPEC, dim=16, heads=3)

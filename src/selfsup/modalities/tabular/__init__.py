@@ -15,7 +15,7 @@ from selfsup.modalities.tabular import methods  # noqa: F401
 from selfsup.modalities.tabular.data import builtins  # noqa: F401
 from selfsup.modalities.tabular.data.batch import TabularBatch, TabularSpec
 from selfsup.modalities.tabular.data.source import table_source
-from selfsup.modalities.tabular.encoders import mlp  # noqa: F401
+from selfsup.modalities.tabular.encoders import ft_transformer, mlp  # noqa: F401
 from selfsup.modalities.tabular.spec import SPEC
 from selfsup.modalities.tabular.views import corruption  # noqa: F401
 

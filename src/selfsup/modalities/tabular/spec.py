@@ -15,6 +15,8 @@ SPEC = register_modality(
         default_encoder="tabular_mlp",
         default_views="scarf",
         input_spec_from_dict=TabularSpec.from_dict,
+        # MAE / JEPA (T-JEPA) need tokens: one per column
+        encoders_for={"tokens": "ft_transformer"},
         extra="tabular",
     )
 )
