@@ -115,6 +115,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("views", "swap_noise"): Invalid("p", "1.5"),
     ("views", "vime_mask"): Invalid("mask_prob", "-0.1"),
     ("views", "gaussian_noise"): Invalid("sigma", "-1"),
+    ("views", "subtab"): Invalid("overlap", "1.5"),
 }
 
 # Options whose constructor does not check them yet: the case runs and must fail (strict).

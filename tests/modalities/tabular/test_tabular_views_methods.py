@@ -173,3 +173,20 @@ def test_ft_transformer_has_one_token_per_column_and_their_targets():
     assert torch.equal(targets[:, :4, 0], x.numeric) and (targets[:, 4:, 1:].sum(-1) == 1).all()
     with pytest.raises(SelfsupError, match="heads"):
         ENCODERS.build("ft_transformer", SPEC, dim=16, heads=3)
+
+
+def test_subtab_views_show_different_overlapping_column_blocks():
+    torch.manual_seed(0)
+    views = VIEWS.build("subtab", SPEC, num_subsets=3, overlap=0.5, noise_p=0.0)
+    batch = _batch(64)
+    v1, v2 = views(batch, 2)
+    shown1, shown2 = ~v1["corrupted"], ~v2["corrupted"]
+    assert (shown1 != shown2).any(1).all()  # each row's two views keep different blocks
+    assert set(shown1.sum(1).tolist()) <= {3, 4}  # blocks of 2 columns widened by 1 (edges: less)
+    hidden_numeric = ~shown1[:, :4]
+    assert (v1["x"].numeric[hidden_numeric] == 0).all() and v1["x"].missing[hidden_numeric].all()
+    assert (v1["x"].categorical[~shown1[:, 4:]] == 0).all()
+    kept = shown1[:, :4]
+    assert torch.equal(v1["x"].numeric[kept], batch["x"].numeric[kept])
+    with pytest.raises(SelfsupError, match="num_subsets"):
+        VIEWS.build("subtab", SPEC, num_subsets=7)

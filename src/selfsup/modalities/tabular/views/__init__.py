@@ -1,1 +1,1 @@
-"""Table views: SCARF corruption, VIME mask-and-impute, swap noise, Gaussian noise."""
+"""Table views: SCARF corruption, VIME mask-and-impute, swap noise, Gaussian noise, SubTab subsets."""

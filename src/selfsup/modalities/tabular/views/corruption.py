@@ -133,3 +133,55 @@ class GaussianNoise(TabularViews):
         changed = torch.zeros(len(x), self.num_features, dtype=torch.bool, device=x.device)
         changed[:, : x.numeric.shape[1]] = ~x.missing & (self.sigma > 0)
         return x.with_(numeric=numeric), changed
+
+
+@VIEWS.register("subtab", modality="tabular", paper="Ucar et al. 2021, SubTab",
+                description="feature-subset views: each view keeps one of K overlapping column blocks")
+class SubTabSubsets(TabularViews):
+    r"""SubTab's feature subsets (Ucar, Hajiramezanali, Edwards, NeurIPS 2021, Section 3): the
+    :math:`F` columns are cut into ``num_subsets`` contiguous blocks of :math:`\lfloor F/K \rfloor`
+    columns, each widened by ``overlap`` of that size on both sides; a view keeps one block and
+    hides the rest (a hidden numeric value becomes 0 and missing, a hidden category "unknown").
+    Row :math:`r`'s view :math:`i` keeps block :math:`(o_r + i) \bmod K` with a random offset
+    :math:`o_r`, so the views of a row always show different blocks. ``noise_p`` then swaps that
+    fraction of the kept entries with other rows' (SubTab adds noise to each subset; paper
+    defaults: K = 4, overlap 0.75, masking ratio 0.3 with swap-style noise).
+    """
+
+    def __init__(self, input_spec: TabularSpec, num_subsets: int = 4, overlap: float = 0.75,
+                 noise_p: float = 0.3) -> None:
+        super().__init__(input_spec)
+        if isinstance(num_subsets, bool) or not isinstance(num_subsets, int) or not 1 <= num_subsets <= max(
+                self.num_features, 1):
+            raise ValueError(f"num_subsets must be an integer in [1, {self.num_features}] (the number of "
+                             f"columns), got {num_subsets!r}")
+        self.overlap = check_rate(overlap, "overlap")
+        self.noise_p = check_rate(noise_p, "noise_p")
+        size = self.num_features // num_subsets
+        extra = int(self.overlap * size)
+        blocks = torch.zeros(num_subsets, self.num_features, dtype=torch.bool)
+        for k in range(num_subsets):
+            end = self.num_features if k == num_subsets - 1 else (k + 1) * size + extra
+            blocks[k, max(k * size - extra, 0): end] = True
+        self.register_buffer("blocks", blocks, persistent=False)  # [K, F] kept columns
+        self.num_subsets = num_subsets
+
+    def forward(self, batch: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
+        offsets = torch.randint(0, self.num_subsets, (len(batch["x"]),), device=batch["x"].device)
+        views = []
+        for i in range(n):
+            x, hidden = self.corrupt(batch["x"], i, offsets)
+            views.append({**batch, "x": x, "corrupted": hidden})
+        return views
+
+    def corrupt(self, x: TabularBatch, i: int, offsets: torch.Tensor | None = None) -> tuple[TabularBatch, torch.Tensor]:
+        if offsets is None:
+            offsets = torch.randint(0, self.num_subsets, (len(x),), device=x.device)
+        kept = self.blocks.to(x.device)[(offsets + i) % self.num_subsets]  # [B, F]
+        noise = kept & (torch.rand(kept.shape, device=x.device) < self.noise_p)
+        x = replace_from_marginals(x, noise)
+        n_numeric = x.numeric.shape[1]
+        hide_numeric, hide_categorical = ~kept[:, :n_numeric], ~kept[:, n_numeric:]
+        x = TabularBatch(x.numeric.masked_fill(hide_numeric, 0.0), x.missing | hide_numeric,
+                         x.categorical.masked_fill(hide_categorical, 0), x.cardinalities)
+        return x, ~kept | noise
