@@ -37,7 +37,7 @@ from selfsup.assembly import (
 from selfsup.config import Config, build_config, check_names, config_diff, load_config
 from selfsup.data import DataSource, load_data
 from selfsup.data.base import spec_to_dict
-from selfsup.engine.callbacks import InterruptWatch
+from selfsup.engine.callbacks import InterruptWatch, TrainClock
 from selfsup.engine.rundir import (
     check_run_dir,
     clear_run_files,
@@ -161,8 +161,13 @@ def _train_and_evaluate(
     train_seconds = time.time() - started
     final, held_out_emb = _save_and_evaluate(parts, source, config, work)
     final["seconds"] = round(time.time() - started, 1)
-    if not resume:  # training only, without the final evaluation (a resumed run timed only part)
-        final["seconds_per_epoch"] = round(train_seconds / config.train.epochs, 3)
+    clock = next((c for c in trainer.callbacks if isinstance(c, TrainClock)), None)
+    if clock is not None and clock.seconds_per_epoch is not None:
+        # the training loop's time per epoch (checkpoints and logging included), and the fixed
+        # cost before the first step (Lightning's set-up, the loader) apart
+        final["seconds_per_epoch"] = round(clock.seconds_per_epoch, 4)
+        final["setup_seconds"] = round(clock.started - started, 2)
+    final["train_seconds"] = round(train_seconds, 1)
     final["method"] = config.method.name
     final["encoder"] = parts.encoder_name
     if monitor is not None and monitor.alarms:

@@ -24,6 +24,9 @@ def test_run_folder_holds_every_file_and_load_rebuilds_the_encoder(tmp_path, tin
     assert {"pretrained", "random_init", "raw_input"} <= metrics.keys()
     assert 0.0 <= metrics["pretrained"]["knn_acc"] <= 1.0
     assert "knn_acc" in (run / "metrics.csv").read_text()
+    # the loop's time per epoch and the start-up cost, apart; together within the training time
+    assert metrics["seconds_per_epoch"] > 0 and metrics["setup_seconds"] >= 0
+    assert metrics["setup_seconds"] + 2 * metrics["seconds_per_epoch"] <= metrics["train_seconds"] + 0.1
 
     encoder = selfsup.load(run)
     x = torch.rand(5, 1, 8, 8)

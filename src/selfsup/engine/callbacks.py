@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -90,6 +91,31 @@ class MetricsWriter(L.Callback):
             writer.writeheader()
             writer.writerows(self.rows)
         tmp.replace(self.path)
+
+
+class TrainClock(L.Callback):
+    """When training started (after Lightning's set-up), when it ended, and the epochs in between:
+    ``seconds_per_epoch`` is the training loop's own time, every epoch's checkpoint and metrics
+    rows included, without the fixed start-up cost that a per-epoch figure would otherwise spread
+    over the epochs. Put it last, so its epoch-end runs after every other callback's."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.ended: float | None = None
+        self.epochs = 0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started, self.epochs = time.time(), 0
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.epochs += 1
+        self.ended = time.time()
+
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        if self.started is None or self.ended is None or self.epochs == 0:
+            return None
+        return (self.ended - self.started) / self.epochs
 
 
 class OnlineMonitor(L.Callback):

@@ -20,6 +20,7 @@ from selfsup.engine.callbacks import (
     MetricsWriter,
     NonFiniteLossGuard,
     OnlineMonitor,
+    TrainClock,
 )
 from selfsup.engine.evaluation import embed_split
 from selfsup.engine.module import SelfSupervisedModule
@@ -46,7 +47,7 @@ def fit(
     Steps: the callbacks, the Lightning trainer, the module (optimiser and schedule sized to the
     steps each process takes), the loader, then Lightning's fit."""
     run_callbacks, monitor = build_callbacks(source, config, out)
-    trainer = build_trainer(config.train, [*run_callbacks, *callbacks], out, progress)
+    trainer = build_trainer(config.train, [*run_callbacks, *callbacks, TrainClock()], out, progress)
     module = build_module(method, source, config, trainer.world_size)
     if resume:
         check_checkpoint_fits(out / CHECKPOINTS / "last.ckpt", module)
