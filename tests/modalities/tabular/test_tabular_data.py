@@ -168,3 +168,9 @@ def test_unreadable_csv_is_one_error_naming_the_file(tmp_path, content, message)
     path.write_text(content)
     with pytest.raises(SelfsupError, match=message):
         read_table(path)
+
+
+def test_input_spec_round_trips_through_its_dict():
+    spec = table_source(_frame(), target="label").input_spec
+    assert type(spec).from_dict(spec.to_dict()) == spec
+    assert spec.to_dict()["input_shape"] == [2, 2]

@@ -46,8 +46,10 @@ class TabularSpec:
         return len(self.numeric) + sum(self.cardinalities)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"numeric": list(self.numeric), "categorical": list(self.categorical),
-                "cardinalities": list(self.cardinalities)}
+        # input_shape (numeric and categorical column counts): what the API compares when a run's
+        # encoder is evaluated on other data
+        return {"input_shape": [len(self.numeric), len(self.categorical)], "numeric": list(self.numeric),
+                "categorical": list(self.categorical), "cardinalities": list(self.cardinalities)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TabularSpec:
