@@ -1,6 +1,7 @@
-"""MVGRL: the PPR diffusion against a direct NumPy formula, its sparsification and cache, the
-cross-view loss against a by-hand computation, gradients to both encoders, argument checks, edge
-weights through the GCN encoder, and a run through the API."""
+"""MVGRL: the PPR diffusion against a direct NumPy formula, the heat diffusion against SciPy's
+expm, their sparsification and cache, the cross-view loss against a by-hand computation,
+gradients to both encoders, argument checks, edge weights through the GCN encoder, and a run
+through the API."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+import scipy.linalg
 import torch
 
 import selfsup
@@ -15,7 +17,7 @@ from selfsup.data import load_data
 from selfsup.errors import SelfsupError
 from selfsup.modalities.graph.data.graphs import Graphs, GraphSpec
 from selfsup.modalities.graph.encoders.gnn import GNN
-from selfsup.modalities.graph.methods.mvgrl import MVGRL, ppr_matrix, sparsify
+from selfsup.modalities.graph.methods.mvgrl import MVGRL, heat_matrix, ppr_matrix, sparsify
 from selfsup.views import IdentityViews
 
 QUIET = ["eval.random_init=false", "eval.raw_input=false", "eval.every_n_epochs=0"]
@@ -45,6 +47,54 @@ def test_ppr_matrix_equals_the_direct_numpy_formula():
     s = ppr_matrix(edge_index, 8, alpha=0.2)
     np.testing.assert_allclose(s.double().numpy(), expected, rtol=1e-5, atol=1e-6)
     assert s[7, 7] == pytest.approx(1.0)  # the isolated node keeps all its mass
+
+
+def _path_triangle_isolated() -> tuple[torch.Tensor, np.ndarray]:
+    """A path 0-1-2-3, a triangle 4-5-6 and an isolated node 7: edge_index and A + I."""
+    pairs = [(0, 1), (1, 2), (2, 3), (4, 5), (5, 6), (6, 4)]
+    edge_index = torch.tensor([[a for a, b in pairs] + [b for a, b in pairs],
+                               [b for a, b in pairs] + [a for a, b in pairs]])
+    a = np.eye(8)
+    for i, j in pairs:
+        a[i, j] = a[j, i] = 1
+    return edge_index, a
+
+
+@pytest.mark.parametrize("t", [1.0, 5.0])
+def test_heat_matrix_equals_scipy_expm_of_the_papers_formula(t):
+    edge_index, a_hat = _path_triangle_isolated()
+    expected = scipy.linalg.expm(t * a_hat @ np.diag(1 / a_hat.sum(0)) - t * np.eye(8))
+    s = heat_matrix(edge_index, 8, t=t)
+    np.testing.assert_allclose(s.double().numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_heat_matrix_is_column_stochastic_and_non_negative_also_on_a_directed_graph():
+    edge_index, _ = _path_triangle_isolated()
+    directed = torch.cat([edge_index, torch.tensor([[0, 0, 3], [4, 7, 6]])], dim=1)  # extra one-way edges
+    for edges in (edge_index, directed):
+        s = heat_matrix(edges, 8, t=5.0)
+        torch.testing.assert_close(s.sum(0), torch.ones(8), rtol=0, atol=1e-5)
+        assert (s >= -1e-7).all()
+    assert not torch.allclose(heat_matrix(directed, 8).sum(1), torch.ones(8), atol=1e-2)  # rows do not
+    # the heat stays within each component: the isolated node keeps all of its own
+    assert heat_matrix(edge_index, 8)[7, 7] == pytest.approx(1.0)
+
+
+def test_mvgrl_trains_a_few_steps_with_the_heat_diffusion(karate_batch):
+    torch.manual_seed(0)
+    method = MVGRL(encoder(), IdentityViews(), diffusion="heat", t=5.0, top_k=8)
+    _, weight = method.diffusion(karate_batch["x"])
+    s = heat_matrix(karate_batch["x"].edge_index, 34, t=5.0)
+    torch.testing.assert_close(weight, s.topk(8, dim=1).values.flatten())
+    optimizer = torch.optim.Adam(method.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(10):
+        loss = method(karate_batch)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert all(np.isfinite(losses)) and np.mean(losses[-3:]) < np.mean(losses[:3])
 
 
 def test_sparsify_keeps_the_top_k_of_each_row_above_the_threshold():
@@ -110,6 +160,9 @@ def test_loss_is_finite_and_gradients_reach_both_encoders(loss_nodes, karate_bat
     ({"top_k": 2.5}, "top_k"),
     ({"threshold": -0.1}, "threshold"),
     ({"loss_nodes": "some"}, "loss_nodes"),
+    ({"diffusion": "katz"}, "diffusion"),
+    ({"t": 0}, "t must be a number > 0"),
+    ({"t": "5"}, "t must be a number > 0"),
 ])
 def test_invalid_arguments_are_refused_naming_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=argument):

@@ -16,8 +16,10 @@ from selfsup.modalities.graph.data import builtins  # noqa: F401
 from selfsup.modalities.graph.encoders import gnn  # noqa: F401
 from selfsup.modalities.graph.spec import SPEC
 from selfsup.modalities.graph.views import (
+    adaptive,  # noqa: F401
     augment,  # noqa: F401
     graphcl,  # noqa: F401
+    subgraph,  # noqa: F401
 )
 
 __all__ = ["SPEC"]

@@ -1,5 +1,5 @@
-"""MVGRL: node embeddings of one view (the adjacency or a PPR diffusion) against the summary of
-the other, real nodes against feature-shuffled ones."""
+"""MVGRL: node embeddings of one view (the adjacency or a PPR or heat diffusion) against the
+summary of the other, real nodes against feature-shuffled ones."""
 
 from __future__ import annotations
 
@@ -15,14 +15,29 @@ from selfsup.modalities.graph.data.graphs import Graphs
 from selfsup.modalities.graph.losses.dgi import dgi_loss
 from selfsup.modalities.graph.methods.checks import node_batch, node_encoder
 from selfsup.registry import METHODS
-from selfsup.validate import check_int
+from selfsup.validate import check_int, check_positive_number
 
 LOSS_NODES = ("batch", "all")
-MAX_DENSE_NODES = 5000  # the diffusion inverts a dense [n, n] matrix
+DIFFUSIONS = ("ppr", "heat")
+MAX_DENSE_NODES = 5000  # the diffusion inverts (or exponentiates) a dense [n, n] matrix
 
 
 class GraphTooLarge(SelfsupError, ValueError):
     """A graph too large for MVGRL's dense diffusion (a user error: one line, and a ValueError)."""
+
+
+def dense_adjacency(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
+    """``[n, n]``: :math:`\\hat A = A + I`, ``A[i, j] = 1`` for each edge ``j -> i``, self-loops set
+    (where missing); float32 on ``edge_index``'s device. Graphs of more than 5,000 nodes are
+    refused (:class:`GraphTooLarge`): the diffusions are dense."""
+    if num_nodes > MAX_DENSE_NODES:
+        raise GraphTooLarge(
+            f"mvgrl's diffusion is a dense {num_nodes} x {num_nodes} matrix; graphs of more than "
+            f"{MAX_DENSE_NODES} nodes are refused: use grace or dgi, or fewer nodes (a sampled "
+            f"neighbourhood per batch)")
+    a = torch.zeros(num_nodes, num_nodes, device=edge_index.device)
+    a[edge_index[1], edge_index[0]] = 1.0
+    return a.fill_diagonal_(1.0)
 
 
 def ppr_matrix(edge_index: torch.Tensor, num_nodes: int, alpha: float = 0.2) -> torch.Tensor:
@@ -38,19 +53,30 @@ def ppr_matrix(edge_index: torch.Tensor, num_nodes: int, alpha: float = 0.2) -> 
     Computed in float32 on ``edge_index``'s device (the matrix inverted has eigenvalues in
     :math:`[\alpha, 2 - \alpha]`, well conditioned).
     """
-    if num_nodes > MAX_DENSE_NODES:
-        raise GraphTooLarge(
-            f"mvgrl inverts a dense {num_nodes} x {num_nodes} diffusion matrix; graphs of more than "
-            f"{MAX_DENSE_NODES} nodes are refused: use grace or dgi, or fewer nodes (a sampled "
-            f"neighbourhood per batch)")
-    device = edge_index.device
-    a = torch.zeros(num_nodes, num_nodes, device=device)
-    a[edge_index[1], edge_index[0]] = 1.0
-    a.fill_diagonal_(1.0)
+    a = dense_adjacency(edge_index, num_nodes)
     d_inv_sqrt = a.sum(1).rsqrt()
     t = d_inv_sqrt[:, None] * a * d_inv_sqrt[None, :]
-    eye = torch.eye(num_nodes, device=device)
+    eye = torch.eye(num_nodes, device=a.device)
     return alpha * torch.linalg.inv(eye - (1 - alpha) * t)
+
+
+def heat_matrix(edge_index: torch.Tensor, num_nodes: int, t: float = 5.0) -> torch.Tensor:
+    r"""The dense heat-kernel diffusion of the graph, ``[n, n]`` (eq. 3 of the paper):
+
+    .. math::
+        S = \exp\big(t\, \hat A \hat D^{-1} - t I\big),
+
+    a matrix exponential (``torch.linalg.matrix_exp``), with :math:`\hat A = A + I` as for
+    :func:`ppr_matrix` (and the authors' ``compute_heat``) and :math:`\hat D` the column sums of
+    :math:`\hat A` (the degrees, on an undirected graph). :math:`\hat A \hat D^{-1}` is
+    column-stochastic, so :math:`S` is too: each column is where a unit of heat starting at that
+    node has spread after time :math:`t`; its entries are non-negative. The authors' code takes
+    the element-wise ``np.exp`` of the same matrix, which is not eq. 3; this is eq. 3.
+    """
+    a = dense_adjacency(edge_index, num_nodes)
+    transition = a / a.sum(0, keepdim=True)
+    eye = torch.eye(num_nodes, device=a.device)
+    return torch.linalg.matrix_exp(t * (transition - eye))
 
 
 def sparsify(s: torch.Tensor, top_k: int, threshold: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,10 +103,11 @@ class MVGRL(Method):
 
     Two structural views of one graph: its adjacency (the graph as it is) and a graph diffusion,
     the personalised PageRank :math:`S = \alpha (I - (1-\alpha) \hat D^{-1/2} \hat A
-    \hat D^{-1/2})^{-1}` (:func:`ppr_matrix`), sparsified to the ``top_k`` largest entries per
-    row above ``threshold`` (:func:`sparsify`) and used as a weighted graph. Each view has its
-    own GCN: ``encoder`` (the adjacency's, the one selfsup evaluates) and ``diffusion_encoder``
-    (a copy of it, re-initialised). Then, as DGI but across views (eq. 6-7):
+    \hat D^{-1/2})^{-1}` (:func:`ppr_matrix`, eq. 4) or the heat kernel
+    :math:`S = \exp(t \hat A \hat D^{-1} - t)` (:func:`heat_matrix`, eq. 3), sparsified to the
+    ``top_k`` largest entries per row above ``threshold`` (:func:`sparsify`) and used as a
+    weighted graph. Each view has its own GCN: ``encoder`` (the adjacency's, the one selfsup
+    evaluates) and ``diffusion_encoder`` (a copy of it, re-initialised). Then, as DGI but across views (eq. 6-7):
 
     1. embed both views, :math:`H^\alpha`, :math:`H^\beta`, and their feature-shuffled copies
        (one row permutation of the node features for both views, edges kept);
@@ -101,7 +128,9 @@ class MVGRL(Method):
         encoder: a node-level graph encoder with ``node_embeddings(g) -> [n, D]`` whose
             convolutions take edge weights (``gcn``).
         views: unused (the two views are the adjacency and the diffusion; default ``none``).
+        diffusion: ``ppr`` (personalised PageRank) or ``heat`` (heat kernel).
         alpha: the teleport probability of the PPR diffusion, in (0, 1).
+        t: the diffusion time of the heat kernel, a number > 0.
         top_k: entries kept per row of the diffusion (its edges per node), an integer >= 1.
         threshold: entries kept must also exceed it (>= 0; 0 keeps every top-k entry).
         loss_nodes: ``"batch"`` (the batch's nodes) or ``"all"`` (every node of the graph).
@@ -112,10 +141,11 @@ class MVGRL(Method):
           layers 256 wide (``encoder.layers=1``, ``encoder.output_dim=512`` give the paper's);
           the diffusion is a sparse weighted graph that ``GCNConv`` normalises once more
           (:math:`\tilde D^{-1/2} S \tilde D^{-1/2}`, nearly ``S``: its rows sum to about 1).
-        * the diffusion: PPR with :math:`\alpha = 0.2`, dense, or thresholded at an
-          :math:`\epsilon` that keeps the graph's average degree. Library: :math:`\alpha = 0.2`,
-          the ``top_k=32`` largest entries per row (``threshold`` adds the paper's
-          :math:`\epsilon`).
+        * the diffusion: PPR with :math:`\alpha = 0.2` (the best on node classification) or heat
+          with :math:`t = 5`, dense, or thresholded at an :math:`\epsilon` that keeps the graph's
+          average degree. Library: PPR with :math:`\alpha = 0.2` (``diffusion=heat``, ``t=5``:
+          the heat kernel), the ``top_k=32`` largest entries per row (``threshold`` adds the
+          paper's :math:`\epsilon`).
         * the paper's text adds a shared MLP projection head on node embeddings and summaries;
           the authors' node-level code has none. Library: none, as the code.
         * training on sub-sampled subgraphs of the same nodes in both views, whole-graph loss.
@@ -129,14 +159,17 @@ class MVGRL(Method):
           optimiser and a fixed number of epochs.
     """
 
-    def __init__(self, encoder: nn.Module, views: nn.Module, alpha: float = 0.2, top_k: int = 32,
-                 threshold: float = 0.0, loss_nodes: str = "batch") -> None:
+    def __init__(self, encoder: nn.Module, views: nn.Module, diffusion: str = "ppr", alpha: float = 0.2,
+                 t: float = 5.0, top_k: int = 32, threshold: float = 0.0, loss_nodes: str = "batch") -> None:
         super().__init__(node_encoder(encoder, "mvgrl"), views)
         if not getattr(encoder, "takes_edge_weight", False):
             raise ValueError("mvgrl needs an encoder whose convolutions take edge weights (gcn): the "
                              "diffusion view is a weighted graph")
+        if diffusion not in DIFFUSIONS:
+            raise ValueError(f"diffusion must be one of {', '.join(DIFFUSIONS)}, got {diffusion!r}")
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
             raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+        self.diffusion_kind, self.t = diffusion, check_positive_number(t, "t")
         check_int(top_k, "top_k")
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < 1:
             raise ValueError(f"threshold must be a number in [0, 1), got {threshold!r}")
@@ -160,7 +193,10 @@ class MVGRL(Method):
                 and cached[0].shape == g.edge_index.shape and torch.equal(cached[0], g.edge_index)):
             return cached[2], cached[3]
         with torch.no_grad():
-            s = ppr_matrix(g.edge_index, g.num_nodes, self.alpha)
+            if self.diffusion_kind == "heat":
+                s = heat_matrix(g.edge_index, g.num_nodes, self.t)
+            else:
+                s = ppr_matrix(g.edge_index, g.num_nodes, self.alpha)
             edge_index, edge_weight = sparsify(s, self.top_k, self.threshold)
             del s
         self._cache = (g.edge_index.clone(), g.num_nodes, edge_index, edge_weight)

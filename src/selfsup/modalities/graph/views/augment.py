@@ -20,11 +20,18 @@ from selfsup.registry import VIEWS
 from selfsup.views import ViewMaker
 
 
-def _rates(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
+def view_rates(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
+    """``value`` as a tuple of probabilities, one per view (a single number serves every view);
+    a ValueError naming ``name`` unless each is a number in ``[0, 1)``."""
     rates = (value,) if isinstance(value, (int, float)) and not isinstance(value, bool) else tuple(value)
     if not rates or any(isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1 for r in rates):
         raise ValueError(f"{name} must be a probability in [0, 1) or a list of them (one per view), got {value!r}")
     return tuple(float(r) for r in rates)
+
+
+def rate_of_view(rates: tuple[float, ...], i: int) -> float:
+    """View ``i``'s rate: its own, or the last one given (views past the pair repeat it)."""
+    return rates[min(i, len(rates) - 1)]
 
 
 def drop_edges(g: Graphs, p: float) -> Graphs:
@@ -71,15 +78,14 @@ class GraphAugment(ViewMaker):
         input_spec: GraphSpec | None = None,
         drop_edge: float | Sequence[float] = (0.2, 0.4),
         mask_feature: float | Sequence[float] = (0.3, 0.4),
-        drop_node: float | Sequence[float] = 0.0,
+        drop_node: float | Sequence[float] = (0.0, 0.0),  # a pair: a recipe may give one
     ) -> None:
         super().__init__()
-        self.drop_edge = _rates("drop_edge", drop_edge)
-        self.mask_feature = _rates("mask_feature", mask_feature)
-        self.drop_node = _rates("drop_node", drop_node)
+        self.drop_edge = view_rates("drop_edge", drop_edge)
+        self.mask_feature = view_rates("mask_feature", mask_feature)
+        self.drop_node = view_rates("drop_node", drop_node)
 
     def augment(self, x: Graphs, i: int) -> Graphs:
-        pick = lambda rates: rates[min(i, len(rates) - 1)]
-        x = drop_nodes(x, pick(self.drop_node))
-        x = drop_edges(x, pick(self.drop_edge))
-        return mask_features(x, pick(self.mask_feature))
+        x = drop_nodes(x, rate_of_view(self.drop_node, i))
+        x = drop_edges(x, rate_of_view(self.drop_edge, i))
+        return mask_features(x, rate_of_view(self.mask_feature, i))
