@@ -76,6 +76,16 @@ def test_views_drop_edges_mask_dimensions_and_drop_nodes_but_keep_the_samples():
         GraphAugment(drop_edge=(0.2, 1.0))
 
 
+def test_dropped_edges_and_nodes_take_their_weights_with_them():
+    torch.manual_seed(0)
+    edges = torch.as_tensor(_ring(50))
+    weight = edges[0].float() * 1000 + edges[1].float()  # each weight names its edge
+    g = Graphs(torch.ones(50, 3), edges, nodes=torch.arange(5), edge_weight=weight)
+    for view in (drop_edges(g, 0.5), drop_nodes(g, 0.5)):
+        assert view.edge_weight.shape[0] == view.edge_index.shape[1] < 100
+        assert torch.equal(view.edge_weight, view.edge_index[0].float() * 1000 + view.edge_index[1].float())
+
+
 @pytest.mark.parametrize("conv", ["gcn", "gat", "gin", "sage"])
 def test_encoders_give_the_batch_nodes_or_one_row_per_graph(conv):
     g = Graphs(torch.randn(12, 5), torch.as_tensor(_ring(12)), nodes=torch.tensor([1, 4, 7]))

@@ -73,5 +73,10 @@ class Graphs:
         counts = torch.bincount(self.batch, minlength=self.num_graphs).clamp(min=1).unsqueeze(1)
         return total.index_add_(0, self.batch, self.x) / counts
 
+    def keep_edges(self, keep: torch.Tensor) -> Graphs:
+        """The graph with only the edges where ``keep [E]`` (bool) is true, their weights with them."""
+        weight = None if self.edge_weight is None else self.edge_weight[keep]
+        return replace(self, edge_index=self.edge_index[:, keep], edge_weight=weight)
+
     def with_(self, **changes: Any) -> Graphs:
         return replace(self, **changes)

@@ -184,9 +184,7 @@ class GCAAugment(ViewMaker):
         view = x
         if edge_rate > 0:
             p = edge_drop_probabilities(x.edge_index, centrality, edge_rate, self.cutoff, self.edge_centrality)
-            keep = torch.rand_like(p) >= p
-            weight = None if x.edge_weight is None else x.edge_weight[keep]
-            view = view.with_(edge_index=x.edge_index[:, keep], edge_weight=weight)
+            view = view.keep_edges(torch.rand_like(p) >= p)
         if feature_rate > 0:
             p = feature_mask_probabilities(x.x, centrality, feature_rate, self.cutoff)
             keep = torch.rand_like(p) >= p

@@ -38,8 +38,7 @@ def drop_edges(g: Graphs, p: float) -> Graphs:
     """Each edge (each direction) removed with probability ``p``."""
     if p == 0:
         return g
-    keep = torch.rand(g.edge_index.shape[1], device=g.edge_index.device) >= p
-    return g.with_(edge_index=g.edge_index[:, keep])
+    return g.keep_edges(torch.rand(g.edge_index.shape[1], device=g.edge_index.device) >= p)
 
 
 def mask_features(g: Graphs, p: float) -> Graphs:
@@ -58,7 +57,7 @@ def drop_nodes(g: Graphs, p: float) -> Graphs:
     if g.nodes is not None:
         dropped[g.nodes] = False  # the batch's own nodes stay
     keep_edge = ~(dropped[g.edge_index[0]] | dropped[g.edge_index[1]])
-    return g.with_(x=g.x * (~dropped).unsqueeze(1).to(g.x.dtype), edge_index=g.edge_index[:, keep_edge])
+    return g.keep_edges(keep_edge).with_(x=g.x * (~dropped).unsqueeze(1).to(g.x.dtype))
 
 
 @VIEWS.register("graph_augment", modality="graph",

@@ -77,9 +77,7 @@ def keep_visited(g: Graphs, visited: Tensor) -> Graphs:
     """``g`` restricted to the subgraph induced by ``visited [n]``: edges between two visited nodes
     (with their weights), the other nodes' features zeroed; ids and samples stay."""
     keep_edge = visited[g.edge_index[0]] & visited[g.edge_index[1]]
-    weight = None if g.edge_weight is None else g.edge_weight[keep_edge]
-    return g.with_(x=g.x * visited.unsqueeze(1).to(g.x.dtype), edge_index=g.edge_index[:, keep_edge],
-                   edge_weight=weight)
+    return g.keep_edges(keep_edge).with_(x=g.x * visited.unsqueeze(1).to(g.x.dtype))
 
 
 @VIEWS.register("graph_subgraph", modality="graph",
