@@ -307,6 +307,19 @@ def _check_input_spec(source: DataSource, spec: dict[str, Any], run_dir: Path) -
         )
 
 
+def _run_spec_option(spec: dict[str, Any], data: str, modality: str) -> dict[str, Any]:
+    """``{"input_spec": the run's input spec}`` when ``data`` (a built-in's own modality, or
+    ``modality``) is the run's modality and that modality encodes new data with the run's spec
+    (:attr:`~selfsup.modality.ModalitySpec.reads_with_run_spec`); else nothing."""
+    from selfsup.modality import get_modality
+    from selfsup.registry import DATASETS
+
+    data_modality = DATASETS.info(data).modality if data in DATASETS else modality
+    if spec.get("modality") != data_modality or not get_modality(data_modality).reads_with_run_spec:
+        return {}
+    return {"input_spec": get_modality(data_modality).input_spec_from_dict(spec)}
+
+
 def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None = None) -> dict[str, Any]:
     """Evaluate a finished run's encoder (and a random-init one) on its own data or on ``data``.
 
@@ -328,7 +341,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
     previous = _read_json(target, hint="Move it away and run evaluate again to write it anew.") \
         if own and target.is_file() else {}
     _check_writable(run_dir)
-    source = load_source(config)
+    source = load_source(config, **_run_spec_option(spec, config.data.name, config.data.modality))
     _check_input_spec(source, spec, run_dir)
     _, _, views_name, views_kwargs = components(config, source)
     views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
@@ -383,8 +396,9 @@ def embed(
     if isinstance(data, DataSource):
         source = data
     else:
-        source = load_data(data, modality=modality or spec.get("modality", config.data.modality),
-                           seed=config.train.seed, test_fraction=config.data.test_fraction, **config.data.options)
+        modality = modality or spec.get("modality", config.data.modality)
+        source = load_data(data, modality=modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
+                           **config.data.options, **_run_spec_option(spec, data, modality))
     _check_input_spec(source, spec, run_dir)
     splits = [source.train] + ([source.test] if source.test is not None else [])
     try:

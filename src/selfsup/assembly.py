@@ -89,14 +89,16 @@ def build_encoder(name: str, input_spec: Any, kwargs: dict[str, Any], seed: int)
     return ENCODERS.build(name, input_spec, **kwargs)
 
 
-def load_source(config: Config) -> DataSource:
-    """Step 2: the configured data, read by its built-in loader or its modality's reader."""
+def load_source(config: Config, **reader_options: Any) -> DataSource:
+    """Step 2: the configured data, read by its built-in loader or its modality's reader
+    (``reader_options``: what the library adds to the user's options, e.g. a run's input spec)."""
     return load_data(
         config.data.name,
         modality=config.data.modality,
         seed=config.train.seed,
         test_fraction=config.data.test_fraction,
         **config.data.options,
+        **reader_options,
     )
 
 

@@ -41,6 +41,10 @@ class ModalitySpec:
         extra: the ``pip install selfsup[<extra>]`` that brings the modality's optional
             dependencies.
         input_spec_from_dict: rebuilds the modality's input spec from ``encoder.json``.
+        reads_with_run_spec: the reader and built-ins take ``input_spec=`` (a run's, rebuilt
+            from ``encoder.json``) and encode data with what it carries (tables: the train
+            split's means, stds and categories) instead of fitting that anew; ``evaluate`` and
+            ``embed`` pass it, so a run's encoder always sees its inputs encoded as in training.
     """
 
     name: str
@@ -53,6 +57,7 @@ class ModalitySpec:
     views_for: Mapping[str, str] = field(default_factory=dict)
     svm_probe: bool = False
     extra: str | None = None
+    reads_with_run_spec: bool = False
 
 
 _SPECS: dict[str, ModalitySpec] = {}

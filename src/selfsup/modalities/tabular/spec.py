@@ -18,5 +18,7 @@ SPEC = register_modality(
         # MAE / JEPA (T-JEPA) need tokens: one per column
         encoders_for={"tokens": "ft_transformer"},
         extra="tabular",
+        # embed / evaluate encode new tables with the run's train statistics and categories
+        reads_with_run_spec=True,
     )
 )

@@ -26,15 +26,33 @@ UNKNOWN = 0
 @dataclass(frozen=True)
 class TabularSpec:
     """One row's columns: the numeric and categorical feature names, and the number of category
-    indices of each categorical column (its training categories + the unknown slot)."""
+    indices of each categorical column (its training categories + the unknown slot).
+
+    A spec made by reading a table also carries the encoding fitted on its train split
+    (``means`` / ``stds`` per numeric column, ``categories`` per categorical column, in index
+    order from 1): the run folder saves it in ``encoder.json``, and evaluating or embedding the
+    run on other data encodes that data with it instead of fitting anew (:attr:`fitted`).
+    """
 
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     cardinalities: tuple[int, ...] = ()
+    means: tuple[float, ...] = ()
+    stds: tuple[float, ...] = ()
+    categories: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.categorical) != len(self.cardinalities):
             raise ValueError("TabularSpec needs one cardinality per categorical column")
+        if self.fitted and (len(self.means) != len(self.numeric) or len(self.stds) != len(self.numeric)
+                            or [len(c) + 1 for c in self.categories] != list(self.cardinalities)):
+            raise ValueError("TabularSpec's encoding needs a mean and std per numeric column and the categories "
+                             "of each categorical column (cardinality - 1)")
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the spec carries its train split's encoding (a hand-made spec does not)."""
+        return bool(self.means or self.stds or self.categories)
 
     @property
     def num_features(self) -> int:
@@ -48,13 +66,21 @@ class TabularSpec:
     def to_dict(self) -> dict[str, Any]:
         # input_shape (numeric and categorical column counts): what the API compares when a run's
         # encoder is evaluated on other data
-        return {"input_shape": [len(self.numeric), len(self.categorical)], "numeric": list(self.numeric),
-                "categorical": list(self.categorical), "cardinalities": list(self.cardinalities)}
+        data: dict[str, Any] = {"input_shape": [len(self.numeric), len(self.categorical)],
+                                "numeric": list(self.numeric), "categorical": list(self.categorical),
+                                "cardinalities": list(self.cardinalities)}
+        if self.fitted:
+            data["encoding"] = {"means": list(self.means), "stds": list(self.stds),
+                                "categories": [list(c) for c in self.categories]}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TabularSpec:
+        encoding = data.get("encoding") or {}
         return cls(tuple(data.get("numeric", ())), tuple(data.get("categorical", ())),
-                   tuple(int(c) for c in data.get("cardinalities", ())))
+                   tuple(int(c) for c in data.get("cardinalities", ())),
+                   tuple(float(m) for m in encoding.get("means", ())), tuple(float(s) for s in encoding.get("stds", ())),
+                   tuple(tuple(str(v) for v in c) for c in encoding.get("categories", ())))
 
 
 @dataclass

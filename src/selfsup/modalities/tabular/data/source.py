@@ -5,6 +5,10 @@ already in a DataFrame::
     from selfsup.modalities.tabular import table_source
     source = table_source(frame, target="income")
     selfsup.pretrain(data=source, method="scarf")
+
+New data for a trained run is encoded with the run's statistics, not fitted anew: pass the run's
+input spec (``table_source(frame, input_spec=selfsup.load(run).input_spec)``); ``selfsup embed``
+and ``selfsup evaluate`` do this themselves.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch
 from selfsup.data import DataSource
 from selfsup.data.splits import check_fraction, encode_labels, stratified_split
 from selfsup.errors import SelfsupError
-from selfsup.modalities.tabular.data.batch import TabularDataset, collate_rows
+from selfsup.modalities.tabular.data.batch import TabularDataset, TabularSpec, collate_rows
 from selfsup.modalities.tabular.data.encoding import TableEncoding, unseen_note
 from selfsup.modalities.tabular.data.schema import check_numbers, infer_schema
 
@@ -34,6 +38,7 @@ def table_source(
     test_fraction: float = 0.2,
     row_name: Callable[[int], str] | None = None,
     test_row_name: Callable[[int], str] | None = None,
+    input_spec: TabularSpec | None = None,
 ) -> DataSource:
     """The DataSource of ``frame`` (and of its held-out ``test_frame``, when the data has one).
 
@@ -47,6 +52,12 @@ def table_source(
             for training).
         row_name / test_row_name: how an error names row ``p`` (default ``"row p of <name>"``;
             the CSV reader says the file's line).
+        input_spec: a trained run's spec (it carries the encoding fitted on the run's train
+            split): the table is encoded with it — its columns found by name in any order,
+            columns it does not name ignored, categories it does not know mapped to "unknown"
+            (said once), a column it needs and the table lacks refused by name — and
+            ``categorical`` / ``numeric`` are not used. ``target`` may then be absent (an
+            unlabeled table to embed).
     """
     if not isinstance(frame, pd.DataFrame):
         raise SelfsupError(f"table_source takes a pandas DataFrame; got {type(frame).__name__}.")
@@ -55,11 +66,22 @@ def table_source(
     if len(frame) == 0:
         raise SelfsupError(f"{name} has no rows.")
     frame = frame.rename(columns=str)
-    schema = infer_schema(frame, name, row_name, target, categorical, numeric)
+    notes: list[str] = []
+    run_encoding = None
+    if input_spec is not None:
+        if not isinstance(input_spec, TabularSpec):
+            raise SelfsupError(f"input_spec must be a trained run's TabularSpec (selfsup.load(run).input_spec); "
+                               f"got {type(input_spec).__name__}.")
+        if input_spec.fitted:
+            run_encoding, notes = _run_encoding(frame, input_spec, name, target, row_name)
+        else:  # a run saved before its encoding was: the statistics can only be fitted anew
+            notes.append(f"The run's input spec carries no fitted encoding (a run saved by an older selfsup): "
+                         f"means, stds and categories are fitted anew on {name}.")
+    schema = run_encoding.schema if run_encoding else infer_schema(frame, name, row_name, target, categorical, numeric)
+    target = schema.target
     if test_frame is not None:
         test_frame = _check_test_frame(test_frame.rename(columns=str), schema.numeric, schema.categorical, target,
                                        f"the test split of {name}", test_row_name or (lambda p: f"test row {p} of {name}"))
-    notes: list[str] = []
     y_all = _labels(frame, test_frame, target, name, row_name, test_row_name)
     labels, class_names = y_all if y_all is not None else (None, None)
     source_index = None
@@ -76,8 +98,10 @@ def table_source(
     else:
         train, test = frame, test_frame
         y_train, y_test = (labels[0], labels[1]) if labels is not None else (None, None)
-    encoding = TableEncoding.fit(train, schema, name)
-    train_rows_encoded, _ = encoding.transform(train)
+    encoding = run_encoding or TableEncoding.fit(train, schema, name)
+    train_rows_encoded, unseen = encoding.transform(train)
+    note = unseen_note(unseen, "train")  # only with a run's encoding: a fitted one knows every train category
+    notes += [note] if note else []
     test_dataset = None
     if test is not None:
         test_encoded, unseen = encoding.transform(test)
@@ -89,6 +113,25 @@ def table_source(
         input_spec=encoding.spec, collate=collate_rows, y_train=y_train, y_test=y_test,
         class_names=class_names, notes=notes, source_index=source_index,
     )
+
+
+def _run_encoding(frame: pd.DataFrame, spec: TabularSpec, name: str, target: str | None,
+                  row_name: Callable[[int], str]) -> tuple[TableEncoding, list[str]]:
+    """The run's encoding for ``frame`` (``target`` kept only where the table has it), after
+    checking that the table has every column the run was trained on."""
+    columns = list(frame.columns)
+    needed = [*spec.numeric, *spec.categorical]
+    absent = [c for c in needed if c not in columns]
+    if absent:
+        raise SelfsupError(f"{name} lacks the column(s) {', '.join(repr(c) for c in absent)} that the run's encoder "
+                           f"was trained on; a table to embed or evaluate needs every training column "
+                           f"({', '.join(needed)}), in any order.")
+    for column in spec.numeric:
+        check_numbers(frame[column], column, row_name)
+    target = target if target in columns else None
+    ignored = [c for c in columns if c not in needed and c != target]
+    notes = [f"Columns of {name} the run was not trained on are ignored: {', '.join(ignored)}."] if ignored else []
+    return TableEncoding.from_spec(spec, target), notes
 
 
 def _check_test_frame(test: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], target: str | None,
