@@ -128,3 +128,19 @@ def test_each_graph_source_carries_its_papers_evaluation_protocol():
     assert load_data("synthetic_motifs").protocol.kind == "svm_cv"
     ring = node_source("ring", np.eye(10, dtype=np.float32), _ring(10))
     assert ring.protocol is None  # no labels, no protocol
+
+
+def test_concatenated_layer_outputs_hold_every_layers_embedding():
+    torch.manual_seed(0)
+    g = Graphs(torch.randn(12, 5), torch.as_tensor(_ring(12)), batch=torch.arange(12) // 6, num_graphs=2)
+    last = GNN(GraphSpec(5, "graph"), conv="gin", hidden_dim=8, output_dim=4, layers=3, readout="sum").eval()
+    concat = GNN(GraphSpec(5, "graph"), conv="gin", hidden_dim=8, output_dim=4, layers=3, readout="sum",
+                 layer_outputs="concat").eval()
+    concat.load_state_dict(last.state_dict())
+    assert concat.output_dim == 8 + 8 + 4
+    with torch.no_grad():
+        out = concat(g)
+        assert out.shape == (2, 20)
+        torch.testing.assert_close(out[:, -4:], last(g))  # the last block is the last layer's pooling
+    with pytest.raises(ValueError, match="layer_outputs"):
+        GNN(GraphSpec(5), layer_outputs="max")

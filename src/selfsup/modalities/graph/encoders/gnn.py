@@ -21,6 +21,7 @@ from selfsup.validate import check_int
 
 CONVS = ("gcn", "gat", "gin", "sage")
 READOUTS = ("mean", "sum", "max")
+LAYER_OUTPUTS = ("last", "concat")
 
 
 def _conv(kind: str, d_in: int, d_out: int, heads: int) -> nn.Module:
@@ -51,6 +52,9 @@ class GNN(nn.Module):
         dropout: dropout on each layer's input (0: none).
         readout: graph level, how node embeddings pool to one per graph.
         batch_norm: batch normalisation after each layer (GraphCL/InfoGraph's GIN uses it).
+        layer_outputs: ``last`` — the embedding is the last layer's output; ``concat`` — every
+            layer's output side by side (``D`` = the sum of the widths), the jumping-knowledge
+            readout of Xu et al. 2018 that InfoGraph's and GraphCL's GIN encoders use.
     """
 
     def __init__(
@@ -64,6 +68,7 @@ class GNN(nn.Module):
         dropout: float = 0.0,
         readout: str = "mean",
         batch_norm: bool = False,
+        layer_outputs: str = "last",
     ) -> None:
         super().__init__()
         if conv not in CONVS or readout not in READOUTS:
@@ -73,6 +78,8 @@ class GNN(nn.Module):
             check_int(value, name)
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if layer_outputs not in LAYER_OUTPUTS:
+            raise ValueError(f"layer_outputs must be one of {', '.join(LAYER_OUTPUTS)}, got {layer_outputs!r}")
         if conv == "gat" and (hidden_dim % heads or output_dim % heads):
             raise ValueError(f"hidden_dim and output_dim must be multiples of heads={heads} for gat")
         widths = [input_spec.num_features] + [hidden_dim] * (layers - 1) + [output_dim]
@@ -83,7 +90,8 @@ class GNN(nn.Module):
         self.readout = readout
         self.task = input_spec.task
         self.input_dim = input_spec.num_features
-        self.output_dim = output_dim
+        self.concat = layer_outputs == "concat"
+        self.output_dim = sum(widths[1:]) if self.concat else output_dim
         self.takes_edge_weight = conv == "gcn"  # GCNConv(x, edge_index, edge_weight)
 
     def node_embeddings(self, g: Graphs) -> torch.Tensor:
@@ -91,9 +99,11 @@ class GNN(nn.Module):
         convolutions take weights, ``gcn``; the others ignore it)."""
         h = g.x
         weight = (g.edge_weight,) if g.edge_weight is not None and self.takes_edge_weight else ()
+        outputs = []
         for conv, act, norm in zip(self.convs, self.acts, self.norms):
             h = norm(act(conv(self.dropout(h), g.edge_index, *weight)))
-        return h
+            outputs.append(h)
+        return torch.cat(outputs, dim=1) if self.concat else h
 
     def pool(self, h: torch.Tensor, g: Graphs) -> torch.Tensor:
         """Graph level: node embeddings ``[n, D]`` pooled per graph to ``[B, D]``."""
