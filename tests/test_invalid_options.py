@@ -81,6 +81,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "vicreg"): Invalid("variance_weight", "-1"),
     ("method", "scarf"): Invalid("temperature", "0"),
     ("method", "vime"): Invalid("alpha", "-1"),
+    ("method", "tjepa"): Invalid("context_share", "[0.5, 0.2]"),
     ("method", "wmse"): Invalid("w_size", "0"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),

@@ -18,7 +18,9 @@ from selfsup.nn.token_predictor import TokenPredictor
 from selfsup.registry import METHODS
 
 
-def _check_range(value: Sequence[float], name: str, low: float, high: float) -> tuple[float, float]:
+def check_range(value: Sequence[float], name: str, low: float, high: float) -> tuple[float, float]:
+    """``value`` as a ``(low, high)`` pair of floats with ``low < value[0] <= value[1] <= high``,
+    else a ValueError naming ``name`` (the registry turns it into one SelfsupError line)."""
     pair = tuple(float(v) for v in value)
     if len(pair) != 2 or not low < pair[0] <= pair[1] <= high:
         raise ValueError(f"{name} must be a range (low, high) with {low} < low <= high <= {high}, "
@@ -108,9 +110,9 @@ class JEPA(Method):
                 f"need 0 <= momentum_base <= momentum_final <= 1, got {momentum_base}, {momentum_final}"
             )
         self.num_targets = num_targets
-        self.target_scale = _check_range(target_scale, "target_scale", 0.0, 1.0)
-        self.target_aspect_ratio = _check_range(target_aspect_ratio, "target_aspect_ratio", 0.0, float("inf"))
-        self.context_scale = _check_range(context_scale, "context_scale", 0.0, 1.0)
+        self.target_scale = check_range(target_scale, "target_scale", 0.0, 1.0)
+        self.target_aspect_ratio = check_range(target_aspect_ratio, "target_aspect_ratio", 0.0, float("inf"))
+        self.context_scale = check_range(context_scale, "context_scale", 0.0, 1.0)
         self.predictor = TokenPredictor(
             encoder.token_dim, encoder.token_dim, encoder.token_grid,
             dim=predictor_dim, depth=predictor_depth, heads=predictor_heads,
@@ -128,10 +130,7 @@ class JEPA(Method):
             features = self.teacher.encoder.forward_tokens(x)  # [B, N, D]
             features = F.layer_norm(features, features.shape[-1:])
         batch_size, _, dim = features.shape
-        context_index, target_index = jepa_masks(
-            batch_size, self.encoder.token_grid, self.num_targets, self.target_scale,
-            self.target_aspect_ratio, self.context_scale, device=features.device,
-        )  # [B, K], [M, B, T]
+        context_index, target_index = self.sample_masks(batch_size, features.device)  # [B, K], [M, B, T]
         targets = torch.stack([gather_tokens(features, block) for block in target_index])
         # Context: the context encoder sees the context block only.
         context = self.encoder.forward_tokens(x, keep_index=context_index)  # [B, K, D]
@@ -146,6 +145,12 @@ class JEPA(Method):
             "momentum": torch.tensor(self.teacher.momentum, device=loss.device),
             "context_tokens": torch.tensor(float(context_index.shape[1]), device=loss.device),
         }
+
+    def sample_masks(self, batch_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(context_index [B, K], target_index [M, B, T])``: I-JEPA's multi-block masks on the
+        encoder's token grid (a subclass with another masking strategy overrides this)."""
+        return jepa_masks(batch_size, self.encoder.token_grid, self.num_targets, self.target_scale,
+                          self.target_aspect_ratio, self.context_scale, device=device)
 
     def on_step_end(self, progress: float) -> None:
         """Linear momentum schedule ``base -> final``, then move the target encoder."""
