@@ -83,6 +83,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "vime"): Invalid("alpha", "-1"),
     ("method", "tjepa"): Invalid("context_share", "[0.5, 0.2]"),
     ("method", "wmse"): Invalid("w_size", "0"),
+    ("method", "coles"): Invalid("margin", "-1", data="synthetic_transactions"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),
     ("encoder", "dilated_cnn"): Invalid("dropout", "1.5"),
@@ -101,6 +102,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "small_cnn"): Invalid("width", "0"),
     ("encoder", "tstcc_cnn"): Invalid("stride", "0"),
     ("encoder", "vit_tiny"): Invalid("patch_size", "0"),
+    ("encoder", "event_gru"): Invalid("pooling", "median", data="synthetic_transactions"),
+    ("encoder", "event_transformer"): Invalid("heads", "3", data="synthetic_transactions"),
     # view makers: --views <name> --set views.<option>=<value>
     ("views", "byol"): Invalid("solarize", "1.5"),
     ("views", "multicrop"): Invalid("num_global_views", "0"),
@@ -120,6 +123,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("views", "vime_mask"): Invalid("mask_prob", "-0.1"),
     ("views", "gaussian_noise"): Invalid("sigma", "-1"),
     ("views", "subtab"): Invalid("overlap", "1.5"),
+    ("views", "coles_slices"): Invalid("min_fraction", "1.5", data="synthetic_transactions"),
+    ("views", "event_augment"): Invalid("mask", "1.5", data="synthetic_transactions"),
 }
 
 # Options whose constructor does not check them yet: the case runs and must fail (strict).

@@ -1,0 +1,1 @@
+"""Losses written for event sequences (CoLES's margin contrastive loss)."""

@@ -1,0 +1,3 @@
+"""Methods written for event sequences."""
+
+from selfsup.modalities.events.methods import coles  # noqa: F401
