@@ -82,6 +82,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "scarf"): Invalid("temperature", "0"),
     ("method", "vime"): Invalid("alpha", "-1"),
     ("method", "tjepa"): Invalid("context_share", "[0.5, 0.2]"),
+    ("method", "subtab"): Invalid("temperature", "0"),
     ("method", "wmse"): Invalid("w_size", "0"),
     ("method", "coles"): Invalid("margin", "-1", data="synthetic_transactions"),
     # encoders: --encoder <name> --set encoder.<option>=<value>

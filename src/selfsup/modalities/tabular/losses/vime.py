@@ -22,6 +22,26 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def reconstruction_loss(
+    numeric_pred: Tensor,
+    numeric_target: Tensor,
+    numeric_missing: Tensor,
+    categorical_logits: list[Tensor],
+    categorical_target: Tensor,
+) -> Tensor:
+    r""":math:`\ell_r`: the mean over features of the squared error (numeric columns, missing
+    targets left out) and the cross-entropy (categorical columns). Shapes as in
+    :func:`vime_terms`; also SubTab's reconstruction of the whole row from a feature subset."""
+    per_feature = []
+    if numeric_pred.shape[1]:
+        valid = (~numeric_missing).to(numeric_pred.dtype)
+        squared = (numeric_pred - numeric_target) ** 2 * valid
+        per_feature.append(squared.sum(0) / valid.sum(0).clamp(min=1))  # [Fn]
+    for j, logits in enumerate(categorical_logits):
+        per_feature.append(F.cross_entropy(logits, categorical_target[:, j]).reshape(1))
+    return torch.cat(per_feature).mean()
+
+
 def vime_terms(
     mask_logits: Tensor,
     mask: Tensor,
@@ -39,13 +59,7 @@ def vime_terms(
     one ``[B, K_j]`` per categorical column; ``categorical_target`` ``[B, Fc]`` long.
     """
     mask_loss = F.binary_cross_entropy_with_logits(mask_logits, mask.to(mask_logits.dtype))
-    per_feature = []
-    if numeric_pred.shape[1]:
-        valid = (~numeric_missing).to(numeric_pred.dtype)
-        squared = (numeric_pred - numeric_target) ** 2 * valid
-        per_feature.append(squared.sum(0) / valid.sum(0).clamp(min=1))  # [Fn]
-    for j, logits in enumerate(categorical_logits):
-        per_feature.append(F.cross_entropy(logits, categorical_target[:, j]).reshape(1))
-    reconstruction = torch.cat(per_feature).mean()
+    reconstruction = reconstruction_loss(numeric_pred, numeric_target, numeric_missing, categorical_logits,
+                                         categorical_target)
     return {"loss": mask_loss + alpha * reconstruction, "mask_loss": mask_loss,
             "reconstruction_loss": reconstruction}
