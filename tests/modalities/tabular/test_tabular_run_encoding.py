@@ -79,6 +79,10 @@ def test_an_unseen_category_is_unknown_and_said_once_and_extra_columns_are_named
     assert len(unseen) == 1 and "'cat3': 5 value(s)" in unseen[0]
     assert any("are ignored: class, comment." in n for n in source.notes)
     assert source.input_spec == spec
+    labeled = table_source(other.assign(**{"class": frame["class"].iloc[:20]}), name="other", target="class",
+                           input_spec=spec, test_fraction=0.5)  # the unseen rows, wherever the split puts them
+    unseen = [n for n in labeled.notes if "not seen in training" in n]
+    assert len(unseen) == 1 and "'cat3': 5 value(s)" in unseen[0] and "other" in unseen[0]
 
 
 def test_a_table_without_a_training_column_is_refused_naming_it(trained, tmp_path):

@@ -94,9 +94,20 @@ class TableEncoding:
         return batch, unseen
 
 
+def merge_unseen(unseen: list[Unseen]) -> list[Unseen]:
+    """One :class:`Unseen` per column (counts added, first example kept), in first-seen order."""
+    merged: dict[str, Unseen] = {}
+    for u in unseen:
+        first = merged.get(u.column)
+        merged[u.column] = Unseen(u.column, u.count + (first.count if first else 0), first.example if first else u.example)
+    return list(merged.values())
+
+
 def unseen_note(unseen: list[Unseen], split: str) -> str | None:
-    """The one note saying which categories of ``split`` were mapped to "unknown"."""
+    """The one note saying which categories of ``split`` (``"test"``: the test split; otherwise
+    the name of data encoded with a run's encoding) were mapped to "unknown"."""
     if not unseen:
         return None
     listing = "; ".join(f"{u.column!r}: {u.count} value(s), e.g. {u.example!r}" for u in unseen)
-    return (f"Categories of the {split} split not seen in training were mapped to the 'unknown' slot ({listing}).")
+    where = "the test split" if split == "test" else split
+    return f"Categories of {where} not seen in training were mapped to the 'unknown' slot ({listing})."

@@ -23,7 +23,7 @@ from selfsup.data import DataSource
 from selfsup.data.splits import check_fraction, encode_labels, stratified_split
 from selfsup.errors import SelfsupError
 from selfsup.modalities.tabular.data.batch import TabularDataset, TabularSpec, collate_rows
-from selfsup.modalities.tabular.data.encoding import TableEncoding, unseen_note
+from selfsup.modalities.tabular.data.encoding import TableEncoding, merge_unseen, unseen_note
 from selfsup.modalities.tabular.data.schema import check_numbers, infer_schema
 
 
@@ -99,15 +99,14 @@ def table_source(
         train, test = frame, test_frame
         y_train, y_test = (labels[0], labels[1]) if labels is not None else (None, None)
     encoding = run_encoding or TableEncoding.fit(train, schema, name)
-    train_rows_encoded, unseen = encoding.transform(train)
-    note = unseen_note(unseen, "train")  # only with a run's encoding: a fitted one knows every train category
-    notes += [note] if note else []
+    train_rows_encoded, unseen = encoding.transform(train)  # none unless the encoding is a run's
     test_dataset = None
     if test is not None:
-        test_encoded, unseen = encoding.transform(test)
-        note = unseen_note(unseen, "test")
-        notes += [note] if note else []
+        test_encoded, unseen_test = encoding.transform(test)
         test_dataset = TabularDataset(test_encoded, y_test)
+        unseen = merge_unseen(unseen + unseen_test) if run_encoding else unseen_test
+    note = unseen_note(unseen, name if run_encoding else "test")
+    notes += [note] if note else []
     return DataSource(
         name=name, modality="tabular", train=TabularDataset(train_rows_encoded, y_train), test=test_dataset,
         input_spec=encoding.spec, collate=collate_rows, y_train=y_train, y_test=y_test,
