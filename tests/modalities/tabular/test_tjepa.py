@@ -104,3 +104,13 @@ def test_short_tjepa_run_beats_its_random_init_encoder(tmp_path):
     pretrained, random_init = metrics["pretrained"], metrics["random_init"]
     assert pretrained["knn_acc"] > random_init["knn_acc"] + 0.04  # measured: 0.912 vs 0.833
     assert pretrained["linear_acc"] >= random_init["linear_acc"]  # measured: 0.912 vs 0.896
+
+
+def test_ft_transformer_can_flatten_its_tokens_as_t_jepa_evaluates_them():
+    source = _source(32)
+    encoder = ENCODERS.build("ft_transformer", source.input_spec, dim=8, depth=1, heads=2, pool="flatten")
+    x = source.train.__getitems__(list(range(4)))["x"]
+    assert encoder.output_dim == 9 * 8 and encoder(x).shape == (4, 72)
+    assert torch.equal(encoder(x), encoder.forward_tokens(x).flatten(1))
+    with pytest.raises(SelfsupError, match="pool"):
+        ENCODERS.build("ft_transformer", source.input_spec, pool="max")

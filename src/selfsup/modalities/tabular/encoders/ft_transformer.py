@@ -24,7 +24,7 @@ class FTTransformer(TransformerTrunk, nn.Module):
     column :math:`j` its category's embedding :math:`E_j[x_j]`; a learned per-column embedding
     (the paper's bias :math:`b_j`, here the trunk's learned position embedding) is added to each.
     Pre-norm transformer blocks follow. ``forward`` returns the mean of the output tokens
-    ``[B, dim]``; ``forward_tokens`` the tokens ``[B, F, dim]`` (the token contract of
+    ``[B, dim]`` (``pool="flatten"``: all of them side by side, ``[B, F * dim]``); ``forward_tokens`` the tokens ``[B, F, dim]`` (the token contract of
     :mod:`selfsup.encoders.tokens`, grid ``(F,)``: numeric columns first, then categorical).
 
     ``token_targets`` (what MAE reconstructs) gives each token ``1 + max cardinality`` values:
@@ -35,6 +35,8 @@ class FTTransformer(TransformerTrunk, nn.Module):
         input_spec: the table's :class:`TabularSpec`.
         dim / depth / heads / mlp_ratio / dropout: the transformer's width, blocks, attention
             heads, MLP width ratio and dropout.
+        pool: ``"mean"`` (``[B, dim]``) or ``"flatten"``: the tokens side by side
+            (``[B, F * dim]``, the representation T-JEPA's evaluation reads).
 
     Paper defaults vs. library defaults: d = 192, 3 blocks, 8 heads, FFN ratio 4/3 with ReGLU,
     attention dropout 0.2, a [CLS] token read out for the prediction. Library: dim 64, 3
@@ -43,7 +45,7 @@ class FTTransformer(TransformerTrunk, nn.Module):
     """
 
     def __init__(self, input_spec: TabularSpec, dim: int = 64, depth: int = 3, heads: int = 4,
-                 mlp_ratio: float = 2.0, dropout: float = 0.0) -> None:
+                 mlp_ratio: float = 2.0, dropout: float = 0.0, pool: str = "mean") -> None:
         super().__init__()
         name = "ft_transformer"
         dim, depth, heads = (positive_int(v, k, name) for v, k in ((dim, "dim"), (depth, "depth"), (heads, "heads")))
@@ -52,6 +54,9 @@ class FTTransformer(TransformerTrunk, nn.Module):
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
             raise SelfsupError(f"Option mlp_ratio of encoder {name!r} must be a number > 0; got {mlp_ratio!r}.")
         dropout = dropout_rate(dropout, "dropout", name)
+        if pool not in ("mean", "flatten"):
+            raise SelfsupError(f"Option pool of encoder {name!r} must be 'mean' or 'flatten'; got {pool!r}.")
+        self.pool = pool
         if input_spec.num_features == 0:
             raise SelfsupError(f"Encoder {name!r} needs a table with at least one feature column.")
         self.input_spec = input_spec
@@ -65,7 +70,8 @@ class FTTransformer(TransformerTrunk, nn.Module):
         self.num_tokens = input_spec.num_features
         self.token_grid = (self.num_tokens,)
         self._build_trunk(self.token_grid, dim, depth, heads, float(mlp_ratio), dropout, "learned")
-        self.output_dim = self.token_dim = dim
+        self.token_dim = dim
+        self.output_dim = dim * self.num_tokens if pool == "flatten" else dim
         self.max_cardinality = max(input_spec.cardinalities, default=0)
         self.token_target_dim = 1 + self.max_cardinality
 
@@ -80,7 +86,8 @@ class FTTransformer(TransformerTrunk, nn.Module):
         return self._run_blocks(self._embed_tokens(self.tokenize(x), keep_index, mask, mask_token))
 
     def forward(self, x: TabularBatch) -> torch.Tensor:
-        return self.forward_tokens(x).mean(dim=1)
+        tokens = self.forward_tokens(x)
+        return tokens.flatten(1) if self.pool == "flatten" else tokens.mean(dim=1)
 
     def token_targets(self, x: TabularBatch) -> torch.Tensor:
         """``[B, F, 1 + max cardinality]``: see the class doc."""
