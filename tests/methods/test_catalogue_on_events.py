@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_catalogue import SMALL_BATCH, _builtin
 
-from selfsup.errors import SelfsupError
+from _catalogue_steps import refuses_without_tokens, trains_a_few_steps
 from selfsup.modality import get_modality
 from selfsup.registry import ENCODERS, METHODS, VIEWS
 
@@ -20,7 +20,6 @@ get_modality("events")  # registers the events encoders and views
 from selfsup.modalities.events import EventBatch, EventSpec
 
 SPEC = EventSpec(("shop",), (12,), ("amount",))
-MIXES_INPUTS = {"mixed_barlow_twins"}
 
 
 def _generic_methods() -> list[str]:
@@ -43,25 +42,7 @@ def test_catalogue_method_trains_on_event_views(name):
     torch.manual_seed(0)
     encoder = ENCODERS.build("event_gru", SPEC, hidden_dim=16, embedding_dim=4)
     views = VIEWS.build("coles_slices", SPEC)
-    if "tokens" in METHODS.info(name).needs:
-        with pytest.raises(SelfsupError, match="needs a token encoder"):
-            METHODS.build(name, encoder, VIEWS.build("none", SPEC), **SMALL_BATCH.get(name, {}))
+    if refuses_without_tokens(name, encoder, SPEC, SMALL_BATCH.get(name, {})):
         return
     method = METHODS.build(name, encoder, views, **SMALL_BATCH.get(name, {}))
-    method.prepare(64)
-    batch = _batch()
-    if not method.uses_labels:
-        del batch["y"]
-    if name in MIXES_INPUTS:
-        with pytest.raises(SelfsupError, match="cannot be mixed"):
-            method(batch)
-        return
-    optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01)
-    for step in range(3):
-        optimizer.zero_grad()
-        loss = method(batch)["loss"]
-        assert torch.isfinite(loss), name
-        loss.backward()
-        optimizer.step()
-        method.on_step_end((step + 1) / 3)
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in method.encoder.parameters()), name
+    trains_a_few_steps(name, method, _batch(), steps=3)

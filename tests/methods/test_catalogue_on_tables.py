@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_catalogue import SMALL_BATCH, _builtin
 
-from selfsup.errors import SelfsupError
+from _catalogue_steps import trains_a_few_steps
 from selfsup.modality import get_modality
 from selfsup.registry import ENCODERS, METHODS, VIEWS
 
@@ -20,7 +20,6 @@ get_modality("tabular")  # registers the tabular encoders and views
 from selfsup.modalities.tabular import TabularBatch, TabularSpec
 
 SPEC = TabularSpec(("a", "b", "c"), ("d", "e"), (4, 6))
-MIXES_INPUTS = {"mixed_barlow_twins"}
 
 
 def _generic_methods() -> list[str]:
@@ -45,20 +44,4 @@ def test_catalogue_method_trains_on_table_views(name):
         encoder = ENCODERS.build("tabular_mlp", SPEC, hidden_dims=[32, 16])
         views = VIEWS.build("scarf", SPEC)
     method = METHODS.build(name, encoder, views, **SMALL_BATCH.get(name, {}))
-    method.prepare(64)
-    batch = _batch()
-    if not method.uses_labels:
-        del batch["y"]
-    if name in MIXES_INPUTS:
-        with pytest.raises(SelfsupError, match="cannot be mixed"):
-            method(batch)
-        return
-    optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01)
-    for step in range(4):
-        optimizer.zero_grad()
-        loss = method(batch)["loss"]
-        assert torch.isfinite(loss), name
-        loss.backward()
-        optimizer.step()
-        method.on_step_end((step + 1) / 4)
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in method.encoder.parameters()), name
+    trains_a_few_steps(name, method, _batch(), steps=4)
