@@ -43,7 +43,7 @@ def test_vit_token_targets_are_the_pixels_of_each_patch_in_row_major_order():
 
 
 def test_check_token_encoder_names_the_method_and_what_is_missing():
-    with pytest.raises(SelfsupError, match="method 'mae' needs a token encoder such as patch_transformer, vit_tiny; "
+    with pytest.raises(SelfsupError, match="method 'mae' needs a token encoder such as vit_tiny; "
                                            "small_cnn has no forward_tokens"):
         check_token_encoder(SmallCNN((1, 8, 8)), "mae")
 

@@ -86,10 +86,16 @@ def encoder_name(encoder: nn.Module) -> str:
     return type(encoder).__name__
 
 
-def _token_encoder_names() -> list[str]:
+def _token_encoder_names(encoder: nn.Module) -> list[str]:
+    """The registered token encoders for ``encoder``'s modality (and the modality-free ones); every
+    token encoder when ``encoder`` is not registered or serves any modality."""
     from selfsup.registry import ENCODERS
 
-    return [n for n in ENCODERS.names() if ENCODERS.info(n).tokens]
+    tokens = [n for n in ENCODERS.names() if ENCODERS.info(n).tokens]
+    name = encoder_name(encoder)
+    modality = ENCODERS.info(name).modality if name in ENCODERS.names() else "any"
+    same = [n for n in tokens if ENCODERS.info(n).modality in (modality, "any")]
+    return same if modality != "any" and same else tokens
 
 
 def check_token_encoder(encoder: nn.Module, method_name: str) -> nn.Module:
@@ -100,7 +106,7 @@ def check_token_encoder(encoder: nn.Module, method_name: str) -> nn.Module:
     """
     missing = [a for a in TOKEN_ENCODER_ATTRIBUTES if not hasattr(encoder, a)]
     if missing:
-        examples = ", ".join(_token_encoder_names()) or "vit_tiny"
+        examples = ", ".join(_token_encoder_names(encoder)) or "vit_tiny"
         # forward_tokens is the one a reader recognises; list the rest only when it exists
         lacking = "forward_tokens" if "forward_tokens" in missing else ", ".join(missing)
         raise SelfsupError(
