@@ -107,3 +107,21 @@ def test_probes_fit_on_a_capped_subset_that_keeps_the_protocols_samples():
     capped, _ = evaluation.evaluate_encoder(encoder, source, None, EvalConfig(max_train_samples=300), seed=0)
     assert capped["planetoid_acc"] == pytest.approx(full["planetoid_acc"])  # same 140 nodes, same C
     assert capped["linear_acc"] != full["linear_acc"]
+
+
+def test_a_protocol_the_data_is_too_small_for_is_skipped_with_a_warning():
+    from selfsup.engine import evaluation
+    from selfsup.eval.protocols import ProbeProtocol
+    from selfsup.modalities.graph.data.source import graph_source
+
+    ring = np.array([[0, 1, 2, 1, 2, 0], [1, 2, 0, 0, 1, 2]])
+    x = np.ones((3 * 12, 2), dtype=np.float32)
+    edges = np.concatenate([ring + 3 * g for g in range(12)], axis=1)
+    y = np.array([0] * 11 + [1])  # one graph of class 1: no 2-fold cross-validation
+    source = graph_source("rings", x, edges, np.repeat(np.arange(12), 3), y, test_fraction=0.25)
+    assert source.protocol == ProbeProtocol("svm_cv")
+    emb = torch.randn(len(source.train), 4)
+    with pytest.warns(UserWarning, match="protocol was skipped: Cross-validation needs 2"):
+        scores = evaluation._protocol_scores(source.protocol, emb, source.y_train, torch.randn(len(source.test), 4),
+                                             source)
+    assert scores == {}

@@ -6,6 +6,7 @@ so any modality whose encoder maps ``batch["x"]`` to ``[B, D]`` is evaluated the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -125,9 +126,14 @@ def _protocol_scores(protocol: Any, train: torch.Tensor, y_train: torch.Tensor |
     """The source's own evaluation protocol (when it has one and both splits are labelled)."""
     if protocol is None or source.test is None or y_train is None or source.y_test is None:
         return {}
+    from selfsup.errors import SelfsupError
     from selfsup.eval.protocols import protocol_scores
 
-    return protocol_scores(protocol, train, y_train, test, source.y_test)
+    try:
+        return protocol_scores(protocol, train, y_train, test, source.y_test)
+    except SelfsupError as error:  # too few samples for it: the default probes still stand
+        warnings.warn(f"The evaluation protocol was skipped: {error}", stacklevel=2)
+        return {}
 
 
 def raw_features(source: DataSource, dataset: Dataset) -> torch.Tensor | None:
