@@ -54,19 +54,30 @@ def parse_times(values: pd.Series, column: str, row_name: Callable[[int], str]) 
         seconds = _datetime_seconds(values)
     else:
         numbers = pd.to_numeric(values, errors="coerce")
-        if numbers.notna().all():
+        if numbers.notna().mean() > 0.5:  # numbers, a few of them broken: those are the bad rows
             seconds = numbers.to_numpy(dtype=np.float64)
         else:
             try:
-                dates = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
-            except (TypeError, ValueError):
-                dates = pd.Series(pd.NaT, index=values.index)
-            seconds = _datetime_seconds(dates)
+                seconds = _datetime_seconds(pd.to_datetime(values, errors="coerce", utc=True, format="mixed"))
+            except (TypeError, ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
+                seconds = _each_datetime_seconds(values)
     bad = np.flatnonzero(~np.isfinite(seconds))
     if len(bad):
         p = int(bad[0])
         raise SelfsupError(f"The time column {column!r} holds {values.iloc[p]!r} at {row_name(p)}, which is not a "
                            "timestamp (a number, or a date such as 2024-01-31 12:00:00). Fix or drop that row.")
+    return seconds
+
+
+def _each_datetime_seconds(values: pd.Series) -> np.ndarray:
+    """Seconds of each value on its own (NaN where it is not a date pandas can hold): the slow
+    path, taken only when parsing the column at once failed, to find the row that breaks it."""
+    seconds = np.full(len(values), np.nan)
+    for i, value in enumerate(values):
+        try:
+            seconds[i] = (pd.Timestamp(value).tz_localize(None) - pd.Timestamp(0)).total_seconds()
+        except (TypeError, ValueError, OverflowError):
+            continue
     return seconds
 
 
