@@ -67,7 +67,7 @@ def pyg_dgi(source, epochs: int, seed: int) -> tuple[float, float]:
     return scores["linear_acc"], per_epoch
 
 
-def selfsup_dgi(source, epochs: int, seed: int) -> tuple[float, float, float]:
+def selfsup_dgi(source, epochs: int, seed: int, checkpoint_every_s: float = 0.0) -> tuple[float, float, float]:
     """selfsup's dgi, same encoder and steps; (linear acc, random-init linear acc, s/epoch)."""
     with tempfile.TemporaryDirectory() as tmp:
         run = selfsup.pretrain(
@@ -75,7 +75,8 @@ def selfsup_dgi(source, epochs: int, seed: int) -> tuple[float, float, float]:
             seed=seed, out=str(Path(tmp) / "run"), progress=False,
             overrides=["method.loss_nodes=all", "encoder.layers=1", "encoder.output_dim=512", "views.name=none",
                        "train.lr=0.001", f"train.lr_reference_batch={source.n_train}", "train.weight_decay=0", "train.warmup_epochs=0", "train.final_lr_ratio=1",
-                       "eval.every_n_epochs=0", "eval.raw_input=false"],
+                       "eval.every_n_epochs=0", "eval.raw_input=false",
+                       f"train.checkpoint_every_s={checkpoint_every_s}"],
         )
     m = run.metrics
     return m["pretrained"]["linear_acc"], m["random_init"]["linear_acc"], m["seconds_per_epoch"]
@@ -85,14 +86,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--checkpoint-every-s", type=float, nargs="+", default=[0.0],
+                        help="selfsup's train.checkpoint_every_s; several values: a row each")
     args = parser.parse_args()
     torch.set_num_threads(2)
     source = load_data("sbm_citation")
-    rows = {"selfsup dgi": [], "PyG DeepGraphInfomax": []}
+    names = {every: "selfsup dgi" + (f" (last.ckpt at most every {every:g} s)" if every else "")
+             for every in args.checkpoint_every_s}
+    rows = {**{name: [] for name in names.values()}, "PyG DeepGraphInfomax": []}
     random_init = []
     for seed in range(args.seeds):
-        acc, rand, per_epoch = selfsup_dgi(source, args.epochs, seed)
-        rows["selfsup dgi"].append((acc, per_epoch))
+        for every, name in names.items():
+            acc, rand, per_epoch = selfsup_dgi(source, args.epochs, seed, every)
+            rows[name].append((acc, per_epoch))
         random_init.append(rand)
         rows["PyG DeepGraphInfomax"].append(pyg_dgi(source, args.epochs, seed))
     print(f"\nsbm_citation, {args.epochs} full-graph epochs, {args.seeds} seeds (mean ± std)\n")

@@ -90,6 +90,11 @@ class TrainConfig(_Strict):
     """Learning rate at the end of the cosine decay, as a fraction of the peak (1 = constant)."""
     average_weights: bool = False
     """Evaluate and save the average of the encoder's weights over all steps (TS2Vec's protocol)."""
+    checkpoint_every_s: float = Field(0.0, ge=0.0)
+    """Write ``last.ckpt`` (what ``--resume`` continues from) at the end of an epoch only when this
+    many seconds have passed since the last one, and always after the first and the last epoch.
+    0 = after every epoch. Runs of many very short epochs (a graph trained one full-graph step per
+    epoch) spend a good part of each epoch writing it; Ctrl-C then keeps the last one written."""
     weight_decay: float = Field(1e-4, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     warmup_epochs: float = Field(5, ge=0.0)

@@ -199,3 +199,32 @@ def test_average_weights_survives_a_kill_and_resume(tmp_path, tiny_run):
     resumed = load_file(str(tmp_path / "killed" / "encoder.safetensors"))
     for key in whole:
         assert torch.equal(whole[key], resumed[key]), key
+
+
+class _CheckpointStamps(L.Callback):
+    """The modification time of last.ckpt seen at the start of each epoch and at the end."""
+
+    def __init__(self, path):
+        self.path, self.stamps = path, []
+
+    def _stamp(self):
+        self.stamps.append(self.path.stat().st_mtime_ns if self.path.exists() else None)
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._stamp()
+
+    def on_train_end(self, trainer, pl_module):
+        self._stamp()
+
+
+@pytest.mark.parametrize("every_s, changes", [(0, 4), (3600, 2)])
+def test_last_checkpoint_waits_between_writes_but_keeps_the_first_and_last_epoch(tmp_path, tiny_run, every_s, changes):
+    run = tmp_path / "run"
+    stamps = _CheckpointStamps(run / "checkpoints" / "last.ckpt")
+    flags = tiny_run(run, epochs=4)
+    flags["overrides"] = [*flags["overrides"], f"train.checkpoint_every_s={every_s}"]
+    selfsup.pretrain(progress=False, callbacks=[stamps], **flags)
+    seen = stamps.stamps  # before epochs 0..3, then at the end
+    assert seen[0] is None and seen[1] is not None  # written after the first epoch
+    assert len(set(seen[1:])) == changes  # every epoch, or only the first and the last
+    assert seen[-1] != seen[-2] or changes == 4

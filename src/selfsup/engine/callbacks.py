@@ -12,6 +12,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import Dataset, Subset
 
 from selfsup.errors import SelfsupError
@@ -91,6 +92,24 @@ class MetricsWriter(L.Callback):
             writer.writeheader()
             writer.writerows(self.rows)
         tmp.replace(self.path)
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` after an epoch, at most once every ``every_s`` seconds (0: every epoch), and
+    always after the first epoch and the last one (``max_epochs`` reached or training stopping)."""
+
+    def __init__(self, every_s: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.every_s = every_s
+        self._saved_at: float | None = None
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        last = trainer.should_stop or trainer.max_epochs is None or trainer.current_epoch + 1 >= trainer.max_epochs
+        now = time.monotonic()
+        if not last and self._saved_at is not None and now - self._saved_at < self.every_s:
+            return
+        super().on_train_epoch_end(trainer, pl_module)
+        self._saved_at = now
 
 
 class TrainClock(L.Callback):

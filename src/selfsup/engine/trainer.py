@@ -17,6 +17,7 @@ from selfsup.config import Config
 from selfsup.data import DataSource
 from selfsup.engine.callbacks import (
     EncoderAveraging,
+    LastCheckpoint,
     MetricsWriter,
     NonFiniteLossGuard,
     OnlineMonitor,
@@ -89,7 +90,8 @@ def build_callbacks(source: DataSource, config: Config, out: Path) -> tuple[list
         run_callbacks.append(EncoderAveraging())
     # last.ckpt after every epoch (what --resume continues from) ...
     run_callbacks.append(
-        ModelCheckpoint(dirpath=checkpoint_dir, filename="last", save_top_k=1, enable_version_counter=False)
+        LastCheckpoint(config.train.checkpoint_every_s, dirpath=checkpoint_dir, filename="last", save_top_k=1,
+                       enable_version_counter=False)
     )
     # ... and best.ckpt on the epochs the monitor scores.
     if monitor is not None:
