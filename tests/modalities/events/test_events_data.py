@@ -142,3 +142,11 @@ def test_bad_input_is_one_error_naming_the_file_line_and_column(tmp_path, change
     change(_frame()).to_csv(path, index=False)
     with pytest.raises(SelfsupError, match=message):
         read_events(path, **options)
+
+
+def test_a_folder_or_a_wrong_suffix_is_refused_naming_the_events_modality(tmp_path):
+    with pytest.raises(SelfsupError, match="is a folder; the events modality reads"):
+        read_events(tmp_path)
+    (tmp_path / "e.json").write_text("{}")
+    with pytest.raises(SelfsupError, match="e.json: the events modality reads"):
+        read_events(tmp_path / "e.json")

@@ -16,6 +16,8 @@ from pathlib import Path
 from selfsup.modalities.events.data.source import EventSource, event_source
 from selfsup.modalities.tabular.data.readers import PARQUET_SUFFIXES, read_frame
 
+READER = "the events modality"
+
 
 def read_events(
     path: str | Path,
@@ -34,8 +36,8 @@ def read_events(
     """Read an event table (see the module doc); labeled entities get a seeded stratified test
     split of ``test_fraction``."""
     path = Path(path)
-    frame = read_frame(path, sep)
-    label_frame = read_frame(Path(labels).expanduser(), sep) if labels is not None else None
+    frame = read_frame(path, sep, reader=READER)
+    label_frame = read_frame(Path(labels).expanduser(), sep, reader=READER) if labels is not None else None
     return event_source(frame, name=str(path), entity=entity, time=time, categorical=categorical, numeric=numeric,
                         target=target, labels=label_frame, max_length=max_length, drop_single=drop_single,
                         seed=seed, test_fraction=test_fraction, row_name=_row_name(path),

@@ -45,11 +45,11 @@ def read_table(
                         seed=seed, test_fraction=test_fraction, row_name=row_name, input_spec=input_spec)
 
 
-def read_frame(path: Path, sep: str | None = None) -> pd.DataFrame:
-    """The file as a DataFrame, or one SelfsupError naming it."""
+def read_frame(path: Path, sep: str | None = None, reader: str = "the tabular modality") -> pd.DataFrame:
+    """The file as a DataFrame, or one SelfsupError naming it (and ``reader``, who reads it)."""
     suffix = path.suffix.lower()
     if path.is_dir():
-        raise SelfsupError(f"{path} is a folder; the tabular modality reads one .csv or .parquet file.")
+        raise SelfsupError(f"{path} is a folder; {reader} reads one .csv or .parquet file.")
     if suffix in PARQUET_SUFFIXES:
         require("pyarrow", "tabular", "Reading Parquet files")
         try:
@@ -57,7 +57,7 @@ def read_frame(path: Path, sep: str | None = None) -> pd.DataFrame:
         except Exception as error:  # noqa: BLE001 - any failure means "not a readable Parquet file"
             raise SelfsupError(f"Could not read {path} as a Parquet file: {error}") from None
     if suffix not in CSV_SUFFIXES:
-        raise SelfsupError(f"{path}: the tabular modality reads {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)} "
+        raise SelfsupError(f"{path}: {reader} reads {', '.join(CSV_SUFFIXES + PARQUET_SUFFIXES)} "
                            f"files, not {suffix or 'files without a suffix'}.")
     try:
         frame = pd.read_csv(path, sep=sep or ("\t" if suffix == ".tsv" else ","), skipinitialspace=True)
