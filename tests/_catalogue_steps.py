@@ -25,22 +25,26 @@ def refuses_without_tokens(name: str, encoder: Any, spec: Any, kwargs: dict[str,
     return True
 
 
-def trains_a_few_steps(name: str, method: Any, batch: dict[str, Any], steps: int = 4) -> None:
+def trains_a_few_steps(name: str, method: Any, batch: dict[str, Any], steps: int = 4) -> list[float]:
     """``steps`` SGD steps of ``method`` on ``batch``: finite losses and gradients reaching the
-    encoder; a method that mixes inputs must refuse the batch with one clear error instead."""
+    encoder (asserted here); a method that mixes inputs must refuse the batch with one clear error
+    instead. Returns the losses of the steps taken ([] for a refused batch)."""
     method.prepare(64)
     if not method.uses_labels:
         batch = {k: v for k, v in batch.items() if k != "y"}
     if name in MIXES_INPUTS:
         with pytest.raises(SelfsupError, match="cannot be mixed"):
             method(batch)
-        return
+        return []
+    losses = []
     optimizer = torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01)
     for step in range(steps):
         optimizer.zero_grad()
         loss = method(batch)["loss"]
         assert torch.isfinite(loss), name
+        losses.append(float(loss))
         loss.backward()
         optimizer.step()
         method.on_step_end((step + 1) / steps)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in method.encoder.parameters()), name
+    return losses

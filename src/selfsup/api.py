@@ -1,4 +1,5 @@
-"""The Python entry points: ``pretrain``, ``evaluate``, ``embed``, ``load``.
+"""The Python entry points: ``pretrain`` here; ``evaluate``, ``embed``, ``load`` (a finished run,
+:mod:`selfsup.finished`) re-exported.
 
 The CLI is a thin layer over these; everything a command can do, a function call can do::
 
@@ -19,15 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from selfsup.assembly import (
     RunParts,
-    build_encoder,
     build_parts,
-    components,
     encoder_description,
     fit_batch_size,
     fit_evaluation,
@@ -35,21 +33,22 @@ from selfsup.assembly import (
     use_svm,
 )
 from selfsup.config import Config, build_config, check_names, config_diff, load_config
-from selfsup.data import DataSource, load_data
-from selfsup.data.base import spec_to_dict
+from selfsup.data import DataSource
 from selfsup.engine.callbacks import InterruptWatch, TrainClock
 from selfsup.engine.rundir import (
     check_run_dir,
     clear_run_files,
     holds_run_files,
     incoming_dir,
-    load_encoder,
     remove_unstarted_run,
     replace_run,
     save_encoder,
     write_json,
 )
 from selfsup.errors import Interrupted, SelfsupError
+from selfsup.finished import embed, evaluate, load, slug, write_run_report
+
+__all__ = ["RunResult", "embed", "evaluate", "load", "pretrain"]
 
 # Config keys that may differ when a run is resumed: they change where it runs, not what it learns.
 _RESUME_FREE_KEYS = ("train.devices", "train.accelerator", "train.num_workers", "train.strategy", "train.logger", "out")
@@ -173,7 +172,7 @@ def _train_and_evaluate(
     if monitor is not None and monitor.alarms:
         final["notes"] = final.get("notes", []) + monitor.alarms
     write_json(work / "metrics.json", final)
-    _write_report(work, config, parts.encoder_name, source, final, held_out_emb)
+    write_run_report(work, config, parts.encoder_name, source, final, held_out_emb)
     return final
 
 
@@ -199,7 +198,7 @@ def _resolve_run(
         if resume:
             raise SelfsupError("--resume needs --out: the run folder to continue.")
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        config = config.model_copy(update={"out": f"runs/{config.method.name}-{_slug(config.data.name)}-{stamp}"})
+        config = config.model_copy(update={"out": f"runs/{config.method.name}-{slug(config.data.name)}-{stamp}"})
     out = Path(config.out)
     # DDP processes that Lightning launches inherit this, and so write into the same run.
     os.environ["SELFSUP_RUN_DIR"] = str(out)
@@ -259,202 +258,3 @@ def _save_and_evaluate(
     )
     return final, held_out_emb
 
-
-def _write_report(
-    out: Path, config: Config, encoder_name: str, source: DataSource, final: dict[str, Any], held_out_emb: torch.Tensor
-) -> None:
-    """Step 7: report.html (loss and monitors over training, the final table, a 2-D map)."""
-    from selfsup.eval.report import read_metrics_csv, write_report
-
-    write_report(
-        out / "report.html",
-        title=f"{config.method.name} · {encoder_name} · {config.data.name}",
-        config=config.to_dict(),
-        metrics_rows=read_metrics_csv(out / "metrics.csv"),
-        final=final,
-        test_emb=held_out_emb,
-        test_y=source.held_out[1],
-        class_names=source.class_names,
-    )
-
-
-# ----------------------------------------------------------------------------- after training
-
-
-def load(run_dir: str | Path) -> nn.Module:
-    """The pretrained encoder of a run, rebuilt from ``encoder.json`` + ``encoder.safetensors``."""
-    return load_encoder(run_dir)
-
-
-def _open_run(run_dir: Path) -> tuple[Config, nn.Module, dict[str, Any]]:
-    """A finished run's configuration, encoder and encoder description."""
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise SelfsupError(f"{run_dir} is not a selfsup run folder (config.yaml is missing).")
-    config = load_config(path)
-    encoder = load_encoder(run_dir)
-    return config, encoder, _read_json(run_dir / "encoder.json")
-
-
-def _check_input_spec(source: DataSource, spec: dict[str, Any], run_dir: Path) -> None:
-    """Refuse data whose inputs differ from those the run's encoder was trained on."""
-    have = spec_to_dict(source.input_spec)
-    trained = {k: spec[k] for k in have if k in spec}
-    if "input_shape" in trained and list(have["input_shape"]) != list(trained["input_shape"]):
-        raise SelfsupError(
-            f"Data {source.name!r} has samples of shape {list(have['input_shape'])}, but the encoder of "
-            f"{run_dir} was trained on {trained['input_shape']}."
-        )
-
-
-def _run_spec_option(spec: dict[str, Any], data: str, modality: str) -> dict[str, Any]:
-    """``{"input_spec": the run's input spec}`` when ``data`` (a built-in's own modality, or
-    ``modality``) is the run's modality and that modality encodes new data with the run's spec
-    (:attr:`~selfsup.modality.ModalitySpec.reads_with_run_spec`); else nothing."""
-    from selfsup.modality import get_modality
-    from selfsup.registry import DATASETS
-
-    data_modality = DATASETS.info(data).modality if data in DATASETS else modality
-    if spec.get("modality") != data_modality or not get_modality(data_modality).reads_with_run_spec:
-        return {}
-    return {"input_spec": get_modality(data_modality).input_spec_from_dict(spec)}
-
-
-def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None = None) -> dict[str, Any]:
-    """Evaluate a finished run's encoder (and a random-init one) on its own data or on ``data``.
-
-    On the run's own data this rewrites ``metrics.json``; on other data it writes
-    ``eval_<name>.json`` beside it and leaves the run's files as they are.
-    """
-    from selfsup.engine.evaluation import evaluate_run_encoder
-    from selfsup.registry import VIEWS
-
-    run_dir = Path(run_dir)
-    config, encoder, spec = _open_run(run_dir)
-    own = data is None or data == config.data.name
-    if not own:
-        config = config.model_copy(
-            update={"data": config.data.model_copy(update={"name": data, **({"modality": modality} if modality else {})})}
-        )
-    target = run_dir / ("metrics.json" if own else f"eval_{_slug(config.data.name)}.json")
-    # everything that could stop the results from being written is checked before evaluating
-    previous = _read_json(target, hint="Move it away and run evaluate again to write it anew.") \
-        if own and target.is_file() else {}
-    _check_writable(run_dir)
-    source = load_source(config, **_run_spec_option(spec, config.data.name, config.data.modality))
-    _check_input_spec(source, spec, run_dir)
-    _, _, views_name, views_kwargs = components(config, source)
-    views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
-    try:
-        result, held_out_emb = evaluate_run_encoder(
-            encoder,
-            lambda: build_encoder(spec["name"], source.input_spec, spec.get("kwargs", {}), config.train.seed),
-            source,
-            views,
-            config.eval,
-            seed=config.train.seed,
-            svm=use_svm(config),
-        )
-        result = {**previous, **result}
-        write_json(target, result)  # whole or not at all
-    except KeyboardInterrupt:
-        raise Interrupted(f"Stopped by Ctrl-C; {target.name} in {run_dir} is as it was.") from None
-    if own:  # the report shows the run's own results (and is written anew after a killed run)
-        try:
-            _write_report(run_dir, config, spec["name"], source, result, held_out_emb)
-        except KeyboardInterrupt:
-            raise Interrupted(f"Stopped by Ctrl-C; {target.name} is written, report.html is as it was "
-                              "(run evaluate again to write it).") from None
-    result["written_to"] = str(target)
-    return result
-
-
-def _check_writable(folder: Path) -> None:
-    """Refuse, before any work, a folder the results cannot be written into."""
-    import tempfile
-
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise SelfsupError(
-            f"Cannot write into {folder} ({err.strerror or err}); the results are written there. "
-            "Copy the run to a folder you can write to, or fix its permissions."
-        ) from None
-
-
-def embed(
-    run_dir: str | Path, data: str | DataSource, out: str | Path | None = None, modality: str | None = None, batch_size: int = 512
-) -> np.ndarray:
-    """Embeddings ``[N, D]`` of every sample of ``data``, optionally saved to ``out`` as ``.npy``.
-
-    Rows follow the source: a file's own order (a random split made while reading is undone);
-    the train split then the test split for explicit splits and built-in data sets."""
-    out = _check_embed_out(out, data)
-    run_dir = Path(run_dir)
-    config, encoder, spec = _open_run(run_dir)
-    if isinstance(data, DataSource):
-        source = data
-    else:
-        modality = modality or spec.get("modality", config.data.modality)
-        source = load_data(data, modality=modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
-                           **config.data.options, **_run_spec_option(spec, data, modality))
-    _check_input_spec(source, spec, run_dir)
-    splits = [source.train] + ([source.test] if source.test is not None else [])
-    try:
-        return _embed_splits(encoder, source, splits, batch_size, out)
-    except KeyboardInterrupt:
-        raise Interrupted(f"Stopped by Ctrl-C; {out or 'nothing'} was not written.") from None
-
-
-def _embed_splits(encoder: nn.Module, source: DataSource, splits: list[Any], batch_size: int, out: Path | None) -> np.ndarray:
-    from selfsup.eval import embed_loader
-
-    emb = torch.cat([embed_loader(encoder, source.loader(split, batch_size), source.finish) for split in splits])
-    if source.source_index is not None:
-        emb = emb[torch.argsort(source.source_index)]
-    emb = emb.numpy()
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial.npy")
-        try:
-            np.save(partial, emb)
-            partial.replace(out)  # whole or not at all
-        finally:
-            partial.unlink(missing_ok=True)  # a full disk or Ctrl-C leaves no half file
-    return emb
-
-
-def _check_embed_out(out: str | Path | None, data: Any) -> Path | None:
-    """``out`` as a path that is safe to write: a ``.npy`` file (what is written is what is
-    reported) that is not the input data itself."""
-    if out is None:
-        return None
-    out = Path(out)
-    if out.suffix.lower() != ".npy":
-        raise SelfsupError(f"Embeddings are written as a NumPy .npy file; --out {out} does not end in .npy. "
-                           f"Use --out {out.with_suffix('.npy')}.")
-    if isinstance(data, (str, Path)) and Path(data).expanduser().exists():
-        source = Path(data).expanduser().resolve()
-        target = out.expanduser().resolve()
-        if target == source or (source.is_dir() and source in target.parents):
-            raise SelfsupError(f"--out {out} would overwrite the input data {data}. Choose another file.")
-    if out.is_dir():
-        raise SelfsupError(f"--out {out} is a folder; give a file name ending in .npy.")
-    return out
-
-
-def _read_json(path: Path, hint: str = "") -> dict[str, Any]:
-    import json
-
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SelfsupError(f"{path} could not be read as JSON ({err}). {hint}".rstrip()) from None
-    if not isinstance(data, dict):
-        raise SelfsupError(f"{path} holds a JSON {type(data).__name__}, not an object. {hint}".rstrip())
-    return data
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in Path(name).name)[:60] or "data"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from selfsup.modalities.graph.methods.grace import GRACE
 from selfsup.registry import METHODS
 
@@ -59,13 +57,3 @@ class GCA(GRACE):
         * a 2-layer GCN with 256-wide embeddings and a 2-layer ELU projection head, 256 wide on
           Coauthor-CS. Library: the ``gcn`` encoder and GRACE's head, hidden 128, output 128.
     """
-
-    def __init__(
-        self,
-        encoder: nn.Module,
-        views: nn.Module,
-        projector_hidden_dim: int = 128,
-        projector_dim: int = 128,
-        temperature: float = 0.4,
-    ) -> None:
-        super().__init__(encoder, views, projector_hidden_dim, projector_dim, temperature)
