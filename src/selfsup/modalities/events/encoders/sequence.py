@@ -2,6 +2,12 @@
 (``event_gru``, CoLES's encoder) or a small transformer (``event_transformer``), pooled over the
 valid steps to ``[B, D]``.
 
+Both also give one output per event, the **step contract** that CPC, masked event modelling and
+next-item models (SASRec, CL4SRec) build on: ``step_dim`` and ``forward_steps(x) -> [B, L, step_dim]``
+(the padding rows are zeros for the GRU, the transformer's outputs there are to be ignored; use
+``x.mask``). ``event_gru`` is causal (step ``t`` sees events ``<= t``); ``event_transformer`` is
+bidirectional unless built with ``causal=True``.
+
 Each event becomes the concatenation of one learned embedding per categorical field (row 0: the
 unknown slot), its standardised numeric fields, and its standardised ``log1p`` time delta
 (Babaev et al. 2022, Section 3.3: "categorical attributes are encoded with embeddings, numerical
@@ -77,23 +83,42 @@ class EventGRU(nn.Module):
                           dropout=dropout if num_layers > 1 else 0.0)
         self.output_dim = hidden_dim
 
-    def forward(self, x: EventBatch) -> torch.Tensor:
+    @property
+    def step_dim(self) -> int:
+        return self.output_dim
+
+    def _chunks(self, x: EventBatch):
+        """``(rows, outputs [len(rows), width, H])`` per chunk of rows sorted by length.
+
+        Rows sorted by length run in chunks cut to their own longest sequence: almost no time is
+        spent on padding. (Packed sequences avoid it too, but their backward pass on CPU is tens
+        of times slower than this.) A GRU is causal, so the padding after a row's last event
+        changes none of its outputs up to there."""
         steps = self.embedding(x)
         lengths = x.lengths.clamp(min=1)
-        # Rows sorted by length run in chunks cut to their own longest sequence: almost no time
-        # is spent on padding. (Packed sequences avoid it too, but their backward pass on CPU
-        # is tens of times slower than this.) A GRU is causal, so the padding after a row's
-        # last event changes none of its outputs up to there.
         order = lengths.argsort()
-        pooled = steps.new_empty(len(lengths), self.output_dim)
         for start in range(0, len(order), self.CHUNK):
             rows = order[start:start + self.CHUNK]
             width = int(lengths[rows].max())
             outputs, _ = self.gru(steps[rows, :width])
+            yield rows, outputs
+
+    def forward_steps(self, x: EventBatch) -> torch.Tensor:
+        """``[B, L, hidden_dim]``: the GRU's output after every event (zeros at the padding)."""
+        out = x.delta.new_zeros(len(x), x.max_length, self.output_dim)
+        for rows, outputs in self._chunks(x):
+            width = outputs.shape[1]
+            out[rows, :width] = outputs * x.mask[rows, :width, None]
+        return out
+
+    def forward(self, x: EventBatch) -> torch.Tensor:
+        lengths = x.lengths.clamp(min=1)
+        pooled = x.delta.new_empty(len(x), self.output_dim)
+        for rows, outputs in self._chunks(x):
             if self.pooling == "last":
-                pooled[rows] = outputs[torch.arange(len(rows), device=steps.device), lengths[rows] - 1]
+                pooled[rows] = outputs[torch.arange(len(rows), device=outputs.device), lengths[rows] - 1]
             else:
-                pooled[rows] = masked_mean(outputs, x.mask[rows, :width])
+                pooled[rows] = masked_mean(outputs, x.mask[rows, :outputs.shape[1]])
         return pooled
 
 
@@ -112,15 +137,20 @@ def sinusoid(length: int, dim: int, device: torch.device) -> torch.Tensor:
 class EventTransformer(nn.Module):
     """``x: EventBatch -> [B, d_model]``: the event embedding projected to ``d_model`` plus
     sinusoidal positions, a pre-norm transformer encoder with padding masked out, pooled by the
-    mean over valid steps (``pooling="mean"``) or the last event's output."""
+    mean over valid steps (``pooling="mean"``) or the last event's output. ``causal=True`` lets
+    each event attend only to itself and earlier events (SASRec, Kang & McAuley 2018); pool it
+    with ``pooling="last"``."""
 
     # rows per attention call: at most this many attention weights at once (long histories)
     ATTENTION_BUDGET = 2 ** 26
 
     def __init__(self, input_spec: EventSpec, d_model: int = 64, heads: int = 4, layers: int = 2,
-                 embedding_dim: int = 16, pooling: str = "mean", dropout: float = 0.1) -> None:
+                 embedding_dim: int = 16, pooling: str = "mean", dropout: float = 0.1, causal: bool = False) -> None:
         super().__init__()
         self.embedding = EventEmbedding(input_spec, embedding_dim, "event_transformer")
+        if not isinstance(causal, bool):
+            raise SelfsupError(f"Option causal of encoder 'event_transformer' must be true or false; got {causal!r}.")
+        self.causal = causal
         d_model = positive_int(d_model, "d_model", "event_transformer")
         self.heads = positive_int(heads, "heads", "event_transformer")
         if d_model % self.heads:
@@ -134,14 +164,32 @@ class EventTransformer(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.output_dim = d_model
 
-    def forward(self, x: EventBatch) -> torch.Tensor:
+    @property
+    def step_dim(self) -> int:
+        return self.output_dim
+
+    def _valid(self, x: EventBatch) -> torch.Tensor:
+        # an empty sequence attends to its first (padding) step rather than to nothing
+        return x.mask | (x.lengths[:, None] == 0) & (torch.arange(x.max_length, device=x.device) == 0)
+
+    def forward_steps(self, x: EventBatch) -> torch.Tensor:
+        """``[B, L, d_model]``: the output at every event, after the final norm (step ``t`` sees
+        only events ``<= t`` when ``causal``); rows past each sequence's length are padding."""
         steps = self.project(self.embedding(x))
         steps = steps + sinusoid(steps.shape[1], steps.shape[2], steps.device)
-        mask = x.mask | (x.lengths[:, None] == 0) & (torch.arange(x.max_length, device=x.device) == 0)
+        mask = self._valid(x)
+        width = steps.shape[1]
+        causal = (torch.ones(width, width, dtype=torch.bool, device=steps.device).triu(1)  # True: may not attend
+                  if self.causal else None)
         chunk = max(1, self.ATTENTION_BUDGET // max(1, self.heads * steps.shape[1] ** 2))
-        outputs = torch.cat([self.transformer(steps[i:i + chunk], src_key_padding_mask=~mask[i:i + chunk])
+        outputs = torch.cat([self.transformer(steps[i:i + chunk], mask=causal, src_key_padding_mask=~mask[i:i + chunk],
+                                              is_causal=self.causal)
                              for i in range(0, steps.shape[0], chunk)]) if len(steps) else steps
-        outputs = self.norm(outputs)
+        return self.norm(outputs)
+
+    def forward(self, x: EventBatch) -> torch.Tensor:
+        outputs = self.forward_steps(x)
+        mask = self._valid(x)
         if self.pooling == "mean":
             return masked_mean(outputs, mask)
         last = (x.lengths - 1).clamp(min=0)
