@@ -34,7 +34,7 @@ from selfsup.assembly import (
 )
 from selfsup.config import Config, build_config, check_names, config_diff, load_config
 from selfsup.data import DataSource
-from selfsup.engine.callbacks import InterruptWatch, TrainClock
+from selfsup.engine.callbacks import InterruptWatch, TimeBudget, TrainClock
 from selfsup.engine.rundir import (
     check_run_dir,
     clear_run_files,
@@ -167,6 +167,13 @@ def _train_and_evaluate(
         final["seconds_per_epoch"] = round(clock.seconds_per_epoch, 4)
         final["setup_seconds"] = round(clock.started - started, 2)
     final["train_seconds"] = round(train_seconds, 1)
+    budget = next((c for c in trainer.callbacks if isinstance(c, TimeBudget)), None)
+    if budget is not None:
+        final["time_budget"] = plan = budget.report(trainer.lightning_module, trainer.global_step)
+        final["notes"] = final.get("notes", []) + [
+            f"Time budget {plan['seconds']:g} s: trained {plan['trained_seconds']} s, {plan['steps']} steps "
+            f"({plan['epochs']} epochs; stopped by the {'budget' if plan['stopped_by'] == 'time' else 'plan'}). "
+            "Evaluation is not counted. Train longer with a larger --time-budget."]
     final["method"] = config.method.name
     final["encoder"] = parts.encoder_name
     if monitor is not None and monitor.alarms:

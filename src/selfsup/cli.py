@@ -139,6 +139,9 @@ def pretrain(
     encoder: str | None = typer.Option(None, help="Encoder name, e.g. small_cnn, resnet18, vit_tiny."),
     views: str | None = typer.Option(None, help="View maker name, e.g. simclr, byol."),
     epochs: int | None = typer.Option(None, help="Training epochs."),
+    time_budget: str | None = typer.Option(
+        None, "--time-budget", help="Train for this long instead of --epochs: 90s, 5m, 1.5h (evaluation not counted)."
+    ),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size per process."),
     devices: str | None = typer.Option(None, help="Number of devices (or 'auto')."),
     strategy: str | None = typer.Option(None, help="Lightning strategy, e.g. ddp."),
@@ -173,6 +176,7 @@ def pretrain(
         encoder=encoder,
         views=views,
         epochs=epochs,
+        time_budget=time_budget,
         batch_size=batch_size,
         devices=_devices(devices),
         strategy=strategy,

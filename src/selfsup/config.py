@@ -28,6 +28,29 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from selfsup.errors import SelfsupError, closest
 
 
+_DURATION_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``300``, ``"300"``, ``"90s"``, ``"5m"``, ``"5min"`` or ``"1.5h"``; a ValueError
+    saying what is accepted for anything else, zero or a negative duration."""
+    text = str(value).strip().lower()
+    number, unit = text, "s"
+    for suffix in sorted(_DURATION_UNITS, key=len, reverse=True):
+        if text.endswith(suffix):
+            number, unit = text[: -len(suffix)].strip(), suffix
+            break
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise ValueError(f"{value!r} is not a duration; write seconds or e.g. 90s, 5m, 1.5h") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{value!r} is not a positive duration; write e.g. 90s, 5m, 1.5h")
+    return seconds
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
@@ -95,6 +118,11 @@ class TrainConfig(_Strict):
     many seconds have passed since the last one, and always after the first and the last epoch.
     0 = after every epoch. Runs of many very short epochs (a graph trained one full-graph step per
     epoch) spend a good part of each epoch writing it; Ctrl-C then keeps the last one written."""
+    time_budget: float | None = None
+    """Train for this long instead of ``epochs``: seconds, or a duration such as ``90s``, ``5m``,
+    ``1.5h``. The run times its first steps, sets the number of steps (and the warm-up and cosine
+    schedule) to end within the budget, and stops there; evaluation comes after and is not counted.
+    ``epochs`` is then not used (given together as flags, the two are refused)."""
     weight_decay: float = Field(1e-4, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     warmup_epochs: float = Field(5, ge=0.0)
@@ -115,6 +143,11 @@ class TrainConfig(_Strict):
     """Where per-step logs go besides the run's metrics.csv (always written): a Lightning
     logger writing into the run folder (``tensorboard/``, ``mlruns/``, ``wandb/``, W&B offline)."""
 
+
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _time_budget(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
 
     @field_validator("devices")
     @classmethod
@@ -331,6 +364,7 @@ def build_config(
     data: str | None = None,
     modality: str | None = None,
     epochs: int | None = None,
+    time_budget: float | str | None = None,
     batch_size: int | None = None,
     devices: int | str | None = None,
     strategy: str | None = None,
@@ -341,6 +375,8 @@ def build_config(
 ) -> Config:
     """Merge a recipe (object, dict or YAML path), flag-style arguments and ``key=value``
     overrides, in that order, into one validated :class:`Config`."""
+    if epochs is not None and time_budget is not None:
+        raise SelfsupError("--epochs and --time-budget both set how long to train; give one of them.")
     if isinstance(config, Config):
         raw = config.to_dict()
         source = "the configuration"
@@ -354,6 +390,7 @@ def build_config(
         "data.name": data,
         "data.modality": modality,
         "train.epochs": epochs,
+        "train.time_budget": time_budget,
         "train.batch_size": batch_size,
         "train.devices": devices,
         "train.strategy": strategy,

@@ -104,12 +104,102 @@ class LastCheckpoint(ModelCheckpoint):
         self._saved_at: float | None = None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        last = trainer.should_stop or trainer.max_epochs is None or trainer.current_epoch + 1 >= trainer.max_epochs
+        last = trainer.should_stop or _at_max_steps(trainer) or (
+            trainer.max_epochs is not None and 0 <= trainer.max_epochs <= trainer.current_epoch + 1)
         now = time.monotonic()
         if not last and self._saved_at is not None and now - self._saved_at < self.every_s:
             return
         super().on_train_epoch_end(trainer, pl_module)
         self._saved_at = now
+
+
+def _at_max_steps(trainer: L.Trainer) -> bool:
+    return 0 <= trainer.max_steps <= trainer.global_step
+
+
+class TimeBudget(L.Callback):
+    """Train for ``seconds`` (``train.time_budget``) instead of a number of epochs.
+
+    The first step is not timed (allocations, caches); once the steps after it have run for
+    ``probe`` of the budget (at most 10 s, at least 3 steps), the step time so far sets the plan:
+    the number of steps that ends training within the budget, a warm-up of the same share of it as
+    the recipe's ``warmup_epochs / epochs``, and the cosine schedule over it (the module reads both
+    at every step). Each epoch's end refines the plan with the time measured so far, which then
+    includes the epoch's checkpoint and monitor. Should the steps run slower than planned, training
+    stops when the budget is spent. A resumed run keeps the plan saved in its checkpoint (the
+    steps, not the seconds).
+
+    ``report()`` is what metrics.json records: the budget, the seconds and steps trained, the
+    epochs they make, and why training stopped.
+    """
+
+    PROBE = 0.05
+
+    def __init__(self, seconds: float, warmup_share: float) -> None:
+        self.seconds = float(seconds)
+        self.warmup_share = float(warmup_share)
+        self.started: float | None = None
+        self.mark: tuple[float, int] | None = None  # (time, global step) after the first step
+        self.ended: float | None = None
+        self.resumed = False
+        self.stopped_by_time = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started = time.monotonic()
+        if pl_module.planned:  # resumed: the saved plan holds
+            self.resumed = True
+            trainer.fit_loop.epoch_loop.max_steps = pl_module.total_steps
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        now, step = time.monotonic(), trainer.global_step
+        self.ended = now
+        if self.resumed:
+            return
+        if self.mark is None:
+            self.mark = (now, step)
+            if now - self.started > self.seconds:
+                raise SelfsupError(
+                    f"--time-budget {self.seconds:g}s is shorter than one training step here "
+                    f"({now - self.started:.1f} s); give a longer budget, or use --epochs.")
+            return
+        if now - self.started >= self.seconds:
+            self.stopped_by_time = True
+            trainer.should_stop = True
+            return
+        probed = now - self.mark[0] >= min(10.0, self.PROBE * self.seconds) and step - self.mark[1] >= 3
+        if not pl_module.planned and probed:
+            self._plan(trainer, pl_module, now, step)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if pl_module.planned and not self.resumed and not trainer.should_stop:
+            self._plan(trainer, pl_module, time.monotonic(), trainer.global_step)
+
+    def _plan(self, trainer: L.Trainer, module: L.LightningModule, now: float, step: int) -> None:
+        per_step = (now - self.mark[0]) / max(1, step - self.mark[1])
+        left = self.seconds - (now - self.started)
+        total = max(step + 1, step + int(left / per_step))
+        first = not module.planned
+        module.total_steps, module.planned = total, True
+        module.warmup_steps = int(round(self.warmup_share * total))
+        trainer.fit_loop.epoch_loop.max_steps = total
+        if first:
+            warnings.warn(
+                f"Time budget {self.seconds:g} s: {per_step:.3g} s per step measured, so about {total} steps "
+                f"({total / module.steps_per_epoch:.1f} epochs); warm-up {module.warmup_steps} steps, then cosine. "
+                "train.epochs is not used; evaluation follows and is not counted.", stacklevel=2)
+
+    def report(self, module: L.LightningModule, global_step: int) -> dict[str, Any]:
+        trained = None if self.started is None or self.ended is None else self.ended - self.started
+        return {
+            "seconds": self.seconds,
+            "trained_seconds": None if trained is None else round(trained, 1),
+            "steps": global_step,
+            "planned_steps": module.total_steps,
+            "epochs": round(global_step / max(1, module.steps_per_epoch), 2),
+            "stopped_by": "time" if self.stopped_by_time else "plan",
+            "resumed": self.resumed,
+        }
 
 
 class TrainClock(L.Callback):

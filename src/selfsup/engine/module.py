@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import Any
 
 import lightning as L
@@ -57,6 +56,9 @@ class SelfSupervisedModule(L.LightningModule):
         self.momentum = momentum
         self.warmup_steps = warmup_steps
         self.total_steps = max(1, total_steps)
+        #: True once a time budget has fixed ``total_steps`` (kept in checkpoints; resume keeps it)
+        self.planned = False
+        self.steps_per_epoch = 1
         self.final_lr_ratio = final_lr_ratio
         self.seed = seed
         self.log_every_n_steps = log_every_n_steps
@@ -113,18 +115,24 @@ class SelfSupervisedModule(L.LightningModule):
             logs[f"reg_{name}"] = term.detach()
         return {"loss": loss, **logs}
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # the schedule's length: what a time budget planned, which a resumed run keeps
+        checkpoint["selfsup_schedule"] = {"warmup_steps": self.warmup_steps, "total_steps": self.total_steps,
+                                          "planned": self.planned}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get("selfsup_schedule")
+        if saved and saved.get("planned"):
+            self.warmup_steps, self.total_steps, self.planned = saved["warmup_steps"], saved["total_steps"], True
+
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.method.on_step_end(min(1.0, self.global_step / self.total_steps))
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = build_optimizer(self.method, self.optimizer_name, self.lr, self.weight_decay, self.momentum)
+        # read at every step: a time budget sets warmup_steps and total_steps once training runs
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, partial(
-                warmup_cosine,
-                warmup_steps=self.warmup_steps,
-                total_steps=self.total_steps,
-                final_ratio=self.final_lr_ratio,
-            ),
+            optimizer, lambda step: warmup_cosine(step, self.warmup_steps, self.total_steps, self.final_lr_ratio)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 

@@ -21,6 +21,7 @@ from selfsup.engine.callbacks import (
     MetricsWriter,
     NonFiniteLossGuard,
     OnlineMonitor,
+    TimeBudget,
     TrainClock,
 )
 from selfsup.engine.evaluation import embed_split
@@ -48,6 +49,8 @@ def fit(
     Steps: the callbacks, the Lightning trainer, the module (optimiser and schedule sized to the
     steps each process takes), the loader, then Lightning's fit."""
     run_callbacks, monitor = build_callbacks(source, config, out)
+    if config.train.time_budget:
+        run_callbacks.insert(0, TimeBudget(config.train.time_budget, config.train.warmup_epochs / config.train.epochs))
     trainer = build_trainer(config.train, [*run_callbacks, *callbacks, TrainClock()], out, progress)
     module = build_module(method, source, config, trainer.world_size)
     if resume:
@@ -134,7 +137,8 @@ def build_trainer(train: Any, callbacks: list[Any], out: Path, progress: bool) -
 
 def _trainer_kwargs(train: Any, precision: str, callbacks: list[Any], out: Path, progress: bool) -> dict[str, Any]:
     return dict(
-        max_epochs=train.epochs,
+        # a time budget ends training by steps (TimeBudget sets them): no epoch limit
+        max_epochs=-1 if train.time_budget else train.epochs,
         accelerator=train.accelerator,
         devices=train.devices,
         strategy=train.strategy,
@@ -163,7 +167,7 @@ def build_module(method: Method, source: DataSource, config: Config, world: int)
             "Lower --batch-size (it is per process)."
         )
     steps_per_epoch = per_rank // train.batch_size
-    return SelfSupervisedModule(
+    module = SelfSupervisedModule(
         method,
         optimizer=train.optimizer,
         lr=train.lr * train.batch_size * world / train.lr_reference_batch,
@@ -177,6 +181,8 @@ def build_module(method: Method, source: DataSource, config: Config, world: int)
         regularizers=config.regularizers,
         finish_batch=source.on_device,
     )
+    module.steps_per_epoch = steps_per_epoch
+    return module
 
 
 def check_logger(name: str) -> None:

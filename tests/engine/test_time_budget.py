@@ -1,0 +1,87 @@
+"""``--time-budget``: the duration parser, the plan a budget makes, and resume keeping it."""
+
+import json
+
+import lightning as L
+import pytest
+
+import selfsup
+from selfsup.config import build_config, parse_duration
+from selfsup.errors import SelfsupError
+
+
+@pytest.mark.parametrize("text, seconds", [(300, 300.0), ("300", 300.0), ("90s", 90.0), ("5m", 300.0),
+                                           ("5 min", 300.0), ("1.5h", 5400.0), ("2.5 M", 150.0)])
+def test_durations_are_read_in_seconds(text, seconds):
+    assert parse_duration(text) == seconds
+    assert build_config(time_budget=text).train.time_budget == seconds
+
+
+@pytest.mark.parametrize("text, message", [("5 parsecs", "not a duration"), ("-1m", "not a positive duration"),
+                                           ("0", "not a positive duration"), (True, "not a duration"),
+                                           ("inf", "not a positive duration")])
+def test_bad_durations_are_one_error_naming_the_key(text, message):
+    with pytest.raises(SelfsupError, match=f"train.time_budget.*{message}"):
+        build_config(time_budget=text)
+
+
+def test_epochs_and_a_budget_together_are_refused():
+    with pytest.raises(SelfsupError, match="--epochs and --time-budget both"):
+        build_config(epochs=3, time_budget="1m")
+
+
+def _budget_run(tiny_run, out, seconds, **extra):
+    flags = tiny_run(out, time_budget=seconds, epochs=None, batch_size=128, **extra)
+    flags["overrides"] = [*flags["overrides"], "eval.every_n_epochs=0"]
+    return flags
+
+
+def test_a_budget_ends_training_within_it_and_metrics_say_what_it_bought(tmp_path, tiny_run):
+    with pytest.warns(UserWarning, match=r"Time budget 4 s: .* s per step measured, so about \d+ steps"):
+        result = selfsup.pretrain(progress=False, **_budget_run(tiny_run, tmp_path / "run", "4s"))
+    plan = json.loads((tmp_path / "run" / "metrics.json").read_text())["time_budget"]
+    assert plan["seconds"] == 4.0 and plan["trained_seconds"] <= 4.0 * 1.05
+    # the whole plan ran (or the budget stopped it one step short): many epochs of 11 steps
+    assert plan["steps"] >= plan["planned_steps"] - 1 and plan["steps"] > 11
+    assert plan["epochs"] == pytest.approx(plan["steps"] / 11, abs=0.01)
+    assert any("Time budget 4 s" in note for note in result.metrics["notes"])
+
+
+def test_the_schedule_spans_the_planned_steps(tmp_path, tiny_run):
+    seen = {}
+
+    class Spy(L.Callback):
+        def on_train_end(self, trainer, module):
+            seen.update(total=module.total_steps, warmup=module.warmup_steps, step=trainer.global_step,
+                        lr=trainer.optimizers[0].param_groups[0]["lr"], base=module.lr)
+
+    selfsup.pretrain(progress=False, callbacks=[Spy()], **_budget_run(tiny_run, tmp_path / "run", "3s"))
+    assert seen["step"] >= seen["total"] - 1
+    # warm-up keeps the recipe's share (5 of 60 epochs); the cosine has reached (almost) zero
+    assert seen["warmup"] == round(seen["total"] * 5 / 60)
+    assert seen["lr"] < 0.05 * seen["base"]
+
+
+class _Kill(L.Callback):
+    def __init__(self, at_step):
+        self.at_step = at_step
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == self.at_step:
+            raise KeyboardInterrupt
+
+
+def test_resume_keeps_the_plan(tmp_path, tiny_run):
+    flags = _budget_run(tiny_run, tmp_path / "run", "3s")
+    with pytest.raises(BaseException):
+        selfsup.pretrain(progress=False, callbacks=[_Kill(at_step=30)], **flags)
+    seen = {}
+
+    class Spy(L.Callback):
+        def on_train_start(self, trainer, module):
+            seen["planned"] = (module.planned, module.total_steps)
+
+    result = selfsup.pretrain(progress=False, resume=True, callbacks=[Spy()], out=str(tmp_path / "run"))
+    assert seen["planned"][0]
+    plan = result.metrics["time_budget"]
+    assert plan["resumed"] and plan["steps"] == plan["planned_steps"] == seen["planned"][1]
