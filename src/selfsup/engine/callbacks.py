@@ -181,7 +181,7 @@ class TimeBudget(L.Callback):
         total = max(step + 1, step + int(left / per_step))
         first = not module.planned
         module.total_steps, module.planned = total, True
-        module.warmup_steps = int(round(self.warmup_share * total))
+        module.warmup_steps = round(self.warmup_share * total)
         trainer.fit_loop.epoch_loop.max_steps = total
         if first:
             warnings.warn(
