@@ -85,6 +85,12 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "subtab"): Invalid("temperature", "0"),
     ("method", "wmse"): Invalid("w_size", "0"),
     ("method", "coles"): Invalid("margin", "-1", data="synthetic_transactions"),
+    ("method", "bpr_mf"): Invalid("reg_weight", "-1"),
+    ("method", "lightgcn"): Invalid("reg_weight", "-1"),
+    ("method", "sgl"): Invalid("augmentation", "walk"),
+    ("method", "simgcl"): Invalid("temperature", "0"),
+    ("method", "xsimgcl"): Invalid("contrast_layer", "5"),
+    ("method", "ncl"): Invalid("num_clusters", "100000"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),
     ("encoder", "dilated_cnn"): Invalid("dropout", "1.5"),
@@ -105,6 +111,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "vit_tiny"): Invalid("patch_size", "0"),
     ("encoder", "event_gru"): Invalid("pooling", "median", data="synthetic_transactions"),
     ("encoder", "event_transformer"): Invalid("heads", "3", data="synthetic_transactions"),
+    ("encoder", "mf"): Invalid("embedding_dim", "0"),
+    ("encoder", "lightgcn"): Invalid("layers", "0"),
     # view makers: --views <name> --set views.<option>=<value>
     ("views", "byol"): Invalid("solarize", "1.5"),
     ("views", "multicrop"): Invalid("num_global_views", "0"),
@@ -134,7 +142,7 @@ UNCHECKED: dict[tuple[str, str], str] = {}
 
 # The built-in data each modality's entries are driven on: tiny, offline, quick to load.
 DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest", "graph": "karate",
-        "tabular": "synthetic_tabular"}
+        "tabular": "synthetic_tabular", "interactions": "synthetic_interactions"}
 REGISTRIES: dict[str, Registry] = {"method": METHODS, "encoder": ENCODERS, "views": VIEWS}
 
 

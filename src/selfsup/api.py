@@ -263,5 +263,15 @@ def _save_and_evaluate(
         encoder, parts.random_init, source, parts.views, config.eval, seed=config.train.seed,
         svm=use_svm(config),
     )
+    # user–item interactions: full-ranking figures next to popularity and the random-init tables
+    if getattr(source, "recommendation", None) is not None and hasattr(encoder, "user_item_embeddings"):
+        from selfsup.eval.recommendation import evaluate_recommendation, report_columns
+
+        final["recommendation"] = evaluate_recommendation(
+            encoder, parts.random_init if config.eval.random_init else None, source.recommendation,
+            seed=config.train.seed)
+        report_columns(final)
+    if getattr(source, "ids", None):  # the original ids of the embedding rows, for lookups by them
+        write_json(out / "ids.json", source.ids)
     return final, held_out_emb
 

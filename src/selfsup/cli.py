@@ -248,14 +248,47 @@ def evaluate(
 def embed(
     run_dir: Path = typer.Argument(..., help="A run folder written by `selfsup pretrain`."),
     data: str = typer.Option(..., help="Data to embed: built-in name or path."),
-    out: Path = typer.Option(..., help="Where to write the embeddings (.npy)."),
+    out: Path | None = typer.Option(None, help="Where to write the embeddings (.npy; with --what also .csv)."),
     modality: str | None = typer.Option(None, help="Modality of --data (default: the run's)."),
+    what: str | None = typer.Option(
+        None, help="Runs on interactions: the final 'users' or 'items' table, keyed by the original ids."),
 ) -> None:
-    """Write the embeddings of every sample of --data to a .npy file."""
+    """Write the embeddings of every sample of --data to a .npy file (or, with --what, the user or
+    item table of a run on interactions)."""
     from selfsup import api
 
+    if what is not None:
+        from selfsup.finished import embed_table
+
+        keys, table = embed_table(run_dir, what, out)
+        where = f" to {out}" + (f" (ids in {out}.ids.txt)" if out is not None and out.suffix.lower() == ".npy" else "")
+        console.print(escape(f"{table.shape[0]} {what} of dimension {table.shape[1]}{where if out else ''}"))
+        if out is None:
+            for key, row in list(zip(keys, table))[:10]:
+                console.print(escape(f"{key}\t" + " ".join(f"{v:.4f}" for v in row[:8]) + " …"), highlight=False)
+        return
+    if out is None:
+        raise SelfsupError("--out is needed: the .npy file the embeddings are written to.")
     emb = api.embed(run_dir, data=data, out=out, modality=modality)
     console.print(escape(f"Wrote {emb.shape[0]} embeddings of dimension {emb.shape[1]} to {out}"))
+
+
+@app.command()
+@user_errors
+def recommend(
+    run_dir: Path = typer.Argument(..., help="A run folder of `selfsup pretrain` on interactions."),
+    user: str = typer.Option(..., help="The user's id, as in your data."),
+    k: int = typer.Option(10, help="How many items."),
+) -> None:
+    """Print the top-k items for a user, leaving out the items the user already has."""
+    from selfsup.finished import recommend as top_items
+
+    table = Table(title=f"top {k} for user {user}", title_justify="left")
+    for column in ("rank", "item", "score"):
+        table.add_column(column, justify="right")
+    for rank, (item, score) in enumerate(top_items(run_dir, user, k), start=1):
+        table.add_row(str(rank), escape(item), f"{score:.4f}")
+    console.print(table)
 
 
 def methods_markdown() -> str:

@@ -406,7 +406,28 @@ def build_config(
     if not isinstance(overrides, dict):
         for assignment in overrides:
             apply_override(raw, assignment)
-    return make_config(raw, source=source)
+    return with_modality_defaults(make_config(raw, source=source))
+
+
+def with_modality_defaults(config: Config) -> Config:
+    """``config`` with the training settings its modality's papers use
+    (:attr:`~selfsup.modality.ModalitySpec.train_defaults`: recommenders train with batches of
+    2048 at a constant learning rate) where the recipe and the flags set none. They stay defaults:
+    a check that asks whether the user chose a value (a batch larger than the data) sees no choice."""
+    from selfsup.modality import get_modality
+
+    try:
+        defaults = get_modality(config.data.modality).train_defaults
+    except SelfsupError:  # an unknown modality: check_names says so
+        return config
+    chosen = config.train.model_fields_set
+    applied = {key: value for key, value in defaults.items()
+               if key not in chosen and not (key == "epochs" and config.train.time_budget)}
+    if not applied:
+        return config
+    train = config.train.model_copy(update=applied)
+    train.__pydantic_fields_set__.difference_update(applied)
+    return config.model_copy(update={"train": train})
 
 
 def _assign(raw: dict[str, Any], dotted: str, value: Any) -> None:

@@ -214,3 +214,82 @@ def _read_json(path: Path, hint: str = "") -> dict[str, Any]:
 
 def slug(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in Path(name).name)[:60] or "data"
+
+
+WHAT = ("users", "items")
+
+
+def _tables(run_dir: Path) -> tuple[nn.Module, dict[str, list[str]], Any, Any]:
+    """A run's encoder (which must give user and item tables), its ids.json, and both tables."""
+    _, encoder, _ = _open_run(run_dir)
+    if not hasattr(encoder, "user_item_embeddings"):
+        raise SelfsupError(f"The encoder of {run_dir} embeds samples, not a catalogue of users and items; "
+                           "--what and recommend are for runs on interactions (--modality interactions).")
+    ids = _read_json(run_dir / "ids.json", hint="It is written by runs on interactions.") \
+        if (run_dir / "ids.json").is_file() else None
+    if ids is None:
+        raise SelfsupError(f"{run_dir} has no ids.json (the original user and item ids); rerun the pretraining.")
+    with torch.no_grad():
+        users, items = encoder.user_item_embeddings()
+    return encoder, ids, users.float(), items.float()
+
+
+def embed_table(run_dir: str | Path, what: str, out: str | Path | None = None) -> tuple[list[str], np.ndarray]:
+    """The final user or item table of a run on interactions (``what``: ``users`` / ``items``), keyed
+    by the original ids: ``(ids, [N, D])``. ``out`` (optional) is a ``.csv`` (an ``id`` column, then
+    ``e0 … e{D-1}``) or a ``.npy`` with the ids beside it in ``<out>.ids.txt``, one per line."""
+    if what not in WHAT:
+        raise SelfsupError(f"--what is users or items; got {what!r}.")
+    target = Path(out) if out is not None else None
+    if target is not None and target.suffix.lower() not in (".csv", ".npy"):
+        raise SelfsupError(f"--out {target} must end in .csv or .npy for a table of {what}.")
+    _, ids, users, items = _tables(Path(run_dir))
+    table = (users if what == "users" else items).numpy()
+    keys = list(ids[what])
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        try:
+            if target.suffix.lower() == ".csv":
+                import csv
+
+                with open(partial, "w", newline="", encoding="utf-8") as handle:
+                    writer = csv.writer(handle)
+                    writer.writerow(["id"] + [f"e{j}" for j in range(table.shape[1])])
+                    writer.writerows([key, *map(float, row)] for key, row in zip(keys, table))
+            else:
+                with open(partial, "wb") as handle:
+                    np.save(handle, table)
+                target.with_name(target.name + ".ids.txt").write_text("\n".join(keys) + "\n", encoding="utf-8")
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
+    return keys, table
+
+
+def recommend(run_dir: str | Path, user: str, k: int = 10) -> list[tuple[str, float]]:
+    """The ``k`` best items for ``user`` (an original id) by the run's embeddings, leaving out every
+    item the user interacted with in the run's data (training, validation and test): ``[(item id,
+    score)]``, best first."""
+    run_dir = Path(run_dir)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise SelfsupError(f"--k must be a whole number >= 1; got {k!r}.")
+    _, ids, users, items = _tables(run_dir)
+    lookup = {key: row for row, key in enumerate(ids["users"])}
+    if str(user) not in lookup:
+        from selfsup.errors import closest
+
+        near = closest(str(user), list(lookup))
+        hint = f" Did you mean {', '.join(repr(c) for c in near)}?" if near else ""
+        raise SelfsupError(f"User {user!r} is not among the {len(lookup):,} users of {run_dir} (ids.json).{hint}")
+    row = lookup[str(user)]
+    config = load_config(run_dir / "config.yaml")
+    source = load_source(config)
+    task = getattr(source, "recommendation", None)
+    scores = users[row] @ items.T
+    seen = [split for split in (task.train, task.valid, task.test) if split is not None] if task is not None else []
+    for split in seen:
+        _, history = split.rows(torch.tensor([row]))
+        scores[history] = -float("inf")
+    best = torch.topk(scores, min(k, int(torch.isfinite(scores).sum()))).indices
+    return [(ids["items"][int(i)], round(float(scores[i]), 4)) for i in best]

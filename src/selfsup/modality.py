@@ -45,6 +45,8 @@ class ModalitySpec:
             from ``encoder.json``) and encode data with what it carries (tables: the train
             split's means, stds and categories) instead of fitting that anew; ``evaluate`` and
             ``embed`` pass it, so a run's encoder always sees its inputs encoded as in training.
+        train_defaults: ``train.*`` settings the modality's papers train with, used where the
+            recipe and the flags set none (interactions: batches of 2048, Adam at a constant 1e-3).
     """
 
     name: str
@@ -58,6 +60,7 @@ class ModalitySpec:
     svm_probe: bool = False
     extra: str | None = None
     reads_with_run_spec: bool = False
+    train_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 _SPECS: dict[str, ModalitySpec] = {}

@@ -1,0 +1,1 @@
+"""Encoders of users and items: ID embeddings (``mf``) and LightGCN propagation (``lightgcn``)."""

@@ -1,0 +1,1 @@
+"""Losses of the recommendation methods: BPR and the cross-view InfoNCE."""

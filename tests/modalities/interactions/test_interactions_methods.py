@@ -1,0 +1,89 @@
+"""Encoders (propagation, saved graph) and the methods' training steps."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from selfsup.data import load_data
+from selfsup.errors import SelfsupError
+from selfsup.registry import ENCODERS, METHODS, VIEWS
+
+METHOD_NAMES = ["bpr_mf", "lightgcn", "sgl", "simgcl", "xsimgcl", "ncl"]
+
+
+@pytest.fixture(scope="module")
+def source():
+    return load_data("synthetic_interactions", users=120, items=60, interactions=1500)
+
+
+def build(name, source, **kwargs):
+    info = METHODS.info(name)
+    torch.manual_seed(0)
+    options = {"layers": 2, "keep_ego": False} if name in ("simgcl", "xsimgcl") else {}
+    encoder = ENCODERS.build(info.default_encoder, source.input_spec, **options)
+    method = METHODS.build(name, encoder, VIEWS.build("none", source.input_spec), **kwargs)
+    method.prepare(source.n_train)
+    return method
+
+
+def batch(source, size=64):
+    return source.collate(source.train.__getitems__(list(range(size))))
+
+
+def test_lightgcn_propagation_is_the_dense_normalised_adjacency(source):
+    encoder = ENCODERS.build("lightgcn", source.input_spec, layers=2)
+    spec = source.input_spec
+    n = spec.num_users + spec.num_items
+    a = torch.zeros(n, n)
+    a[spec.graph[0], spec.graph[1] + spec.num_users] = 1
+    a = a + a.T
+    d = a.sum(1).clamp(min=1).pow(-0.5)
+    a_hat = d[:, None] * a * d[None, :]
+    e0 = encoder.ego().detach()
+    expected = (e0 + a_hat @ e0 + a_hat @ a_hat @ e0) / 3
+    users, items = encoder.user_item_embeddings()
+    assert torch.allclose(torch.cat([users, items]), expected, atol=1e-5)
+
+
+def test_negatives_are_never_training_items_of_their_user(source):
+    x = batch(source, 256)["x"]
+    assert not source.collate.sampler.known(x.users, x.negatives).any()
+
+
+def test_a_saved_lightgcn_keeps_its_graph(source):
+    from selfsup.modalities.interactions.data.batch import InteractionSpec
+
+    encoder = ENCODERS.build("lightgcn", source.input_spec)
+    rebuilt = ENCODERS.build("lightgcn", InteractionSpec.from_dict(source.input_spec.to_dict()))
+    rebuilt.load_state_dict(encoder.state_dict())
+    assert torch.allclose(rebuilt.user_item_embeddings()[1], encoder.user_item_embeddings()[1])
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_each_method_trains_and_its_loss_reaches_the_embeddings(name, source):
+    method = build(name, source, **({"num_clusters": 5, "warmup_epochs": 0} if name == "ncl" else {}))
+    optimizer = torch.optim.Adam(method.parameters(), lr=0.01)
+    losses = []
+    for _ in range(3):
+        out = method(batch(source))
+        optimizer.zero_grad()
+        out["loss"].backward()
+        assert method.encoder.users.weight.grad.abs().sum() > 0
+        optimizer.step()
+        losses.append(float(out["loss"]))
+    assert all(torch.isfinite(torch.tensor(losses)))
+    if name in ("sgl", "simgcl", "xsimgcl", "ncl"):
+        assert any(key.startswith("ssl") for key in out)
+
+
+def test_graph_methods_refuse_an_encoder_without_propagation(source):
+    encoder = ENCODERS.build("mf", source.input_spec)
+    with pytest.raises(SelfsupError, match="no propagation layer"):
+        METHODS.build("simgcl", encoder, VIEWS.build("none", source.input_spec))
+
+
+def test_ncl_refuses_more_clusters_than_users(source):
+    encoder = ENCODERS.build("lightgcn", source.input_spec)
+    with pytest.raises(SelfsupError, match="num_clusters=500"):
+        METHODS.build("ncl", encoder, VIEWS.build("none", source.input_spec), num_clusters=500)
