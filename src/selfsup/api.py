@@ -28,6 +28,7 @@ from selfsup.assembly import (
     build_parts,
     encoder_description,
     fit_batch_size,
+    fit_epochs,
     fit_evaluation,
     load_source,
     use_svm,
@@ -105,7 +106,7 @@ def pretrain(
     source = given_source if given_source is not None else load_source(config)
     for note in source.notes:
         warnings.warn(note, stacklevel=2)
-    config = fit_batch_size(config, source)
+    config = fit_epochs(fit_batch_size(config, source), source)
     parts = build_parts(config, source)
     config = fit_evaluation(parts.config, source)
     # --overwrite of an existing run: the new run is written beside it and replaces it only

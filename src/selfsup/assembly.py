@@ -40,6 +40,13 @@ def components(config: Config, source: DataSource | None) -> tuple[str, dict, st
         )
     encoder_name = config.encoder.name if config.encoder else default_encoder
     encoder_kwargs = config.encoder.kwargs if config.encoder else {}
+    if config.encoder is None and source is not None and modality.size_encoder is not None:
+        # no encoder named: the modality fits its default one to the data (said, and recorded)
+        sized, why = modality.size_encoder(encoder_name, source.input_spec, source.n_train)
+        if sized:
+            encoder_kwargs = {**sized, **encoder_kwargs}
+            warnings.warn(f"{why} Name the encoder (--encoder {encoder_name}) for its full default size.",
+                          stacklevel=3)
     views_name = config.views.name if config.views else default_views
     views_kwargs = config.views.kwargs if config.views else {}
     # A built-in data set may say which view settings suit it (digits are not flip-invariant);
@@ -152,6 +159,31 @@ def fit_batch_size(config: Config, source: DataSource) -> Config:
         stacklevel=3,
     )
     return config.model_copy(update={"train": train.model_copy(update={"batch_size": size})})
+
+
+#: the default length of training, in optimiser steps: a few minutes of a default encoder on 2 cores
+DEFAULT_STEPS = 3000
+#: default epochs are between these two (60: the library's default for small data sets)
+DEFAULT_EPOCHS = (5, 60)
+
+
+def fit_epochs(config: Config, source: DataSource) -> Config:
+    """Step 2c: when neither the user nor the recipe gives ``train.epochs`` (nor a time budget),
+    size it to the data: about :data:`DEFAULT_STEPS` steps, between 5 and 60 epochs (60 for every
+    set of up to 12,800 samples at the default batch), said when it is fewer than 60."""
+    train = config.train
+    if "epochs" in train.model_fields_set or train.time_budget:
+        return config
+    steps_per_epoch = max(1, source.n_train // train.batch_size)
+    low, high = DEFAULT_EPOCHS
+    epochs = min(high, max(low, math.ceil(DEFAULT_STEPS / steps_per_epoch)))
+    if epochs < train.epochs:
+        warnings.warn(
+            f"{epochs} epochs ({epochs * steps_per_epoch} steps of {train.batch_size}), sized to the "
+            f"{source.n_train} training samples; train longer with --epochs N or --time-budget 15m.",
+            stacklevel=3,
+        )
+    return config.model_copy(update={"train": train.model_copy(update={"epochs": epochs})})
 
 
 def fit_evaluation(config: Config, source: DataSource) -> Config:

@@ -41,6 +41,10 @@ class ModalitySpec:
         extra: the ``pip install selfsup[<extra>]`` that brings the modality's optional
             dependencies.
         input_spec_from_dict: rebuilds the modality's input spec from ``encoder.json``.
+        size_encoder: ``size_encoder(name, input_spec, n_train) -> (kwargs, why)``: options that
+            fit the modality's default encoder to the data when the user names no encoder (a
+            series of 40 steps does not need a receptive field of thousands), and one line saying
+            what was chosen; ``({}, "")`` keeps the encoder's own defaults.
         reads_with_run_spec: the reader and built-ins take ``input_spec=`` (a run's, rebuilt
             from ``encoder.json``) and encode data with what it carries (tables: the train
             split's means, stds and categories) instead of fitting that anew; ``evaluate`` and
@@ -60,6 +64,7 @@ class ModalitySpec:
     svm_probe: bool = False
     extra: str | None = None
     reads_with_run_spec: bool = False
+    size_encoder: Callable[[str, Any, int], tuple[dict[str, Any], str]] | None = None
     train_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 

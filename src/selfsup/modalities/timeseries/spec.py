@@ -6,6 +6,18 @@ from selfsup.modalities.timeseries.data.readers import read_timeseries
 from selfsup.modalities.timeseries.data.source import SeriesSpec
 from selfsup.modality import ModalitySpec, register_modality
 
+
+def size_encoder(name: str, input_spec: SeriesSpec, n_train: int) -> tuple[dict, str]:
+    """The default ``dilated_cnn`` fitted to the series' length (TS2Vec's 11 blocks see ±4,094
+    steps: on short series most of them cost time and see only padding)."""
+    if name != "dilated_cnn":
+        return {}, ""
+    from selfsup.modalities.timeseries.encoders.base import size_dilated_cnn
+
+    options = size_dilated_cnn(int(input_spec.length))
+    said = ", ".join(f"{k}={v}" for k, v in options.items())
+    return options, f"Encoder dilated_cnn sized to series of {input_spec.length} steps: {said}."
+
 SPEC = register_modality(
     ModalitySpec(
         name="timeseries",
@@ -20,5 +32,6 @@ SPEC = register_modality(
         # the published figures (TS2Vec, T-Loss, TS-TCC) use the RBF-SVM protocol
         svm_probe=True,
         extra="timeseries",
+        size_encoder=size_encoder,
     )
 )

@@ -231,6 +231,23 @@ def _padded_conv(h: torch.Tensor, conv: nn.Conv1d, padding: tuple[int, int]) -> 
     return F.conv1d(F.pad(h, (-offsets[first], offsets[last])), weight, conv.bias, dilation=dilation)
 
 
+def size_dilated_cnn(length: int, kernel_size: int = 3, full_depth: int = 10) -> dict[str, int]:
+    """Options of a ``dilated_cnn`` sized to series of ``length`` steps: the fewest hidden blocks
+    whose receptive field spans the whole series in both directions (the output block's included),
+    and a 128-wide representation below 128 steps (the 320-wide output block is then most of the
+    cost). ``{}`` when the full default (10 blocks, 320) is no larger than that."""
+    options: dict[str, int] = {}
+    depth = 1
+    # each block's two convolutions reach (kernel - 1) * dilation / 2 steps ahead, each side
+    while depth < full_depth and (kernel_size - 1) * (2 ** (depth + 1) - 1) < length - 1:
+        depth += 1
+    if depth < full_depth:
+        options["depth"] = depth
+    if length < 128:
+        options["output_dim"] = 128
+    return options
+
+
 @ENCODERS.register(
     "dilated_cnn",
     modality="timeseries",
