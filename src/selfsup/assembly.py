@@ -168,11 +168,15 @@ DEFAULT_EPOCHS = (5, 60)
 
 
 def fit_epochs(config: Config, source: DataSource) -> Config:
-    """Step 2c: when neither the user nor the recipe gives ``train.epochs`` (nor a time budget),
-    size it to the data: about :data:`DEFAULT_STEPS` steps, between 5 and 60 epochs (60 for every
+    """Step 2c: when neither the user, the recipe nor the modality gives ``train.epochs`` (nor a
+    time budget), size it to the data: about :data:`DEFAULT_STEPS` steps, between 5 and 60 epochs (60 for every
     set of up to 12,800 samples at the default batch), said when it is fewer than 60."""
+    from selfsup.modality import get_modality
+
     train = config.train
     if "epochs" in train.model_fields_set or train.time_budget:
+        return config
+    if "epochs" in get_modality(config.data.modality).train_defaults:  # the modality's papers' own
         return config
     steps_per_epoch = max(1, source.n_train // train.batch_size)
     low, high = DEFAULT_EPOCHS

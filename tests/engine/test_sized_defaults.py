@@ -60,3 +60,11 @@ def test_given_epochs_or_a_budget_are_left_alone():
     assert fit_epochs(build_config({"train": {"epochs": 7}}), _Source(10**6)).train.epochs == 7
     budget = fit_epochs(build_config(time_budget="5m"), _Source(10**6))
     assert budget.train.epochs == 60 and "epochs" not in budget.train.model_fields_set
+
+
+def test_a_modalitys_own_default_epochs_are_kept():
+    from selfsup.modality import get_modality
+
+    config = build_config(data="ml-100k", method="lightgcn")
+    assert "epochs" in get_modality("interactions").train_defaults
+    assert fit_epochs(config, _Source(10**6)).train.epochs == config.train.epochs
