@@ -71,6 +71,9 @@ class InfoGraph(Method):
         * encoder: GIN with sum readout of every layer concatenated; the code's defaults are 5
           layers of width 32 (``D`` = 160). Library: ``gin``, 3 layers of width 128, sum readout
           of the last.
+          The recipe ``configs/infograph_synthetic_motifs.yaml`` reads out the mean instead: on
+          graphs whose size says nothing about the label, summed summaries mostly encode the size
+          and do not beat the random-init GIN (benchmarks/RESULTS.md).
         * discriminators: 3 ``Linear-ReLU`` layers of width ``D`` plus a linear shortcut.
           Library: the same, width 128 (``D`` of ``gin``).
         * the optional prior-matching term (the code's ``--prior``, off by default) and the
