@@ -85,6 +85,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "subtab"): Invalid("temperature", "0"),
     ("method", "wmse"): Invalid("w_size", "0"),
     ("method", "coles"): Invalid("margin", "-1", data="synthetic_transactions"),
+    ("method", "sasrec"): Invalid("max_length", "1", data="synthetic_transactions"),
+    ("method", "cl4srec"): Invalid("weight", "-1", data="synthetic_transactions"),
     ("method", "event_cpc"): Invalid("prediction_steps", "0", data="synthetic_transactions"),
     ("method", "masked_events"): Invalid("mask_rate", "1.5", data="synthetic_transactions"),
     ("method", "bpr_mf"): Invalid("reg_weight", "-1"),

@@ -256,7 +256,7 @@ def _save_and_evaluate(
 ) -> tuple[dict[str, Any], torch.Tensor]:
     """Step 6: encoder.safetensors + encoder.json, then the final evaluation (pretrained,
     random-init, raw input); also returns the held-out embeddings, for the report."""
-    from selfsup.engine.evaluation import evaluate_run_encoder
+    from selfsup.engine.evaluation import evaluate_next_item, evaluate_run_encoder
 
     encoder = parts.method.encoder.cpu()
     save_encoder(out, encoder, encoder_description(parts, config.data.modality))
@@ -264,6 +264,15 @@ def _save_and_evaluate(
         encoder, parts.random_init, source, parts.views, config.eval, seed=config.train.seed,
         svm=use_svm(config),
     )
+    # a method that scores items, on data with held-out next items: HR@10 / NDCG@10
+    next_item = evaluate_next_item(parts.method, source)
+    if next_item is not None:
+        final["notes"] += next_item.pop("notes", [])
+        if next_item:
+            final["next_item"] = next_item
+            final["pretrained"].update({key: next_item[key] for key in ("hr@10", "ndcg@10")})  # the report's table
+            final["notes"].append(f"Next item: popularity scores hr@10 {next_item['popularity']['hr@10']:.4f}, ndcg@10 "
+                                  f"{next_item['popularity']['ndcg@10']:.4f} (metrics.json: next_item).")
     # user–item interactions: full-ranking figures next to popularity and the random-init tables
     if getattr(source, "recommendation", None) is not None and hasattr(encoder, "user_item_embeddings"):
         from selfsup.eval.recommendation import evaluate_recommendation, report_columns

@@ -47,6 +47,9 @@ def components(config: Config, source: DataSource | None) -> tuple[str, dict, st
             encoder_kwargs = {**sized, **encoder_kwargs}
             warnings.warn(f"{why} Name the encoder (--encoder {encoder_name}) for its full default size.",
                           stacklevel=3)
+    if method.modality == modality.name and encoder_name == method.default_encoder:
+        # the paper's encoder settings (SASRec's causal attention); the recipe's own keywords win
+        encoder_kwargs = {**method.default_encoder_options, **encoder_kwargs}
     views_name = config.views.name if config.views else default_views
     views_kwargs = config.views.kwargs if config.views else {}
     # A built-in data set may say which view settings suit it (digits are not flip-invariant);

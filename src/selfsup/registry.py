@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
@@ -45,6 +45,8 @@ class MethodInfo:
             refused unless the recipe names a view maker.
         default_encoder / default_views: for a modality's own methods, the encoder and views
             of the paper's recipe on that modality.
+        default_encoder_options: the options that encoder gets under this method unless the
+            recipe sets them (SASRec: ``event_transformer`` with ``causal=True``).
         input: what the method's batches hold, when it is more than the modality's default.
     """
 
@@ -56,6 +58,7 @@ class MethodInfo:
     style_required: bool = False
     default_encoder: str | None = None
     default_views: str | None = None
+    default_encoder_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
     input: str | None = None
 
 

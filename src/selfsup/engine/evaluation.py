@@ -195,3 +195,60 @@ def evaluate_run_encoder(
         if raw is not None:
             result["raw_input"] = raw
     return result, held_out_emb
+
+
+def evaluate_next_item(method: nn.Module, source: DataSource, k: int = 10) -> dict[str, Any] | None:
+    """Leave-one-out next-item ranking (:mod:`selfsup.eval.next_item`): HR@k and NDCG@k of
+    ``method.next_item_scores(batch) -> [B, num_items]`` over the held-out items the source
+    carries (``source.next_item``, a :class:`~selfsup.eval.next_item.NextItemTargets`), next to the
+    popularity baseline. None when the source holds no next-item task or the method scores no
+    items; a method whose ``item_field`` is another field than the source's is not scored (said in
+    the notes). Usable on any trained method and source, e.g. a finished run's encoder wrapped in
+    its method again.
+
+    ``hr@k`` / ``ndcg@k`` are over the entities of the train split (their earlier events trained
+    on, their last one never: SASRec's protocol); ``test_entities`` over those of the test split,
+    whose histories the model never saw. ``left_out`` counts the entities without a held-out
+    event."""
+    from selfsup.eval import move_to
+    from selfsup.eval.next_item import popularity_ranks, ranking_scores, target_ranks
+
+    task = getattr(source, "next_item", None)
+    if task is None or not hasattr(method, "next_item_scores"):
+        return None
+    predicts = getattr(method, "item_field", None)
+    if predicts is not None and predicts != task.field:
+        return {"notes": [(f"Next-item metrics were not computed: the method predicts {predicts!r}, the data holds "
+                           f"out {task.field!r} (set the method's item_field to {task.field!r}).")]}
+    # where its encoder is (the final evaluation has moved that to the CPU), heads included
+    device = next((p.device for p in getattr(method, "encoder", method).parameters()), torch.device("cpu"))
+    method.to(device)
+    was_training = method.training
+    method.eval()
+
+    def ranks(dataset: Dataset, targets: torch.Tensor, evaluated: torch.Tensor) -> torch.Tensor:
+        wanted = targets[evaluated]  # the in-order loader yields the kept samples in this order
+        chunks, done = [], 0
+        with torch.no_grad():
+            for batch in source.loader(Subset(dataset, torch.nonzero(evaluated).flatten().tolist()), EMBED_BATCH):
+                batch = source.finish(move_to({key: value for key, value in batch.items() if key != "y"}, device))
+                item_scores = method.next_item_scores(batch).float().cpu()
+                chunks.append(target_ranks(item_scores, wanted[done:done + len(item_scores)]))
+                done += len(item_scores)
+        return torch.cat(chunks) if chunks else torch.zeros(0, dtype=torch.long)
+
+    def scores(dataset: Dataset, targets: torch.Tensor, evaluated: torch.Tensor) -> dict[str, Any]:
+        model = ranking_scores(ranks(dataset, targets, evaluated), k)
+        popularity = ranking_scores(popularity_ranks(task.counts, targets[evaluated]), k)
+        return {**model, "entities": int(evaluated.sum()), "popularity": popularity}
+
+    try:
+        result: dict[str, Any] = {"field": task.field, "num_items": task.num_items, "k": k,
+                                  **scores(source.train, task.train, task.train_evaluated)}
+        if source.test is not None and task.test is not None:
+            result["test_entities"] = scores(source.test, task.test, task.test_evaluated)
+    finally:
+        method.train(was_training)
+    left_out = int((~task.train_evaluated).sum()) + (int((~task.test_evaluated).sum()) if task.test is not None else 0)
+    result["left_out"] = left_out
+    return result

@@ -15,7 +15,7 @@ from selfsup.nn.gather import gather, rank
 from selfsup.validate import check_pair
 
 
-def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
+def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5, normalize: bool = True) -> Tensor:
     r"""NT-Xent loss of two batches of paired embeddings.
 
     For a positive pair :math:`(i, j)` among the :math:`2N` embeddings of the global batch,
@@ -24,7 +24,8 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
         \ell_{i,j} = -\log \frac{\exp(\mathrm{sim}(z_i, z_j)/\tau)}
             {\sum_{k=1}^{2N} \mathbb{1}_{[k \ne i]} \exp(\mathrm{sim}(z_i, z_k)/\tau)}
 
-    with :math:`\mathrm{sim}` the cosine similarity; the loss is the mean of
+    with :math:`\mathrm{sim}` the cosine similarity (with ``normalize=False``, the dot product
+    :math:`z_i^\top z_j`: CL4SRec's ``sim``, Xie et al. 2022); the loss is the mean of
     :math:`\ell` over all :math:`2N` anchors (both directions of every pair).
 
     Distributed: ``z1`` and ``z2`` are gathered from all processes with the autograd-aware
@@ -36,6 +37,7 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
         z1: ``[B, D]`` embeddings of the first view (not necessarily normalised).
         z2: ``[B, D]`` embeddings of the second view; row ``i`` is the positive of ``z1[i]``.
         temperature: :math:`\tau`.
+        normalize: l2-normalise the embeddings first (cosine similarities, SimCLR's choice).
 
     Returns:
         Scalar loss.
@@ -46,8 +48,9 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float = 0.5) -> Tensor:
     """
     check_pair("nt_xent", z1, z2)
     batch = z1.shape[0]
-    z1 = F.normalize(z1, dim=1)
-    z2 = F.normalize(z2, dim=1)
+    if normalize:
+        z1 = F.normalize(z1, dim=1)
+        z2 = F.normalize(z2, dim=1)
     # Global layout: [view-1 rows of all ranks (N), view-2 rows of all ranks (N)].
     z1_all = gather(z1)
     z2_all = gather(z2)

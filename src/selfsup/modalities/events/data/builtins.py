@@ -6,7 +6,9 @@
   dependency pins pull in packages selfsup does not need, so install it without them —
   ``pip install --no-deps recbole`` — and the files are found with ``importlib.util.find_spec``
   without importing the package. Entity labels: ``age_group`` (default: <25, 25-34, 35-44, 45+),
-  ``gender``, ``occupation`` (``data.options.target``).
+  ``gender``, ``occupation`` (``data.options.target``). ``data.options.next_item: item_id`` holds
+  each user's last rating out as the next-item target (the leave-one-out protocol of SASRec and
+  RecBole on this data).
 - ``synthetic_transactions``: seeded card transactions whose client class drives everything
   (:func:`synthetic_transactions_frame`); no dependency.
 
@@ -73,12 +75,12 @@ def ml100k_frames(target: str = "age_group") -> tuple[pd.DataFrame, pd.DataFrame
                    description="MovieLens 100K users as time-ordered (item, genre, rating) sequences, 20-737 "
                    "events each (pip install --no-deps recbole); labels age_group (default), gender, occupation")
 def ml100k_sequences(seed: int = 0, test_fraction: float = 0.2, target: str = "age_group",
-                     max_length: int | None = None) -> EventSource:
+                     max_length: int | None = None, next_item: str | None = None) -> EventSource:
     events, labels = ml100k_frames(target)
     return event_source(events, name="ml-100k-sequences", entity="user_id", time="timestamp",
                         categorical=["item_id", "genre"], numeric=["rating"], target=target, labels=labels,
                         max_length=max_length, seed=seed, test_fraction=test_fraction,
-                        row_name=lambda p: f"line {p + 2} of ml-100k.inter")
+                        row_name=lambda p: f"line {p + 2} of ml-100k.inter", next_item=next_item)
 
 
 def synthetic_transactions_frame(clients: int = 1000, num_classes: int = 4, categories: int = 20,
@@ -141,8 +143,9 @@ def _event_days(rng: np.random.Generator, n: int, rate: float, timing: str) -> n
                    "amount, time), 4 client segments driving a Markov chain, log-normal amounts, Poisson timing")
 def synthetic_transactions(seed: int = 0, test_fraction: float = 0.2, clients: int = 1000, num_classes: int = 4,
                            categories: int = 20, mean_events: float = 60.0, timing: str = "poisson",
-                           data_seed: int = 0, max_length: int | None = None) -> EventSource:
+                           data_seed: int = 0, max_length: int | None = None,
+                           next_item: str | None = None) -> EventSource:
     frame = synthetic_transactions_frame(clients, num_classes, categories, mean_events, timing, data_seed)
     return event_source(frame, name="synthetic_transactions", entity="client", time="day", categorical="mcc",
                         numeric="amount", target="segment", max_length=max_length, seed=seed,
-                        test_fraction=test_fraction)
+                        test_fraction=test_fraction, next_item=next_item)

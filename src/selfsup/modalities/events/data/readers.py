@@ -5,7 +5,8 @@ default ``entity_id``), ``time`` (default ``time``: numbers in any unit, or date
 ``categorical`` / ``numeric`` (fields whose role is given instead of inferred), ``target`` (the
 per-entity label column) or ``labels`` (a CSV/Parquet file of one row per entity: its entity
 column and the label), ``max_length`` (keep each entity's last N events), ``drop_single`` (drop
-entities with one event), ``sep`` (CSV separator).
+entities with one event), ``sep`` (CSV separator), ``next_item`` (a categorical field: each
+entity's last event is held out as its next-item target; see ``event_source``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def read_events(
     max_length: int | None = None,
     drop_single: bool = False,
     sep: str | None = None,
+    next_item: str | None = None,
 ) -> EventSource:
     """Read an event table (see the module doc); labeled entities get a seeded stratified test
     split of ``test_fraction``."""
@@ -41,7 +43,8 @@ def read_events(
     return event_source(frame, name=str(path), entity=entity, time=time, categorical=categorical, numeric=numeric,
                         target=target, labels=label_frame, max_length=max_length, drop_single=drop_single,
                         seed=seed, test_fraction=test_fraction, row_name=_row_name(path),
-                        labels_name=str(labels) if labels is not None else "the labels table")
+                        labels_name=str(labels) if labels is not None else "the labels table",
+                        next_item=next_item)
 
 
 def _row_name(path: Path):

@@ -13,6 +13,16 @@ schema`: numbers are numeric, anything else categorical, mixed columns refused) 
 Categories are indexed with the train split's values (0 = unknown), numeric fields standardised
 with the train split's events, and the time since the entity's previous event becomes a
 standardised ``log1p(seconds)`` feature.
+
+``next_item="<categorical field>"`` sets up the leave-one-out next-item task of sequential
+recommenders (SASRec, Kang & McAuley 2018, Section IV-A; CL4SRec; RecBole's ``LS`` split): each
+entity's last event is removed before anything is fitted or stored — no split, statistic or
+category ever sees it — and its value of the field becomes the entity's target
+(``source.next_item``, :class:`~selfsup.eval.next_item.NextItemTargets`), to be predicted from the
+events before it. SASRec also holds out the second-to-last event for validation; this keeps it
+simple: there is no validation item. An entity with a single event keeps it and has no target;
+the items are the field's training categories (a held-out item that never occurs in training
+cannot be ranked and counts as a miss). ``max_length`` counts the held-out event.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ import torch
 from selfsup.data import DataSource
 from selfsup.data.splits import check_fraction, encode_labels, stratified_split
 from selfsup.errors import SelfsupError
+from selfsup.eval.next_item import NOT_IN_CATALOGUE, NextItemTargets
 from selfsup.modalities.events.data.batch import EventDataset, EventSpec, EventStore, collate_events
 from selfsup.modalities.events.data.parse import (
     OrderedEvents,
@@ -41,10 +52,13 @@ from selfsup.modalities.tabular.data.schema import TableSchema, infer_schema
 
 @dataclass
 class EventSource(DataSource):
-    """An events DataSource; it also says which entity each sample of each split is."""
+    """An events DataSource; it also says which entity each sample of each split is, and (with
+    ``next_item``) each entity's held-out next item, which the engine's final evaluation ranks
+    for methods that score items (:func:`selfsup.engine.evaluation.evaluate_next_item`)."""
 
     entities_train: list[str] | None = None
     entities_test: list[str] | None = None
+    next_item: NextItemTargets | None = None
 
 
 def event_source(
@@ -62,6 +76,7 @@ def event_source(
     test_fraction: float = 0.2,
     row_name: Callable[[int], str] | None = None,
     labels_name: str = "the labels table",
+    next_item: str | None = None,
 ) -> EventSource:
     """The DataSource of the events in ``frame``.
 
@@ -78,6 +93,8 @@ def event_source(
         drop_single: drop entities with a single event (default: kept; said either way).
         seed / test_fraction: the seeded stratified split of labeled entities.
         row_name: how an error names row ``p`` of ``frame`` (the CSV reader says the file line).
+        next_item: a categorical field: hold each entity's last event out as its next-item target
+            (module doc).
     """
     if not isinstance(frame, pd.DataFrame):
         raise SelfsupError(f"event_source takes a pandas DataFrame; got {type(frame).__name__}.")
@@ -99,6 +116,13 @@ def event_source(
     seconds = parse_times(frame[time], time, row_name)
     events = order_events(frame, entity, seconds, name, row_name, max_length, drop_single)
     notes = list(events.notes)
+    held_out = None
+    if next_item is not None:
+        if not isinstance(next_item, str) or next_item not in schema.categorical:
+            fields = ", ".join(schema.categorical) or "none"
+            raise SelfsupError(f"data.options.next_item must name a categorical field of {name} (the items); got "
+                               f"{next_item!r}. Its categorical fields: {fields}.")
+        events, held_out = hold_out_last(events)
     y_all = class_names = None
     if target is not None or labels is not None:
         text = entity_labels(events, target, row_name, labels, entity, labels_name)
@@ -118,13 +142,70 @@ def event_source(
         notes += [note] if note else []
         test = EventDataset(store, y_all[test_ids] if y_all is not None else None)
     spec = EventSpec(schema.categorical, encoding.spec.cardinalities, schema.numeric)
+    targets = None
+    if held_out is not None:
+        targets, target_notes = _next_item_targets(next_item, held_out, schema, encoding, train, train_ids, test_ids)
+        notes += target_notes
     return EventSource(
         name=name, modality="events", train=train, test=test, input_spec=spec, collate=collate_events,
         y_train=train.y, y_test=test.y if test is not None else None, class_names=class_names, notes=notes,
         source_index=torch.from_numpy(np.concatenate([train_ids, test_ids])) if len(test_ids) else None,
         entities_train=[str(e) for e in events.entities[train_ids]],
         entities_test=[str(e) for e in events.entities[test_ids]] if len(test_ids) else None,
+        next_item=targets,
     )
+
+
+@dataclass
+class HeldOut:
+    """Each entity's held-out last event: ``frame`` holds one row per entity that has one (in
+    entity order), ``has [N]`` says which entities do."""
+
+    frame: pd.DataFrame
+    has: np.ndarray
+
+
+def hold_out_last(events: OrderedEvents) -> tuple[OrderedEvents, HeldOut]:
+    """``events`` without each entity's last event (entities with at least two events), and the
+    events taken out."""
+    has = events.lengths >= 2
+    last = (events.starts + events.lengths - 1)[has]
+    keep = np.ones(len(events.codes), dtype=bool)
+    keep[last] = False
+    lengths = events.lengths - has
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    kept = OrderedEvents(events.frame[keep].reset_index(drop=True), events.rows[keep], events.codes[keep],
+                         events.seconds[keep], events.entities, starts, lengths, list(events.notes))
+    return kept, HeldOut(events.frame.iloc[last].reset_index(drop=True), has)
+
+
+def _next_item_targets(field: str, held_out: HeldOut, schema: TableSchema, encoding: TableEncoding,
+                       train: EventDataset, train_ids: np.ndarray, test_ids: np.ndarray
+                       ) -> tuple[NextItemTargets, list[str]]:
+    """The held-out items as catalogue columns (category index - 1; the unknown slot is no item),
+    per split, the training counts of every item, and the notes on who is left out."""
+    j = schema.categorical.index(field)
+    codes = np.zeros(len(held_out.has), dtype=np.int64)
+    if len(held_out.frame):
+        codes[held_out.has] = encoding.transform(held_out.frame)[0].categorical[:, j].numpy()
+    column = torch.from_numpy(np.where(codes > 0, codes - 1, NOT_IN_CATALOGUE))
+    has = torch.from_numpy(held_out.has)
+    num_items = len(encoding.categories[j])
+    counts = torch.bincount(train.store.categorical[:, j], minlength=num_items + 1)[1:]
+    notes = [(f"Next item ({field!r}): each entity's last event is held out of training; its item is the target, "
+              "ranked among all items from the events before it.")]
+    single = int((~held_out.has).sum())
+    if single:
+        notes.append(f"{single} of {len(held_out.has)} entities have a single event: they are left out of the "
+                     "next-item evaluation (their event stays in the data).")
+    unseen = int((held_out.has & (codes == 0)).sum())
+    if unseen:
+        notes.append(f"{unseen} held-out {field!r} values never occur in training: no model can rank them, and they "
+                     "count as misses.")
+    test = torch.from_numpy(test_ids)
+    targets = NextItemTargets(field, num_items, column[torch.from_numpy(train_ids)], has[torch.from_numpy(train_ids)],
+                              counts, column[test] if len(test_ids) else None, has[test] if len(test_ids) else None)
+    return targets, notes
 
 
 def _rows(events: OrderedEvents, ids: np.ndarray) -> np.ndarray:

@@ -36,6 +36,8 @@ class EventEmbedding(nn.Module):
     def __init__(self, input_spec: EventSpec, embedding_dim: int = 16, encoder: str = "event_gru") -> None:
         super().__init__()
         self.embedding_dim = positive_int(embedding_dim, "embedding_dim", encoder)
+        # the field names, in the order of ``embeddings``: how a next-item head finds its item field
+        self.categorical = tuple(input_spec.categorical)
         self.embeddings = nn.ModuleList(nn.Embedding(c, self.embedding_dim) for c in input_spec.cardinalities)
         self.output_dim = len(input_spec.cardinalities) * self.embedding_dim + len(input_spec.numeric) + 1
 

@@ -1,3 +1,3 @@
 """Methods written for event sequences."""
 
-from selfsup.modalities.events.methods import coles, cpc, masked  # noqa: F401
+from selfsup.modalities.events.methods import cl4srec, coles, cpc, masked, sasrec  # noqa: F401
