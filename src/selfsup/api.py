@@ -171,10 +171,10 @@ def _train_and_evaluate(
     budget = next((c for c in trainer.callbacks if isinstance(c, TimeBudget)), None)
     if budget is not None:
         final["time_budget"] = plan = budget.report(trainer.lightning_module, trainer.global_step)
-        final["notes"] = final.get("notes", []) + [
-            f"Time budget {plan['seconds']:g} s: trained {plan['trained_seconds']} s, {plan['steps']} steps "
-            f"({plan['epochs']} epochs; stopped by the {'budget' if plan['stopped_by'] == 'time' else 'plan'}). "
-            "Evaluation is not counted. Train longer with a larger --time-budget."]
+        said = (f"Time budget {plan['seconds']:g} s: trained {plan['trained_seconds']} s, {plan['steps']} steps "
+                f"({plan['epochs']} epochs; stopped by the {'budget' if plan['stopped_by'] == 'time' else 'plan'}). "
+                "Evaluation is not counted. Train longer with a larger --time-budget.")
+        final["notes"] = [*final.get("notes", []), said]
     final["method"] = config.method.name
     final["encoder"] = parts.encoder_name
     if monitor is not None and monitor.alarms:
