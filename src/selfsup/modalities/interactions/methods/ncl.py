@@ -9,7 +9,11 @@ from torch import Tensor, nn
 
 from selfsup.errors import SelfsupError
 from selfsup.modalities.interactions.losses.infonce import info_nce, prototype_nce
-from selfsup.modalities.interactions.methods.base import BPRMethod, check_temperature
+from selfsup.modalities.interactions.methods.base import (
+    SSL_WARMUP_STEPS,
+    BPRMethod,
+    check_temperature,
+)
 from selfsup.nn.kmeans import spherical_kmeans
 from selfsup.registry import METHODS
 from selfsup.validate import check_int, check_weight
@@ -37,7 +41,9 @@ class NCL(BPRMethod):
     L2 weight 1e-4, 3 layers. ``num_clusters`` is 1000 there; it must stay below the number of
     users, so the library default is 100 (the ml-100k recipe; 943 users). Clustering: spherical
     k-means (:func:`selfsup.nn.kmeans.spherical_kmeans`, 10 iterations) instead of faiss's
-    Euclidean k-means; the prototypes are normalised before the contrast in both.
+    Euclidean k-means; the prototypes are normalised before the contrast in both. The structure
+    contrast starts after ``ssl_warmup_steps`` (200) steps of BPR alone (not in the paper;
+    :mod:`~.base` says why: even at λ₁ = 1e-7 it stalls BPR for 6+ epochs on ml-100k).
     """
 
     name = "ncl"
@@ -46,8 +52,8 @@ class NCL(BPRMethod):
     def __init__(self, encoder: nn.Module, views: nn.Module, structure_weight: float = 1e-7,
                  prototype_weight: float = 8e-8, temperature: float = 0.1, item_weight: float = 1.0,
                  hyper_layers: int = 1, num_clusters: int = 100, warmup_epochs: int = 20,
-                 reg_weight: float = 1e-4) -> None:
-        super().__init__(encoder, views, reg_weight)
+                 reg_weight: float = 1e-4, ssl_warmup_steps: int = SSL_WARMUP_STEPS) -> None:
+        super().__init__(encoder, views, reg_weight, ssl_warmup_steps)
         self.structure_weight = check_weight(structure_weight, "structure_weight")
         self.prototype_weight = check_weight(prototype_weight, "prototype_weight")
         self.temperature = check_temperature(temperature)
@@ -74,11 +80,13 @@ class NCL(BPRMethod):
         item_centroids, item_assign = spherical_kmeans(items, self.num_clusters, generator=generator)
         self.prototypes = (user_centroids, user_assign, item_centroids, item_assign)
 
-    def ssl_terms(self, x: Any, layers: list[Tensor], users: Tensor, items: Tensor) -> dict[str, Tensor]:
-        if self.new_epoch(len(x)):
-            self.epoch += 1
-            if self.epoch >= self.warmup_epochs:
-                self.cluster()
+    def ssl_terms(self, x: Any, layers: list[Tensor], users: Tensor, items: Tensor, step: int) -> dict[str, Tensor]:
+        epoch = self.epoch_of(step)
+        if epoch >= self.warmup_epochs and (self.new_epoch(step) or self.prototypes is None):
+            self.epoch = epoch
+            self.cluster()
+        if not self.ssl_active(step):
+            return {}
         ego_users, ego_items = self.encoder.split(layers[0])
         hop_users, hop_items = self.encoder.split(layers[2 * self.hyper_layers])
         u, i = torch.unique(x.users), torch.unique(x.items)

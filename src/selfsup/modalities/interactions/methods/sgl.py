@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from selfsup.modalities.interactions.losses.infonce import info_nce
 from selfsup.modalities.interactions.methods.base import (
+    SSL_WARMUP_STEPS,
     BPRMethod,
     batch_nodes,
     check_temperature,
@@ -33,7 +34,8 @@ class SGL(BPRMethod):
 
     Defaults (Section 4.1 and the authors' code): ``augmentation="edge"``, dropout ratio
     :math:`\rho = 0.1`, :math:`\tau = 0.2`, :math:`\lambda_1 = 0.1`, :math:`\lambda_2 = 10^{-4}`,
-    3 layers, 64-d embeddings; batch 2048, Adam at 1e-3 in the recipe. The in-batch InfoNCE
+    3 layers, 64-d embeddings; batch 2048, Adam at 1e-3 in the recipe. The contrast starts after
+    ``ssl_warmup_steps`` (200) steps of BPR alone (not in the paper; :mod:`~.base` says why). The in-batch InfoNCE
     (mean over the batch's distinct users and items) follows SELFRec's implementation.
     """
 
@@ -41,8 +43,9 @@ class SGL(BPRMethod):
     needs_graph = True
 
     def __init__(self, encoder: nn.Module, views: nn.Module, ssl_weight: float = 0.1, temperature: float = 0.2,
-                 drop_ratio: float = 0.1, augmentation: str = "edge", reg_weight: float = 1e-4) -> None:
-        super().__init__(encoder, views, reg_weight)
+                 drop_ratio: float = 0.1, augmentation: str = "edge", reg_weight: float = 1e-4,
+                 ssl_warmup_steps: int = SSL_WARMUP_STEPS) -> None:
+        super().__init__(encoder, views, reg_weight, ssl_warmup_steps)
         if augmentation not in AUGMENTATIONS:
             raise ValueError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}, got {augmentation!r}")
         self.ssl_weight = check_weight(ssl_weight, "ssl_weight")
@@ -58,8 +61,10 @@ class SGL(BPRMethod):
             return [[graph.edge_dropout(self.drop_ratio) for _ in range(self.encoder.layers)] for _ in range(2)]
         return [graph.perturbed(self.augmentation, self.drop_ratio) for _ in range(2)]
 
-    def ssl_terms(self, x: Any, layers: list[Tensor], users: Tensor, items: Tensor) -> dict[str, Tensor]:
-        if self.new_epoch(len(x)) or not self._subgraphs:
+    def ssl_terms(self, x: Any, layers: list[Tensor], users: Tensor, items: Tensor, step: int) -> dict[str, Tensor]:
+        if not self.ssl_active(step):
+            return {}
+        if self.new_epoch(step) or not self._subgraphs:
             self._subgraphs = self.draw_subgraphs()
         first, second = (self.encoder.combine(self.encoder.propagate(a)) for a in self._subgraphs)
         user_rows, item_rows = batch_nodes(x, self.encoder.num_users)

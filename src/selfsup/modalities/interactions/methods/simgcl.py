@@ -7,7 +7,12 @@ from typing import Any
 from torch import Tensor, nn
 
 from selfsup.modalities.interactions.losses.infonce import info_nce
-from selfsup.modalities.interactions.methods.base import BPRMethod, batch_nodes, check_temperature
+from selfsup.modalities.interactions.methods.base import (
+    SSL_WARMUP_STEPS,
+    BPRMethod,
+    batch_nodes,
+    check_temperature,
+)
 from selfsup.registry import METHODS
 from selfsup.validate import check_weight
 
@@ -27,20 +32,24 @@ class SimGCL(BPRMethod):
 
     Defaults (Section 4, the settings reported for Yelp2018 / Amazon-Book and the SELFRec
     configuration): :math:`\epsilon = 0.1`, :math:`\lambda = 0.5`, :math:`\tau = 0.2`, 2 layers,
-    L2 weight 1e-4, 64-d embeddings; batch 2048, Adam at 1e-3 in the recipe.
+    L2 weight 1e-4, 64-d embeddings; batch 2048, Adam at 1e-3 in the recipe. The contrast starts
+    after ``ssl_warmup_steps`` (200) steps of BPR alone (not in the paper; :mod:`~.base` says why).
     """
 
     name = "simgcl"
     needs_graph = True
 
     def __init__(self, encoder: nn.Module, views: nn.Module, ssl_weight: float = 0.5, noise: float = 0.1,
-                 temperature: float = 0.2, reg_weight: float = 1e-4) -> None:
-        super().__init__(encoder, views, reg_weight)
+                 temperature: float = 0.2, reg_weight: float = 1e-4,
+                 ssl_warmup_steps: int = SSL_WARMUP_STEPS) -> None:
+        super().__init__(encoder, views, reg_weight, ssl_warmup_steps)
         self.ssl_weight = check_weight(ssl_weight, "ssl_weight")
         self.noise = check_weight(noise, "noise")
         self.temperature = check_temperature(temperature)
 
-    def ssl_terms(self, x: Any, layers: list[Tensor], users: Tensor, items: Tensor) -> dict[str, Tensor]:
+    def ssl_terms(self, x: Any, layers: list[Tensor], users: Tensor, items: Tensor, step: int) -> dict[str, Tensor]:
+        if not self.ssl_active(step):
+            return {}
         first, second = (self.encoder.combine(self.encoder.propagate(noise=self.noise)) for _ in range(2))
         user_rows, item_rows = batch_nodes(x, self.encoder.num_users)
         contrast = (info_nce(first[user_rows], second[user_rows], self.temperature)
