@@ -19,7 +19,8 @@ def test_the_sized_cnn_sees_the_whole_series_and_no_more_blocks_than_needed(leng
     if depth > 1:  # one block fewer would not see the whole series
         fewer = DilatedCNN((length, 1), **{**options, "depth": depth - 1}).receptive_field
         assert min(fewer) < length - 1
-    assert options.get("output_dim", 320) == (128 if length < 128 else 320)
+    assert options.get("output_dim", 320) == (64 if length < 64 else 128 if length < 128 else 320)
+    assert options.get("hidden_dim", 64) == (32 if length < 64 else 64)
 
 
 def test_long_series_keep_the_papers_encoder():
@@ -35,9 +36,9 @@ class _Source:
 
 def test_no_encoder_named_gets_the_sized_one_and_says_so():
     config = build_config(data="x.npz", modality="timeseries", method="simclr")
-    with pytest.warns(UserWarning, match="dilated_cnn sized to series of 40 steps: depth=4, output_dim=128"):
+    with pytest.warns(UserWarning, match="dilated_cnn sized to series of 40 steps: depth=4, hidden_dim=32, output_dim=64"):
         name, kwargs, _, _ = components(config, _Source(4000))
-    assert (name, kwargs) == ("dilated_cnn", {"depth": 4, "output_dim": 128})
+    assert (name, kwargs) == ("dilated_cnn", {"depth": 4, "hidden_dim": 32, "output_dim": 64})
 
 
 def test_a_named_encoder_keeps_its_own_defaults():

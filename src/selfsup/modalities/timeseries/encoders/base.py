@@ -234,8 +234,10 @@ def _padded_conv(h: torch.Tensor, conv: nn.Conv1d, padding: tuple[int, int]) -> 
 def size_dilated_cnn(length: int, kernel_size: int = 3, full_depth: int = 10) -> dict[str, int]:
     """Options of a ``dilated_cnn`` sized to series of ``length`` steps: the fewest hidden blocks
     whose receptive field spans the whole series in both directions (the output block's included),
-    and a 128-wide representation below 128 steps (the 320-wide output block is then most of the
-    cost). ``{}`` when the full default (10 blocks, 320) is no larger than that."""
+    and narrower layers on short series — below 64 steps hidden 32 and a 64-wide representation,
+    below 128 a 128-wide one — where the full widths cost most of the time and buy little
+    (benchmarks/RESULTS.md, "Defaults sized to the data"). ``{}`` on series long enough for the
+    full default (10 blocks, hidden 64, 320 wide)."""
     options: dict[str, int] = {}
     depth = 1
     # each block's two convolutions reach (kernel - 1) * dilation / 2 steps ahead, each side
@@ -243,7 +245,9 @@ def size_dilated_cnn(length: int, kernel_size: int = 3, full_depth: int = 10) ->
         depth += 1
     if depth < full_depth:
         options["depth"] = depth
-    if length < 128:
+    if length < 64:
+        options.update(hidden_dim=32, output_dim=64)
+    elif length < 128:
         options["output_dim"] = 128
     return options
 
