@@ -90,3 +90,16 @@ def test_ncl_refuses_more_clusters_than_users(source):
     encoder = ENCODERS.build("lightgcn", source.input_spec)
     with pytest.raises(SelfsupError, match="num_clusters=500"):
         METHODS.build("ncl", encoder, VIEWS.build("none", source.input_spec), num_clusters=500)
+
+
+def test_propagation_backward_equals_the_dense_gradient(source):
+    from selfsup.modalities.interactions.encoders.graph import propagate
+
+    encoder = ENCODERS.build("lightgcn", source.input_spec)
+    for adjacency in (encoder.graph.adjacency(), encoder.graph.edge_dropout(0.3)):
+        h = torch.randn(adjacency.shape[0], 8, requires_grad=True)
+        weights = torch.randn(adjacency.shape[0], 8)
+        (grad,) = torch.autograd.grad((propagate(adjacency, propagate(adjacency, h)) * weights).sum(), h)
+        dense = adjacency.to_dense()
+        (expected,) = torch.autograd.grad((dense @ (dense @ h) * weights).sum(), h)
+        assert torch.allclose(grad, expected, atol=1e-5)

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from selfsup.modalities.interactions.data.batch import InteractionBatch, InteractionSpec
-from selfsup.modalities.interactions.encoders.graph import BipartiteGraph
+from selfsup.modalities.interactions.encoders.graph import BipartiteGraph, propagate
 from selfsup.registry import ENCODERS
 from selfsup.validate import check_int
 
@@ -129,7 +129,7 @@ class LightGCN(IdEmbeddings):
         h = self.ego()
         layers = [h]
         for a in per_layer:
-            h = a @ h
+            h = propagate(a, h)
             if noise:
                 h = h + sign_aligned_noise(h, noise)
             layers.append(h)

@@ -22,7 +22,8 @@ from selfsup.validate import check_int, check_weight
 
 @METHODS.register("xsimgcl", family="contrastive", paper="Yu et al. 2023, XSimGCL: Towards Extremely Simple "
                   "Graph Contrastive Learning for Recommendation", modality="interactions",
-                  default_encoder="lightgcn", default_views="none")
+                  default_encoder="lightgcn", default_views="none",
+                  default_encoder_options={"layers": 2, "keep_ego": False})
 class XSimGCL(BPRMethod):
     r"""XSimGCL (Yu, Xia, Yin, Chen, Nguyen, Cui 2023): one noisy propagation serves both tasks.
     BPR is computed on its final embeddings (the mean of the noisy layers, without
@@ -32,9 +33,9 @@ class XSimGCL(BPRMethod):
 
     Defaults (Section 5.1 and the authors' SELFRec configuration for Yelp2018): :math:`\epsilon =
     0.2`, :math:`\lambda = 0.2`, :math:`\tau = 0.15`, :math:`l^* = 1`, 2 layers, L2 weight 1e-4,
-    64-d embeddings; batch 2048, Adam at 1e-3 in the recipe, whose encoder is ``lightgcn`` with
-    ``layers: 2, keep_ego: false`` (the default ``lightgcn`` has 3 layers and keeps
-    :math:`E^{(0)}` in the mean). Evaluation uses the clean propagation. The contrast starts after
+    64-d embeddings; batch 2048, Adam at 1e-3 in the recipe; under this method the ``lightgcn``
+    encoder defaults to ``layers: 2, keep_ego: false`` (the plain ``lightgcn`` has 3 layers and
+    keeps :math:`E^{(0)}` in the mean). Evaluation uses the clean propagation. The contrast starts after
     ``ssl_warmup_steps`` (200) steps of BPR alone (not in the paper; :mod:`~.base` says why).
     """
 
