@@ -1,17 +1,22 @@
 """One epoch on a large synthetic_interactions set: seconds per epoch and peak memory.
 
-    python benchmarks/interactions_scale.py                                   # 1 M x 100 k x 20 M
+    python benchmarks/interactions_scale.py                                   # 1 M x 100 k x 20 M, batch 262,144
     python benchmarks/interactions_scale.py --method bpr_mf --max-steps 200   # time 200 steps only
     python benchmarks/interactions_scale.py --users 100000 --items 20000 --interactions 2000000
 
 Builds the data (the power-law generator of ``synthetic_interactions``, its 0.8 / 0.1 / 0.1
-split and negative sampler), the encoder and the method from their registry defaults and the
-modality's training defaults (batch 2048, Adam 1e-3), then trains one epoch — the engine's own
+split and negative sampler), the encoder and the method from their registry defaults (Adam 1e-3),
+then trains one epoch — the engine's own
 loader (batched negative sampling in the collate) and the method's forward, backward and Adam
 step — on the device given. With ``--max-steps`` it stops after that many steps and reports
 the epoch time they imply (steps per epoch × mean step time), saying so. Peak resident memory
 is the process's high-water mark (``ru_maxrss``), measured after the data is built and at the
 end. ``--evaluate`` also runs the full-ranking evaluation of the test split in user chunks.
+
+Why batch 262,144 here, not the modality's 2048: LightGCN propagates the whole graph at every
+step, whatever the batch (1.1 M nodes × 32 M directed edges × 64 dims: 3 layers forward 4.0 s,
+backward 4.1 s on one CPU thread), so the batch sets the number of propagations per epoch. At
+2048 an epoch of 16 M training pairs is 7,881 of them (~18 h at ~8 s); at 262,144 it is 61.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--interactions", type=int, default=20_000_000)
     parser.add_argument("--method", default="lightgcn")
-    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--batch-size", type=int, default=262_144)
     parser.add_argument("--max-steps", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--evaluate", action="store_true")
