@@ -24,7 +24,10 @@ def test_sigint_after_a_checkpoint_keeps_the_run_and_resume_finishes_it(tmp_path
     command = [sys.executable, "-m", "selfsup", "pretrain", "--data", str(tmp_path / "good.npz"), "--modality", "image",
                "--epochs", "30", "--batch-size", "256", "--no-progress", "--out", str(out),
                "--set", "eval.every_n_epochs=0", "--set", "eval.random_init=false", "--set", "eval.raw_input=false"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell without job control starts background jobs with SIGINT ignored, and a child inherits
+    # that: give the run the default disposition, as a terminal's Ctrl-C would find it
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while not (out / "checkpoints" / "last.ckpt").is_file() and time.time() < deadline and process.poll() is None:
         time.sleep(0.2)
