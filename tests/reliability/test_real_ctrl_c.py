@@ -24,10 +24,12 @@ def test_sigint_after_a_checkpoint_keeps_the_run_and_resume_finishes_it(tmp_path
     command = [sys.executable, "-m", "selfsup", "pretrain", "--data", str(tmp_path / "good.npz"), "--modality", "image",
                "--epochs", "30", "--batch-size", "256", "--no-progress", "--out", str(out),
                "--set", "eval.every_n_epochs=0", "--set", "eval.random_init=false", "--set", "eval.raw_input=false"]
-    # a shell without job control starts background jobs with SIGINT ignored, and a child inherits
-    # that: give the run the default disposition, as a terminal's Ctrl-C would find it
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # A shell without job control starts background jobs with SIGINT ignored, and a child inherits
+    # that: the run restores Python's own handler first, as a terminal's Ctrl-C would find it.
+    restore = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+               "sys.argv = ['selfsup', *sys.argv[1:]]; runpy.run_module('selfsup', run_name='__main__')")
+    process = subprocess.Popen([sys.executable, "-c", restore, *command[3:]], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while not (out / "checkpoints" / "last.ckpt").is_file() and time.time() < deadline and process.poll() is None:
         time.sleep(0.2)
