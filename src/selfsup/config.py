@@ -41,7 +41,7 @@ def parse_duration(value: Any) -> float:
             break
     try:
         if isinstance(value, bool):
-            raise ValueError
+            raise ValueError  # noqa: TRY004 - pydantic reports a ValueError as the config error
         seconds = float(number) * _DURATION_UNITS[unit]
     except ValueError:
         raise ValueError(f"{value!r} is not a duration; write seconds or e.g. 90s, 5m, 1.5h") from None
