@@ -50,3 +50,26 @@ def check_weight(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
         raise ValueError(f"{name} must be a number >= 0, got {value!r}")
     return float(value)
+
+
+_DURATION_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``300``, ``"300"``, ``"90s"``, ``"5m"``, ``"5min"`` or ``"1.5h"``; a ValueError
+    saying what is accepted for anything else, zero or a negative duration."""
+    text = str(value).strip().lower()
+    number, unit = text, "s"
+    for suffix in sorted(_DURATION_UNITS, key=len, reverse=True):
+        if text.endswith(suffix):
+            number, unit = text[: -len(suffix)].strip(), suffix
+            break
+    try:
+        if isinstance(value, bool):
+            raise ValueError  # noqa: TRY004 - pydantic reports a ValueError as the config error
+        seconds = float(number) * _DURATION_UNITS[unit]
+    except ValueError:
+        raise ValueError(f"{value!r} is not a duration; write seconds or e.g. 90s, 5m, 1.5h") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{value!r} is not a positive duration; write e.g. 90s, 5m, 1.5h")
+    return seconds
