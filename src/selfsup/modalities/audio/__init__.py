@@ -1,0 +1,12 @@
+"""Audio: a folder of audio files or an ``.npz`` of waveforms read with soundfile, the built-ins
+``spoken_words`` (espeak-ng) and ``fsdd_mfcc``, batched waveform and log-mel views, a log-mel CNN
+and a wav2vec-style waveform encoder, and the methods written for speech: BYOL-A, HuBERT and
+wav2vec 2.0."""
+
+from __future__ import annotations
+
+# Importing the modules registers the modality's data sets, views, encoders and methods.
+from selfsup.modalities.audio.data import builtins  # noqa: F401
+from selfsup.modalities.audio.spec import SPEC
+
+__all__ = ["SPEC"]
