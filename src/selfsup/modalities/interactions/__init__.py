@@ -1,6 +1,7 @@
 """User–item interactions: CSV / Parquet / RecBole atomic files or a DataFrame
 (:func:`interaction_data`), the built-ins ``ml-100k`` and ``synthetic_interactions``; ID
-embeddings and LightGCN; BPR-MF, LightGCN, SGL, SimGCL, XSimGCL and NCL; the full-ranking
+embeddings, LightGCN and a two-tower MLP over user/item features; BPR-MF, LightGCN, SGL, SimGCL,
+XSimGCL, NCL, two-tower retrieval and two-tower SSL; the full-ranking
 evaluation (:mod:`selfsup.eval.recommendation`).
 
 A DataFrame in Python: ``selfsup.pretrain(data=interaction_data(frame, user_column="uid",
@@ -17,7 +18,7 @@ from selfsup.modalities.interactions.data import builtins  # noqa: F401
 from selfsup.modalities.interactions.data.batch import InteractionBatch, InteractionSpec
 from selfsup.modalities.interactions.data.readers import interaction_data
 from selfsup.modalities.interactions.data.source import InteractionSource
-from selfsup.modalities.interactions.encoders import lightgcn  # noqa: F401
+from selfsup.modalities.interactions.encoders import lightgcn, two_tower  # noqa: F401
 from selfsup.modalities.interactions.spec import SPEC
 
 __all__ = ["SPEC", "InteractionBatch", "InteractionSource", "InteractionSpec", "interaction_data"]

@@ -8,7 +8,8 @@
   ``occupation``; item labels: the first listed genre.
 - ``synthetic_interactions``: a seeded power-law generator with latent user and item factors and
   settable size (:func:`synthetic_interactions_table`), up to the 1 M users × 100 k items × 20 M
-  interactions of the scale benchmark; labels are the latent factors.
+  interactions of the scale benchmark; labels are the latent factors. ``features: true`` adds seeded
+  user and item feature tables (:func:`synthetic_feature_tables`) for the feature encoders.
 
 As for the other built-ins, the run's ``seed`` chooses the split, never the data.
 """
@@ -22,6 +23,7 @@ import torch
 from selfsup.data.recbole import ml100k_folder, read_atomic
 from selfsup.errors import SelfsupError
 from selfsup.eval.recommendation import Labels
+from selfsup.modalities.interactions.data.features import entity_features
 from selfsup.modalities.interactions.data.readers import interaction_data
 from selfsup.modalities.interactions.data.source import InteractionSource, interaction_source
 from selfsup.modalities.interactions.data.table import InteractionTable
@@ -130,12 +132,43 @@ def synthetic_interactions_table(users: int = 10_000, items: int = 2_000, intera
 def synthetic_interactions(seed: int = 0, test_fraction: float = 0.2, users: int = 10_000, items: int = 2_000,
                            interactions: int = 200_000, factors: int = 8, affinity: float = 0.8,
                            exponent: float = 1.0, data_seed: int = 0, split: str = "ratio",
-                           ratios: list[float] | None = None) -> InteractionSource:
+                           ratios: list[float] | None = None, features: bool = False) -> InteractionSource:
+    if not isinstance(features, bool):
+        raise SelfsupError(f"data.options.features is true or false; got {features!r}.")
     table, user_factor, item_factor = synthetic_interactions_table(users, items, interactions, factors, affinity,
                                                                    exponent, data_seed)
     names = [f"factor{f}" for f in range(factors)]
+    user_table, item_table = synthetic_feature_tables(user_factor, item_factor, factors, data_seed) \
+        if features else (None, None)
     return interaction_source(
         table, "synthetic_interactions", split=split, ratios=ratios or (0.8, 0.1, 0.1), seed=seed,
         user_labels=Labels(torch.from_numpy(user_factor.astype(np.int64)), names, "factor"),
         item_labels=Labels(torch.from_numpy(item_factor.astype(np.int64)), names, "factor"),
+        user_features=entity_features(user_table, "synthetic user features"),
+        item_features=entity_features(item_table, "synthetic item features"),
     )
+
+
+def synthetic_feature_tables(user_factor: np.ndarray, item_factor: np.ndarray, factors: int,
+                             seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded user and item feature tables for ``synthetic_interactions`` (``features: true``), rows
+    by remapped id, each feature a noisy view of the latent factor as real tables are.
+
+    Items: ``genre`` (the factor, replaced by a random one for 30 %), ``family`` (``genre // 2``:
+    determined by ``genre``, so the two share most of their information), ``tags`` (two tokens:
+    the genre's and a random one of 20) and ``year`` (numeric, ``2 * factor`` plus noise). Users:
+    ``segment`` (the factor, random for 30 %) and ``region`` (one of 5, unrelated)."""
+    rng = np.random.default_rng(seed + 1)
+
+    def noisy(factor: np.ndarray) -> np.ndarray:
+        return np.where(rng.random(len(factor)) < 0.3, rng.integers(factors, size=len(factor)), factor)
+
+    genre = noisy(item_factor)
+    items = pd.DataFrame({
+        "genre": [f"g{g}" for g in genre], "family": [f"f{g // 2}" for g in genre],
+        "tags": [f"t{g} r{r}" for g, r in zip(genre, rng.integers(20, size=len(genre)))],
+        "year": np.round(1990 + 2.0 * item_factor + rng.normal(0, 3, len(item_factor)), 1).astype(str),
+    })
+    users = pd.DataFrame({"segment": [f"s{s}" for s in noisy(user_factor)],
+                          "region": [f"r{r}" for r in rng.integers(5, size=len(user_factor))]})
+    return users, items

@@ -23,6 +23,7 @@ import pandas as pd
 from selfsup.data.recbole import read_atomic
 from selfsup.errors import SelfsupError
 from selfsup.eval.recommendation import Labels
+from selfsup.modalities.interactions.data.features import entity_features
 from selfsup.modalities.interactions.data.source import InteractionSource, interaction_source
 from selfsup.modalities.interactions.data.table import (
     InteractionTable,
@@ -118,6 +119,8 @@ def interaction_data(
         table, name, split=split, ratios=ratios, time_scope=time_scope, seed=seed,
         user_labels=labels_from(user_table, user_label, "user", feature_where[0]),
         item_labels=labels_from(item_table, item_label, "item", feature_where[1]), notes=notes,
+        user_features=entity_features(user_table, feature_where[0]),
+        item_features=entity_features(item_table, feature_where[1]),
     )
 
 

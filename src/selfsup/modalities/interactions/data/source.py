@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from selfsup.data import DataSource
 from selfsup.eval.recommendation import Labels, RecommendationTask, UserItems
 from selfsup.modalities.interactions.data.batch import InteractionBatch, InteractionSpec
+from selfsup.modalities.interactions.data.features import EntityFeatures
 from selfsup.modalities.interactions.data.splits import TEST, TRAIN, VALID, split_interactions
 from selfsup.modalities.interactions.data.table import InteractionTable
 
@@ -113,8 +114,11 @@ def interaction_source(
     user_labels: Labels | None = None,
     item_labels: Labels | None = None,
     notes: list[str] | None = None,
+    user_features: EntityFeatures | None = None,
+    item_features: EntityFeatures | None = None,
 ) -> InteractionSource:
-    """Split ``table`` and build the source (module doc). ``seed`` chooses a random split."""
+    """Split ``table`` and build the source (module doc). ``seed`` chooses a random split; the
+    feature tensors (rows by remapped id) go into the input spec for feature encoders."""
     notes = list(table.notes) + list(notes or [])
     part, split_notes = split_interactions(table.users, table.times, split, list(ratios), seed, time_scope, name)
     notes += split_notes
@@ -126,7 +130,8 @@ def interaction_source(
     if untrained:
         notes.append(f"{name}: {untrained:,} items occur only in validation or test interactions; they keep their "
                      "initial embeddings (cold items).")
-    spec = InteractionSpec(n_users, n_items, int(train.sum()), graph=torch.stack([users, items]))
+    spec = InteractionSpec(n_users, n_items, int(train.sum()), graph=torch.stack([users, items]),
+                           user_features=user_features, item_features=item_features)
     task = RecommendationTask(
         num_users=n_users, num_items=n_items, train=UserItems.from_pairs(users, items, n_users),
         item_counts=torch.bincount(items, minlength=n_items),

@@ -1,4 +1,13 @@
 """The recommendation methods: BPR-MF and LightGCN (supervised ranking baselines), SGL, SimGCL,
-XSimGCL and NCL (self-supervised terms added to BPR)."""
+XSimGCL and NCL (self-supervised terms added to BPR); two-tower retrieval and two-tower SSL."""
 
-from selfsup.modalities.interactions.methods import bpr_mf, lightgcn, ncl, sgl, simgcl, xsimgcl  # noqa: F401
+from selfsup.modalities.interactions.methods import (  # noqa: F401
+    bpr_mf,
+    lightgcn,
+    ncl,
+    sgl,
+    simgcl,
+    two_tower,
+    two_tower_ssl,
+    xsimgcl,
+)
