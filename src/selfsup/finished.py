@@ -147,6 +147,17 @@ def embed(
     Rows follow the source: a file's own order (a random split made while reading is undone);
     the train split then the test split for explicit splits and built-in data sets."""
     out = _check_embed_out(out, data)
+    encoder, source = open_run_data(run_dir, data, modality)
+    splits = [source.train] + ([source.test] if source.test is not None else [])
+    try:
+        return _embed_splits(encoder, source, splits, batch_size, out)
+    except KeyboardInterrupt:
+        raise Interrupted(f"Stopped by Ctrl-C; {out or 'nothing'} was not written.") from None
+
+
+def open_run_data(run_dir: str | Path, data: str | DataSource, modality: str | None = None) -> tuple[nn.Module, DataSource]:
+    """A finished run's encoder and ``data`` read as the run reads data (its seed, test fraction,
+    data options and, for tables, its input encoding), checked against the encoder's inputs."""
     run_dir = Path(run_dir)
     config, encoder, spec = _open_run(run_dir)
     if isinstance(data, DataSource):
@@ -156,11 +167,7 @@ def embed(
         source = load_data(data, modality=modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
                            **config.data.options, **_run_spec_option(spec, data, modality))
     _check_input_spec(source, spec, run_dir)
-    splits = [source.train] + ([source.test] if source.test is not None else [])
-    try:
-        return _embed_splits(encoder, source, splits, batch_size, out)
-    except KeyboardInterrupt:
-        raise Interrupted(f"Stopped by Ctrl-C; {out or 'nothing'} was not written.") from None
+    return encoder, source
 
 
 def _embed_splits(encoder: nn.Module, source: DataSource, splits: list[Any], batch_size: int, out: Path | None) -> np.ndarray:

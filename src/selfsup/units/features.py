@@ -1,0 +1,172 @@
+"""Frame-level features of an encoder over a data set: what units are fitted on and assigned to.
+
+A *frame* is whatever an encoder gives one vector per position for, through the contracts of
+ARCHITECTURE.md:
+
+- the **sequence contract** (``forward_sequence(x) -> [B, T', D]``): time-series timestamps
+  or patches, audio frames;
+- the **token contract** (``forward_tokens(x) -> [B, N, D]``): image patches, a table's
+  feature tokens.
+
+``forward_sequence`` is preferred where an encoder has both (its padding is handled).
+``layer=L`` (1-based) reads the output of ``encoder.blocks[L - 1]`` instead of the final
+output: transformer blocks give ``[B, S, D]`` (a leading CLS token is dropped: the last ``N``
+positions are kept), convolutional blocks ``[B, D, T]`` (transposed).
+
+Which frames exist: an encoder may say it with ``frame_mask(x) -> bool [B, T']`` (TOTEM does);
+otherwise, when the frames are the input's time steps (``x [B, T, C]`` with ``T' == T``), a
+time step with a NaN (padding, missing) is left out, as the series encoders leave it out of
+pooling; otherwise every frame counts.
+
+Labels: a batch may carry frame labels ``"frame_y"`` ``[B, T']`` (``-1`` for none), e.g. phones
+of speech; without them each frame takes its sample's label ``"y"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from selfsup.errors import SelfsupError
+
+
+@dataclass
+class Frames:
+    """The frames of ``N`` samples, flattened: sample ``i`` owns rows
+    ``offsets[i]:offsets[i + 1]`` of ``features`` (and of ``labels``).
+
+    Attributes:
+        features: float32 ``[M, D]``.
+        offsets: int64 ``[N + 1]``.
+        labels: int64 ``[M]`` frame labels (``-1`` where unknown), or None for unlabeled data.
+        sample_labels: int64 ``[N]`` or None.
+        frame_labels: whether ``labels`` are true frame labels (``"frame_y"``) rather than each
+            sample's label repeated.
+    """
+
+    features: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray | None = None
+    sample_labels: np.ndarray | None = None
+    frame_labels: bool = False
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.offsets) - 1
+
+
+def layer_count(encoder: nn.Module) -> int:
+    """How many layers ``--layer`` can pick from (``len(encoder.blocks)``; 0 when none)."""
+    blocks = getattr(encoder, "blocks", None)
+    return len(blocks) if isinstance(blocks, nn.ModuleList) else 0
+
+
+def check_layer(encoder: nn.Module, layer: int | None, where: str) -> None:
+    """One SelfsupError for a ``layer`` the encoder of ``where`` does not have."""
+    if layer is None:
+        return
+    count = layer_count(encoder)
+    if count == 0:
+        raise SelfsupError(f"--layer {layer}: the encoder of {where} ({type(encoder).__name__}) exposes no "
+                           "layers (encoder.blocks); leave --layer out to use its final output.")
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= count:
+        raise SelfsupError(f"--layer {layer} is out of range: the encoder of {where} has layers 1..{count}.")
+
+
+def check_frame_encoder(encoder: nn.Module, where: str) -> None:
+    if not (hasattr(encoder, "forward_sequence") or hasattr(encoder, "forward_tokens")):
+        raise SelfsupError(
+            f"The encoder of {where} ({type(encoder).__name__}) gives one vector per sample only; units need "
+            "one per frame, patch or token (an encoder with forward_sequence or forward_tokens: "
+            "dilated_cnn, patch_transformer, vit_tiny …)."
+        )
+
+
+def _final_frames(encoder: nn.Module, x: Any) -> torch.Tensor:
+    if hasattr(encoder, "forward_sequence"):
+        return encoder.forward_sequence(x)
+    return encoder.forward_tokens(x)
+
+
+def _is_attention_block(block: nn.Module) -> bool:
+    return any(isinstance(m, nn.MultiheadAttention) for m in block.modules())
+
+
+@torch.no_grad()
+def frame_outputs(encoder: nn.Module, x: Any, layer: int | None = None) -> torch.Tensor:
+    """``[B, T', D]``: the final frames of ``encoder`` for ``x``, or those of block ``layer``."""
+    if layer is None:
+        return _final_frames(encoder, x)
+    block = encoder.blocks[layer - 1]
+    captured: list[torch.Tensor] = []
+    handle = block.register_forward_hook(lambda _m, _i, out: captured.append(out[0] if isinstance(out, tuple) else out))
+    try:
+        final = _final_frames(encoder, x)
+    finally:
+        handle.remove()
+    hidden = captured[-1]  # the last call: the whole batch (device-stacked inputs call it once)
+    frames = final.shape[1]
+    if _is_attention_block(block):
+        return hidden[:, -frames:]
+    return hidden.transpose(1, 2)
+
+
+def frame_mask(encoder: nn.Module, x: Any, frames: int) -> torch.Tensor:
+    """bool ``[B, frames]``: which frames exist (see the module docstring)."""
+    if hasattr(encoder, "frame_mask"):
+        return encoder.frame_mask(x)
+    if torch.is_tensor(x) and x.is_floating_point() and x.dim() == 3 and x.shape[1] == frames:
+        return ~torch.isnan(x).any(dim=-1)
+    batch = x.shape[0] if torch.is_tensor(x) else len(x)
+    return torch.ones(batch, frames, dtype=torch.bool)
+
+
+def collect_frames(
+    encoder: nn.Module,
+    loaders: Iterable[Iterable[dict[str, Any]]],
+    finish: Any = None,
+    layer: int | None = None,
+) -> Frames:
+    """Run ``encoder`` (in evaluation mode, on its device) over every batch of ``loaders`` and
+    keep the existing frames of each sample, in order."""
+    from selfsup.eval.suite import move_to
+
+    device = next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    features, counts, labels, sample_labels = [], [], [], []
+    frame_labels = False
+    try:
+        for loader in loaders:
+            for batch in loader:
+                batch = move_to(batch, device)
+                if finish is not None:
+                    batch = finish(batch)
+                out = frame_outputs(encoder, batch["x"], layer).float()
+                keep = frame_mask(encoder, batch["x"], out.shape[1]).to(out.device)
+                features.append(out[keep].cpu())
+                counts.append(keep.sum(1).cpu())
+                if "frame_y" in batch:
+                    frame_labels = True
+                    labels.append(batch["frame_y"][keep].long().cpu())
+                elif "y" in batch:
+                    labels.append(batch["y"].long()[:, None].expand_as(keep)[keep].cpu())
+                if "y" in batch:
+                    sample_labels.append(batch["y"].long().cpu())
+    finally:
+        encoder.train(was_training)
+    if not features:
+        raise SelfsupError("There is nothing to encode: the data has 0 samples.")
+    offsets = np.concatenate([[0], torch.cat(counts).cumsum(0).numpy()]).astype(np.int64)
+    return Frames(
+        features=torch.cat(features).numpy(),
+        offsets=offsets,
+        labels=torch.cat(labels).numpy() if labels else None,
+        sample_labels=torch.cat(sample_labels).numpy() if sample_labels else None,
+        frame_labels=frame_labels,
+    )
