@@ -180,7 +180,7 @@ def _train_and_evaluate(
     if monitor is not None and monitor.alarms:
         final["notes"] = final.get("notes", []) + monitor.alarms
     write_json(work / "metrics.json", final)
-    write_run_report(work, config, parts.encoder_name, source, final, held_out_emb)
+    write_run_report(work, config, parts.encoder_name, source, final, held_out_emb, parts.method.encoder)
     return final
 
 

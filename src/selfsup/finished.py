@@ -20,10 +20,16 @@ from selfsup.errors import Interrupted, SelfsupError
 
 
 def write_run_report(
-    out: Path, config: Config, encoder_name: str, source: DataSource, final: dict[str, Any], held_out_emb: torch.Tensor
+    out: Path, config: Config, encoder_name: str, source: DataSource, final: dict[str, Any], held_out_emb: torch.Tensor,
+    encoder: nn.Module | None = None,
 ) -> None:
-    """Step 7: report.html (loss and monitors over training, the final table, a 2-D map)."""
+    """Step 7: report.html (loss and monitors over training, the final table, a 2-D map; for a run
+    on interactions, the ranking table and a map of the ``encoder``'s items by their label)."""
+    from selfsup.eval.recommendation import item_map
     from selfsup.eval.report import read_metrics_csv, write_report
+
+    task = getattr(source, "recommendation", None)
+    items = item_map(encoder, task) if task is not None and hasattr(encoder, "user_item_embeddings") else None
 
     write_report(
         out / "report.html",
@@ -34,6 +40,7 @@ def write_run_report(
         test_emb=held_out_emb,
         test_y=source.held_out[1],
         class_names=source.class_names,
+        maps=[items] if items is not None else [],
     )
 
 
@@ -117,7 +124,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, modality: str | None 
         raise Interrupted(f"Stopped by Ctrl-C; {target.name} in {run_dir} is as it was.") from None
     if own:  # the report shows the run's own results (and is written anew after a killed run)
         try:
-            write_run_report(run_dir, config, spec["name"], source, result, held_out_emb)
+            write_run_report(run_dir, config, spec["name"], source, result, held_out_emb, encoder)
         except KeyboardInterrupt:
             raise Interrupted(f"Stopped by Ctrl-C; {target.name} is written, report.html is as it was "
                               "(run evaluate again to write it).") from None

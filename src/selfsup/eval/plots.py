@@ -11,6 +11,7 @@ import base64
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -181,10 +182,24 @@ def _project_2d(emb: np.ndarray) -> tuple[np.ndarray, str]:
     return PCA(n_components=2, random_state=0).fit_transform(emb), "PCA (2 components)"
 
 
-def embedding_figure(test_emb: Any, test_y: Any, class_names: Sequence[str] | None
-                    ) -> tuple[Figure, str] | None:
+@dataclass
+class EmbeddingMap:
+    """A further 2-D map for the report (the items of a run on interactions, coloured by genre):
+    ``emb [M, D]``, ``y [M]`` integer labels (-1: unknown) or None, their ``class_names``, the
+    figure's ``title`` and what its points are (``what``, for the caption)."""
+
+    emb: Any
+    y: Any
+    class_names: Sequence[str] | None
+    title: str
+    what: str
+
+
+def embedding_figure(test_emb: Any, test_y: Any, class_names: Sequence[str] | None, title: str = "Test embeddings",
+                     what: str = "test embeddings") -> tuple[Figure, str] | None:
     """2-D map of ``test_emb: [M, D]`` coloured by ``test_y: [M]`` (one colour if None), and
-    its caption; None without embeddings."""
+    its caption; None without embeddings. ``title`` heads the plot, ``what`` names the points in
+    the caption."""
     if test_emb is None:
         return None
     emb = np.asarray(test_emb.detach().cpu() if hasattr(test_emb, "detach") else test_emb,
@@ -201,7 +216,7 @@ def embedding_figure(test_emb: Any, test_y: Any, class_names: Sequence[str] | No
         test_y.detach().cpu() if hasattr(test_y, "detach") else test_y).reshape(-1)
     if labels is None or labels.shape[0] != emb.shape[0]:
         ax.scatter(coords[:, 0], coords[:, 1], s=size, color="tab:blue", alpha=0.7, linewidths=0)
-        caption = f"{emb.shape[0]} test embeddings, {how}, unlabeled."
+        caption = f"{emb.shape[0]} {what}, {how}, unlabeled."
     else:
         classes = np.unique(labels)
         cmap_name = "tab10" if classes.size <= 10 else "tab20" if classes.size <= 20 else "turbo"
@@ -220,7 +235,7 @@ def embedding_figure(test_emb: Any, test_y: Any, class_names: Sequence[str] | No
         if classes.size <= 20:
             ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, markerscale=2,
                       frameon=False)
-        caption = (f"{emb.shape[0]} test embeddings, {how}, "
+        caption = (f"{emb.shape[0]} {what}, {how}, "
                    f"coloured by label ({classes.size} classes).")
-    ax.set(xticks=[], yticks=[], title="Test embeddings")
+    ax.set(xticks=[], yticks=[], title=title)
     return fig, caption

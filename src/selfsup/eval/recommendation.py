@@ -218,6 +218,25 @@ def evaluate_recommendation(
     return result
 
 
+def item_map(encoder: Any, task: RecommendationTask) -> Any:
+    """The report's map of the items (:class:`~selfsup.eval.plots.EmbeddingMap`): the encoder's
+    final item table, coloured by the item labels (ml-100k: the first genre; unlabelled items are
+    ``unknown``); None when the task has no item labels."""
+    from selfsup.eval.plots import EmbeddingMap
+
+    labels = task.item_labels
+    if labels is None:
+        return None
+    _, items = _tables(encoder)
+    names = list(labels.class_names)
+    y = labels.y.clone()
+    if (y < 0).any():
+        y[y < 0] = len(names)
+        names.append("unknown")
+    return EmbeddingMap(items, y, names, title=f"Items by {labels.name}",
+                        what=f"item embeddings (the final item table), coloured by {labels.name},")
+
+
 def _tables(encoder: Any) -> tuple[Tensor, Tensor]:
     training = getattr(encoder, "training", False)
     if hasattr(encoder, "eval"):

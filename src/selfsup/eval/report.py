@@ -23,6 +23,7 @@ import yaml
 
 from selfsup.errors import SelfsupError
 from selfsup.eval.plots import (
+    EmbeddingMap,
     accuracy_figure,
     embedding_figure,
     extra_figure,
@@ -193,6 +194,28 @@ def _final_table(final: dict) -> str:
     return f"<table><tr><th>metric</th>{head}<th>reading</th></tr>{body}</table>"
 
 
+def _ranking_table(final: dict) -> list[str]:
+    """The full-ranking figures of a run on interactions (``final["recommendation"]``): the
+    model, its random-init twin and the popularity ranking side by side, at every K; nothing for
+    other runs."""
+    section = final.get("recommendation") or {}
+    split = "test" if section.get("test") else "valid"
+    figures = section.get(split) or {}
+    columns = [c for c in ("pretrained", "random_init", "popularity") if isinstance(figures.get(c), dict)]
+    if not columns:
+        return []
+    names = [m for m in figures[columns[0]] if "@" in m]
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
+    body = "".join(f"<tr><th>{html.escape(m)}</th>"
+                   + "".join(f'<td class="num">{_format(figures[c].get(m))}</td>' for c in columns) + "</tr>"
+                   for m in names)
+    users = figures[columns[0]].get("users")
+    caption = (f"Full ranking over every item, each user's earlier items excluded{f', {users:,} users' if users else ''}"
+               "; long_tail: the share of the top-K slots given to items outside the most popular 20 %.")
+    return [f"<h2>Ranking ({split} split)</h2>", f'<p class="caption">{html.escape(caption)}</p>',
+            f"<table><tr><th>metric</th>{head}</tr>{body}</table>"]
+
+
 def _config_dump(config: dict) -> str:
     try:
         return yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True)
@@ -210,6 +233,7 @@ def write_report(
     test_emb: Any = None,
     test_y: Any = None,
     class_names: Sequence[str] | None = None,
+    maps: Sequence[EmbeddingMap] = (),
 ) -> Path:
     """Write the run's report as one self-contained HTML file.
 
@@ -228,6 +252,7 @@ def write_report(
         test_emb: ``[M, D]`` test embeddings for the 2-D map, or None.
         test_y: ``[M]`` labels colouring the map, or None (one colour).
         class_names: names of the integer labels, for the legend.
+        maps: further 2-D maps after the first (a run on interactions: its items by genre).
 
     Returns:
         The path written.
@@ -245,6 +270,8 @@ def write_report(
         ("Method-specific logs", lambda: extra_figure(rows), ""),
         ("Embedding map", lambda: embedding_figure(test_emb, test_y, class_names), ""),
     ]
+    figures += [(extra.title, lambda extra=extra: embedding_figure(extra.emb, extra.y, extra.class_names, extra.title,
+                                                                   extra.what), "") for extra in maps]
     plots = []
     for heading, make, caption in figures:
         try:
@@ -267,7 +294,7 @@ def write_report(
     if notes:
         items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
         sections.append(f'<h2>Notes</h2><ul class="notes">{items}</ul>')
-    sections += ["<h2>Final evaluation</h2>", _final_table(final), *plots]
+    sections += ["<h2>Final evaluation</h2>", _final_table(final), *_ranking_table(final), *plots]
     sections.append(
         "<h2>Configuration</h2><details><summary>Full configuration (YAML)</summary>"
         f"<pre>{html.escape(_config_dump(config or {}))}</pre></details>"

@@ -217,3 +217,37 @@ def test_ml100k_feature_tables_become_features():
     assert set(spec.user_features.names) == {"gender", "occupation", "age_group", "age"}  # zip_code left out
     genres = spec.item_features.tokens[0]
     assert (genres > 0).sum(1).min() >= 1 and spec.item_features.vocabularies[0] == 20  # 19 genres + padding
+
+
+def pretrain(tmp_path, method, data="synthetic_interactions", options=None, epochs=1):
+    import selfsup
+
+    overrides = ["eval.every_n_epochs=0", "train.batch_size=256"]
+    overrides += [f"data.options.{key}={value}" for key, value in (options or {}).items()]
+    return selfsup.pretrain(method=method, data=data, epochs=epochs, out=str(tmp_path / method), progress=False,
+                            overrides=overrides)
+
+
+@pytest.mark.parametrize("method", [pytest.param("two_tower", marks=pytest.mark.slow), "two_tower_ssl"])
+def test_pretrain_on_synthetic_features_writes_ranking_figures_and_the_item_map(tmp_path, method):
+    options = {"users": 150, "items": 60, "interactions": 2000, "features": "true"}
+    result = pretrain(tmp_path, method, options=options)
+    test = result.metrics["recommendation"]["test"]
+    assert {"pretrained", "random_init", "popularity"} <= set(test)
+    assert 0 <= test["pretrained"]["long_tail@20"] <= 1
+    report = (tmp_path / method / "report.html").read_text()
+    assert "Items by factor" in report and "Ranking (test split)" in report
+    assert report.count("data:image/png;base64") >= 2  # the loss and the item map at least
+    import selfsup
+
+    loaded = selfsup.load(tmp_path / method)
+    assert loaded.item_feature_names() == ["genre", "family", "tags", "year", "id"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["two_tower", "two_tower_ssl"])
+def test_pretrain_on_ml100k_maps_the_items_by_genre(tmp_path, method):
+    result = pretrain(tmp_path, method, data="ml-100k")
+    assert result.metrics["recommendation"]["probes"]["items"]["label"] == "class"
+    report = (tmp_path / method / "report.html").read_text()
+    assert "Items by class" in report and "Ranking (test split)" in report
