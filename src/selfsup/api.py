@@ -159,7 +159,9 @@ def _train_and_evaluate(
     if not trainer.is_global_zero:
         return None
     train_seconds = time.time() - started
+    evaluating = time.time()
     final, held_out_emb = _save_and_evaluate(parts, source, config, work)
+    final["eval_seconds"] = round(time.time() - evaluating, 1)  # the final evaluation, apart from training
     final["seconds"] = round(time.time() - started, 1)
     clock = next((c for c in trainer.callbacks if isinstance(c, TrainClock)), None)
     if clock is not None and clock.seconds_per_epoch is not None:

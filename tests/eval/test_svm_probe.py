@@ -65,3 +65,20 @@ def test_suite_adds_svm_keys_only_when_asked():
     assert "svm_acc" not in evaluate_embeddings(x, y, x, y)
     scores = evaluate_embeddings(x, y, x, y, svm=True)
     assert scores["svm_acc"] == 1.0 and scores["svm_f1"] == 1.0
+
+
+def test_c_is_chosen_on_a_stratified_subset_and_fitted_on_everything():
+    from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+    from sklearn.svm import SVC
+
+    x, y = _blobs(60, spread=2.5)  # 180 training samples, C chosen on 60 of them
+    xt, yt = _blobs(20, spread=2.5, seed=1)
+    got = svm_probe(x, y, xt, yt, cv_max=60)
+    sub_x, _, sub_y, _ = train_test_split(x, y, train_size=60, stratify=y, random_state=0)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    scores = [cross_val_score(SVC(C=c, gamma="scale"), sub_x, sub_y, cv=folds).mean() for c in SVM_C_GRID]
+    best = SVM_C_GRID[int(np.argmax(scores))]
+    assert got["cv_samples"] == 60 and got["C"] == best
+    # the chosen C is refitted on all 180 samples, not on the 60
+    assert got["accuracy"] == pytest.approx(SVC(C=best, gamma="scale").fit(x, y).score(xt, yt))
+    assert svm_probe(x, y, xt, yt)["cv_samples"] == 180  # below the default cap: every sample

@@ -96,6 +96,7 @@ def evaluate_encoder(
         views_emb=views_emb,
         svm=svm,
         label_free_emb=scored_emb,
+        svm_cv_samples=eval_config.svm_cv_samples,
     )
     scores.update(_protocol_scores(protocol, train_emb, y_train, eval_emb, source))
     return scores, eval_emb
@@ -163,7 +164,7 @@ def evaluate_raw(source: DataSource, eval_config: EvalConfig, svm: bool = False,
         return None
     test = raw_features(source, source.test) if source.test is not None else train
     scores = evaluate_embeddings(train, y_train if source.test is not None else None, test, source.y_test,
-                                 k=eval_config.k, svm=svm)
+                                 k=eval_config.k, svm=svm, svm_cv_samples=eval_config.svm_cv_samples)
     scores.update(_protocol_scores(protocol, train, y_train, test, source))
     return scores
 
@@ -187,6 +188,11 @@ def evaluate_run_encoder(
         result["notes"].append(
             f"The probes fit on a seeded random {eval_config.max_train_samples:,} of the {source.n_train:,} "
             "training samples (eval.max_train_samples).")
+    if svm and source.labeled and source.test is not None and source.n_train > eval_config.svm_cv_samples:
+        result["notes"].append(
+            f"The SVM probe chose its C by cross-validation on a seeded stratified {eval_config.svm_cv_samples:,} "
+            "of the training samples, then fitted it on all of them (eval.svm_cv_samples; TS2Vec's paper "
+            "cross-validates on up to 10,000).")
     result["pretrained"], held_out_emb = evaluate_encoder(encoder, source, views, eval_config, seed, svm)
     if eval_config.random_init:
         result["random_init"], _ = evaluate_encoder(make_random_init(), source, views, eval_config, seed, svm)

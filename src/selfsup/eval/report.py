@@ -170,10 +170,16 @@ def _header(title: str, config: dict, final: dict) -> str:
         items.append(("data details", ", ".join(f"{k}={v}" for k, v in data.items())))
     seconds = to_number(final.get("seconds"))
     if seconds is not None:
-        duration = f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
-        items.append(("run time", duration))
+        parts = [(label, to_number(final.get(key))) for label, key in (("training", "train_seconds"),
+                                                                        ("evaluation", "eval_seconds"))]
+        split = ", ".join(f"{label} {_duration(value)}" for label, value in parts if value is not None)
+        items.append(("run time", _duration(seconds) + (f" ({split})" if split else "")))
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in items)
     return f"<h1>{html.escape(title)}</h1>\n<table>{rows}</table>"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
 
 
 def _final_table(final: dict) -> str:

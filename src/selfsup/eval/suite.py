@@ -142,6 +142,7 @@ def evaluate_embeddings(
     views_emb: tuple[Any, Any] | None = None,
     svm: bool = False,
     label_free_emb: Any | None = None,
+    svm_cv_samples: int = 1_000,
 ) -> dict[str, float]:
     """Every evaluation of frozen embeddings, as one flat dict of floats.
 
@@ -157,6 +158,7 @@ def evaluate_embeddings(
         svm: also fit the RBF-SVM probe of TS2Vec's protocol (``svm_acc``, ``svm_f1``).
         label_free_emb: optional ``[K, D]`` subset of the test embeddings on which the label-free
             scores are computed instead (bounded memory on very large data).
+        svm_cv_samples: the SVM's ``C`` is cross-validated on at most this many training samples.
 
     Returns:
         Label-free keys always: ``rankme``, ``alpha_req``, ``emb_std``, ``collapse_ratio``, ``uniformity``
@@ -175,7 +177,7 @@ def evaluate_embeddings(
         results["linear_acc"] = probe["accuracy"]
         results["linear_f1"] = probe["macro_f1"]
         if svm:
-            fitted = svm_probe(train_emb, train_y, test_emb, test_y)
+            fitted = svm_probe(train_emb, train_y, test_emb, test_y, cv_max=svm_cv_samples)
             results["svm_acc"] = fitted["accuracy"]
             results["svm_f1"] = fitted["macro_f1"]
     results["rankme"] = rankme(scored)
