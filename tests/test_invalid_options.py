@@ -95,6 +95,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "simgcl"): Invalid("temperature", "0"),
     ("method", "xsimgcl"): Invalid("contrast_layer", "5"),
     ("method", "ncl"): Invalid("num_clusters", "100000"),
+    ("method", "two_tower"): Invalid("temperature", "0"),
+    ("method", "two_tower_ssl"): Invalid("masking", "everything"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),
     ("encoder", "dilated_cnn"): Invalid("dropout", "1.5"),
@@ -117,6 +119,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "event_transformer"): Invalid("heads", "3", data="synthetic_transactions"),
     ("encoder", "mf"): Invalid("embedding_dim", "0"),
     ("encoder", "lightgcn"): Invalid("layers", "0"),
+    ("encoder", "two_tower"): Invalid("use_ids", "maybe"),
     # view makers: --views <name> --set views.<option>=<value>
     ("views", "byol"): Invalid("solarize", "1.5"),
     ("views", "multicrop"): Invalid("num_global_views", "0"),
