@@ -1,12 +1,15 @@
-"""`selfsup units fit` / `encode` on tiny runs of two modalities: a TS2Vec run on series
-(timestamps) and an MAE run on digits (image patches)."""
+"""`selfsup units fit` / `encode` on tiny runs of three modalities: a TS2Vec run on series
+(timestamps), an MAE run on digits (image patches) and a wav2vec-style encoder on a folder of
+.wav clips (audio frames)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import selfsup
@@ -32,6 +35,28 @@ def image_run(tmp_path_factory):
                      overrides=["eval.every_n_epochs=0", "encoder.name=vit_tiny", "encoder.dim=16",
                                 "encoder.depth=2", "encoder.heads=2", "method.decoder_dim=16",
                                 "method.decoder_depth=1", "method.decoder_heads=2"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def audio_run(tmp_path_factory):
+    pytest.importorskip("soundfile")
+    import soundfile
+
+    folder = tmp_path_factory.mktemp("wav")
+    rng = np.random.default_rng(0)
+    for label, pitch in (("low", 220.0), ("high", 880.0)):
+        (folder / label).mkdir()
+        for i in range(8):
+            t = np.arange(int(16000 * rng.uniform(0.3, 0.6))) / 16000
+            clip = 0.5 * np.sin(2 * np.pi * pitch * t) + 0.05 * rng.standard_normal(len(t))
+            soundfile.write(folder / label / f"{i}.wav", clip.astype(np.float32), 16000)
+    out = tmp_path_factory.mktemp("runs") / "audio"
+    selfsup.pretrain(method="simclr", data=str(folder), modality="audio", epochs=1, batch_size=8, out=str(out),
+                     progress=False, overrides=[
+                         "eval.every_n_epochs=0", "eval.k=3", "views.name=none", "encoder.name=wav2vec_transformer",
+                         "encoder.conv_channels=16", "encoder.dim=16", "encoder.depth=2", "encoder.heads=2",
+                         "method.projector_hidden_dim=16", "method.projector_dim=8"])
     return out
 
 
@@ -107,3 +132,20 @@ def test_units_fit_on_image_patches(image_run, tmp_path):
 def test_image_layer_drops_the_cls_token(image_run, tmp_path):
     result = fit_units(image_run, k=4, layer=2, out=tmp_path / "cb")
     assert result.codebook.metrics["frames"] == 1797 * 16
+
+
+@pytest.mark.filterwarnings("ignore:Clips of")
+def test_units_on_audio_frames_leave_the_padding_out(audio_run, tmp_path):
+    result = fit_units(audio_run, k=8, layer=1, out=tmp_path / "cb")
+    assert result.codebook.modality == "audio" and result.codebook.dim == 16
+    assert "bag_of_units_acc" in result.codebook.metrics
+    summary = encode_units(result.path)
+    # one unit per 20 ms frame of each clip's own length: a padded clip's extra frames take none
+    encoder = selfsup.load(audio_run)
+    import soundfile
+
+    folder = Path(result.codebook.data)
+    samples = torch.tensor([soundfile.info(str(f)).frames for f in sorted(folder.rglob("*.wav"))])
+    expected = sorted(encoder.frames(samples).tolist())
+    assert sorted(np.diff(summary["arrays"]["offsets"]).tolist()) == expected
+    assert len(set(expected)) > 1

@@ -44,20 +44,22 @@ class FitResult:
 
 
 def _run_frames(run_dir: Path, data: str | None, modality: str | None, layer: int | None,
-                batch_size: int) -> tuple[Any, Any, list[Frames]]:
-    """The run's encoder, the data source, and the frames of each split (train, then test)."""
+                batch_size: int) -> tuple[str, Any, list[Frames]]:
+    """The data's name (or path) as given, the data source, and the frames of each split (train,
+    then test) of the run's encoder."""
     from selfsup.config import load_config
     from selfsup.finished import open_run_data
 
     if not (run_dir / "config.yaml").is_file():
         raise SelfsupError(f"{run_dir} is not a selfsup run folder (config.yaml is missing).")
     config = load_config(run_dir / "config.yaml")
-    encoder, source = open_run_data(run_dir, data or config.data.name, modality)
+    data = data or config.data.name
+    encoder, source = open_run_data(run_dir, data, modality)
     check_frame_encoder(encoder, str(run_dir))
     check_layer(encoder, layer, str(run_dir))
     splits = [source.train] + ([source.test] if source.test is not None else [])
     frames = [collect_frames(encoder, [source.loader(split, batch_size)], source.finish, layer) for split in splits]
-    return encoder, source, frames
+    return data, source, frames
 
 
 def unit_metrics(codebook: Codebook, frames: list[Frames], frame_rate: float | None = None,
@@ -112,10 +114,9 @@ def fit_units(
     (default: the run's own data), measure them, and save the codebook to ``out`` (default
     ``<run_dir>/units/k<k>[-layer<L>]``)."""
     run_dir = Path(run_dir)
-    _, source, frames = _run_frames(run_dir, data, modality, layer, batch_size)
+    data, source, frames = _run_frames(run_dir, data, modality, layer, batch_size)
     centroids = fit_kmeans(frames[0].features, k, seed=seed, max_frames=max_frames)
-    codebook = Codebook(centroids=centroids, run=str(run_dir), layer=layer, modality=source.modality,
-                        data=source.name)
+    codebook = Codebook(centroids=centroids, run=str(run_dir.resolve()), layer=layer, modality=source.modality, data=data)
     codebook.metrics = unit_metrics(codebook, frames, frame_rate, seed)
     if out is None:
         out = run_dir / "units" / (f"k{k}" + (f"-layer{layer}" if layer is not None else ""))

@@ -16,7 +16,8 @@ positions are kept), convolutional blocks ``[B, D, T]`` (transposed).
 Which frames exist: an encoder may say it with ``frame_mask(x) -> bool [B, T']`` (TOTEM does);
 otherwise, when the frames are the input's time steps (``x [B, T, C]`` with ``T' == T``), a
 time step with a NaN (padding, missing) is left out, as the series encoders leave it out of
-pooling; otherwise every frame counts.
+pooling; otherwise a frame whose final output is exactly zero is padding (the audio encoders
+hold the frames past a clip's end at zero) and every other frame counts.
 
 Labels: a batch may carry frame labels ``"frame_y"`` ``[B, T']`` (``-1`` for none), e.g. phones
 of speech; without them each frame takes its sample's label ``"y"``.
@@ -98,10 +99,12 @@ def _is_attention_block(block: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def frame_outputs(encoder: nn.Module, x: Any, layer: int | None = None) -> torch.Tensor:
-    """``[B, T', D]``: the final frames of ``encoder`` for ``x``, or those of block ``layer``."""
+def frame_outputs(encoder: nn.Module, x: Any, layer: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(frames [B, T', D], final [B, T', D_final])``: the frames of block ``layer`` (the final
+    ones when None) and the final frames of ``encoder`` for ``x``."""
     if layer is None:
-        return _final_frames(encoder, x)
+        final = _final_frames(encoder, x)
+        return final, final
     block = encoder.blocks[layer - 1]
     captured: list[torch.Tensor] = []
     handle = block.register_forward_hook(lambda _m, _i, out: captured.append(out[0] if isinstance(out, tuple) else out))
@@ -109,21 +112,26 @@ def frame_outputs(encoder: nn.Module, x: Any, layer: int | None = None) -> torch
         final = _final_frames(encoder, x)
     finally:
         handle.remove()
+    if not captured or captured[-1].dim() != 3:
+        raise SelfsupError(f"--layer {layer}: the blocks of {type(encoder).__name__} do not give one vector per "
+                           "frame ([B, T, D] or [B, D, T]); leave --layer out to use its final output.")
     hidden = captured[-1]  # the last call: the whole batch (device-stacked inputs call it once)
+    if hidden.shape[0] != final.shape[0]:
+        raise SelfsupError(f"--layer reads one output per sample; block {layer} of {type(encoder).__name__} "
+                           f"ran on {hidden.shape[0]} rows for {final.shape[0]} samples (several devices?).")
     frames = final.shape[1]
-    if _is_attention_block(block):
-        return hidden[:, -frames:]
-    return hidden.transpose(1, 2)
+    hidden = hidden[:, -frames:] if _is_attention_block(block) else hidden.transpose(1, 2)
+    return hidden, final
 
 
-def frame_mask(encoder: nn.Module, x: Any, frames: int) -> torch.Tensor:
-    """bool ``[B, frames]``: which frames exist (see the module docstring)."""
+def frame_mask(encoder: nn.Module, x: Any, final: torch.Tensor) -> torch.Tensor:
+    """bool ``[B, T']``: which frames exist (see the module docstring); ``final`` is the
+    encoder's final frames ``[B, T', D]``."""
     if hasattr(encoder, "frame_mask"):
         return encoder.frame_mask(x)
-    if torch.is_tensor(x) and x.is_floating_point() and x.dim() == 3 and x.shape[1] == frames:
+    if torch.is_tensor(x) and x.is_floating_point() and x.dim() == 3 and x.shape[1] == final.shape[1]:
         return ~torch.isnan(x).any(dim=-1)
-    batch = x.shape[0] if torch.is_tensor(x) else len(x)
-    return torch.ones(batch, frames, dtype=torch.bool)
+    return final.abs().amax(dim=-1) > 0
 
 
 def collect_frames(
@@ -147,8 +155,9 @@ def collect_frames(
                 batch = move_to(batch, device)
                 if finish is not None:
                     batch = finish(batch)
-                out = frame_outputs(encoder, batch["x"], layer).float()
-                keep = frame_mask(encoder, batch["x"], out.shape[1]).to(out.device)
+                out, final = frame_outputs(encoder, batch["x"], layer)
+                out = out.float()
+                keep = frame_mask(encoder, batch["x"], final).to(out.device)
                 features.append(out[keep].cpu())
                 counts.append(keep.sum(1).cpu())
                 if "frame_y" in batch:
