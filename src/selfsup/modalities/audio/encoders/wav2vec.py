@@ -106,6 +106,14 @@ class Wav2VecEncoder(nn.Module):
             stride *= s
         return stride
 
+    @property
+    def receptive_field(self) -> int:
+        """Input samples (or frames) one output frame sees (400 for wav2vec 2.0's stack)."""
+        field, jump = 1, 1
+        for k, s in self.layers_spec:
+            field, jump = field + (k - 1) * jump, jump * s
+        return field
+
     def frames(self, n: torch.Tensor) -> torch.Tensor:
         """Valid output frames of clips of ``n`` input samples/frames (at least 1)."""
         for k, s in self.layers_spec:
