@@ -21,6 +21,7 @@ from selfsup.modalities.image.views.augment import (
     check_probabilities,
     check_range,
     image_input_shape,
+    random_resized_crop,
 )
 from selfsup.registry import VIEWS
 from selfsup.views.base import ViewMaker
@@ -66,7 +67,7 @@ class RotationViews(ViewMaker):
         if crop_scale is not None:
             scale = check_range(crop_scale, "crop_scale", low=0.0, high=1.0)
             ratio = check_range(crop_ratio, "crop_ratio", low=0.0, high=float("inf"))
-            steps.append(K.RandomResizedCrop((height, width), scale=scale, ratio=ratio))
+            steps.append(random_resized_crop((height, width), scale, ratio))
         flip = check_probabilities(hflip, "hflip")[0]
         if flip > 0:
             steps.append(K.RandomHorizontalFlip(p=flip))
