@@ -97,6 +97,9 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "ncl"): Invalid("num_clusters", "100000"),
     ("method", "two_tower"): Invalid("temperature", "0"),
     ("method", "two_tower_ssl"): Invalid("masking", "everything"),
+    ("method", "byol_a"): Invalid("momentum_base", "1.5"),
+    ("method", "hubert"): Invalid("mask_prob", "1.5"),
+    ("method", "wav2vec2"): Invalid("num_distractors", "0"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),
     ("encoder", "dilated_cnn"): Invalid("dropout", "1.5"),
@@ -120,6 +123,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "mf"): Invalid("embedding_dim", "0"),
     ("encoder", "lightgcn"): Invalid("layers", "0"),
     ("encoder", "two_tower"): Invalid("use_ids", "maybe"),
+    ("encoder", "logmel_cnn"): Invalid("channels", "0"),
+    ("encoder", "wav2vec_transformer"): Invalid("heads", "3"),
     # view makers: --views <name> --set views.<option>=<value>
     ("views", "byol"): Invalid("solarize", "1.5"),
     ("views", "multicrop"): Invalid("num_global_views", "0"),
@@ -141,6 +146,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("views", "subtab"): Invalid("overlap", "1.5"),
     ("views", "coles_slices"): Invalid("min_fraction", "1.5", data="synthetic_transactions"),
     ("views", "event_augment"): Invalid("mask", "1.5", data="synthetic_transactions"),
+    ("views", "audio_augment"): Invalid("crop_scale", "[0.9, 0.1]"),
+    ("views", "byol_a"): Invalid("mixup_ratio", "1.5"),
 }
 
 # Options whose constructor does not check them yet: the case runs and must fail (strict).
@@ -149,7 +156,8 @@ UNCHECKED: dict[tuple[str, str], str] = {}
 
 # The built-in data each modality's entries are driven on: tiny, offline, quick to load.
 DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest", "graph": "karate",
-        "tabular": "synthetic_tabular", "interactions": "synthetic_interactions"}
+        "tabular": "synthetic_tabular", "interactions": "synthetic_interactions",
+        "audio": "fsdd_mfcc"}
 REGISTRIES: dict[str, Registry] = {"method": METHODS, "encoder": ENCODERS, "views": VIEWS}
 
 
