@@ -79,3 +79,4 @@ def test_bag_of_units_separates_samples_whose_unit_histograms_differ():
     train = rng.random(80) < 0.5
     assert bag_of_units_accuracy(histograms, y, train) == 1.0
     assert bag_of_units_accuracy(histograms, y, np.zeros(80, bool)) is None
+

@@ -261,7 +261,7 @@ class GumbelVectorQuantizer(nn.Module):
         perplexity, usage = _grouped_perplexity(codes, self.num_codes)
         aux = {"loss": diversity, "diversity": diversity, "prob_perplexity": prob_perplexity,
                "perplexity": perplexity, "usage": usage,
-               "temperature": torch.tensor(self.temperature)}
+               "temperature": logits.new_tensor(self.temperature)}
         return Quantized(quantized.flatten(-2), codes, aux)
 
 

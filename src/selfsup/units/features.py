@@ -19,8 +19,11 @@ time step with a NaN (padding, missing) is left out, as the series encoders leav
 pooling; otherwise a frame whose final output is exactly zero is padding (the audio encoders
 hold the frames past a clip's end at zero) and every other frame counts.
 
-Labels: a batch may carry frame labels ``"frame_y"`` ``[B, T']`` (``-1`` for none), e.g. phones
-of speech; without them each frame takes its sample's label ``"y"``.
+Labels: a batch may carry frame labels ``"frame_y"`` (``-1`` for none), e.g. phones of speech,
+either one per frame ``[B, T']`` or one per input step ``[B, T]`` (then frame ``j`` of ``T'`` takes
+the label of the step at its centre, ``floor((j + 1/2) T / T')``: frames that follow time in
+order, as every encoder but TOTEM's channel-stacked one gives); without them each frame takes its
+sample's label ``"y"``.
 """
 
 from __future__ import annotations
@@ -134,6 +137,14 @@ def frame_mask(encoder: nn.Module, x: Any, final: torch.Tensor) -> torch.Tensor:
     return final.abs().amax(dim=-1) > 0
 
 
+def labels_at_frames(frame_y: torch.Tensor, frames: int) -> torch.Tensor:
+    """``frame_y [B, T]`` -> ``[B, frames]``: the label at the centre of each frame (identity when
+    ``T == frames``)."""
+    steps = frame_y.shape[1]
+    centres = ((torch.arange(frames, device=frame_y.device) + 0.5) * steps / frames).long().clamp(max=steps - 1)
+    return frame_y[:, centres]
+
+
 def collect_frames(
     encoder: nn.Module,
     loaders: Iterable[Iterable[dict[str, Any]]],
@@ -162,7 +173,7 @@ def collect_frames(
                 counts.append(keep.sum(1).cpu())
                 if "frame_y" in batch:
                     frame_labels = True
-                    labels.append(batch["frame_y"][keep].long().cpu())
+                    labels.append(labels_at_frames(batch["frame_y"], keep.shape[1])[keep].long().cpu())
                 elif "y" in batch:
                     labels.append(batch["y"].long()[:, None].expand_as(keep)[keep].cpu())
                 if "y" in batch:
