@@ -149,3 +149,21 @@ def test_units_on_audio_frames_leave_the_padding_out(audio_run, tmp_path):
     expected = sorted(encoder.frames(samples).tolist())
     assert sorted(np.diff(summary["arrays"]["offsets"]).tolist()) == expected
     assert len(set(expected)) > 1
+
+
+def test_more_units_than_frames_and_an_encoder_without_frames_are_one_error_each(series_run):
+    from selfsup.errors import SelfsupError
+    from selfsup.registry import ENCODERS
+    from selfsup.units.features import check_frame_encoder
+
+    with pytest.raises(SelfsupError, match="needs at least 5000 frames"):
+        fit_units(series_run, k=5000)
+    with pytest.raises(SelfsupError, match="one vector per sample only"):
+        check_frame_encoder(ENCODERS.build("small_cnn", (1, 8, 8)), "runs/x")
+
+
+def test_encode_with_a_run_that_has_no_codebook_of_its_own_says_to_fit_one(series_run, tmp_path):
+    result = runner.invoke(app, ["units", "encode", str(series_run), "--out", str(tmp_path / "u.npz")])
+    assert result.exit_code == 2 and "has no codebook of its own" in result.output
+    result = runner.invoke(app, ["units", "encode", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "u.npz")])
+    assert result.exit_code == 2 and "does not exist" in result.output

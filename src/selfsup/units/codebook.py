@@ -8,7 +8,8 @@ Euclidean distance), as in HuBERT's k-means targets and in a VQ layer.
 
 k-means is scikit-learn's ``MiniBatchKMeans`` with HuBERT's settings (Hsu et al. 2021, and its
 released ``learn_kmeans.py``: k-means++ init, batches of 10,000, 100 iterations, no
-reassignment), or faiss's k-means when faiss is installed (much faster on millions of frames).
+reassignment; 3 initialisations instead of its 20, for time), or faiss's k-means when faiss is
+installed (much faster on millions of frames).
 """
 
 from __future__ import annotations
