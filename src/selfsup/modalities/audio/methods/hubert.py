@@ -35,7 +35,7 @@ def check_count(value: Any, name: str, method: str, low: int = 1) -> int:
 
 @METHODS.register(
     "hubert",
-    family="masked-prediction",
+    family="masked modelling",
     modality="audio",
     paper="Hsu et al. 2021, HuBERT: Self-Supervised Speech Representation Learning by Masked "
     "Prediction of Hidden Units",
