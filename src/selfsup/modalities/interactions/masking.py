@@ -35,9 +35,9 @@ def feature_mutual_information(codes: Tensor) -> Tensor:
     for i in range(f):
         for j in range(i, f):
             width = int(codes[:, j].max()) + 1
-            joint = torch.bincount(codes[:, i] * width + codes[:, j]).double() / n
-            cells = torch.nonzero(joint).flatten()
-            p = joint[cells]
+            # the occupied cells only: with an ID column the full table would be N x N
+            cells, counts = torch.unique(codes[:, i] * width + codes[:, j], return_counts=True)
+            p = counts.double() / n
             expected = marginals[i][cells // width] * marginals[j][cells % width]
             mi[i, j] = mi[j, i] = float((p * torch.log(p / expected)).sum())
     return mi
