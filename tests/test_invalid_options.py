@@ -100,6 +100,8 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "byol_a"): Invalid("momentum_base", "1.5"),
     ("method", "hubert"): Invalid("mask_prob", "1.5"),
     ("method", "wav2vec2"): Invalid("num_distractors", "0"),
+    # TOTEM's options are its encoder's: any method option is the mistake.
+    ("method", "totem"): Invalid("compression", "4"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),
     ("encoder", "dilated_cnn"): Invalid("dropout", "1.5"),
@@ -125,6 +127,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "two_tower"): Invalid("use_ids", "maybe"),
     ("encoder", "logmel_cnn"): Invalid("channels", "0"),
     ("encoder", "wav2vec_transformer"): Invalid("heads", "3"),
+    ("encoder", "totem_vqvae"): Invalid("compression", "6"),
     # view makers: --views <name> --set views.<option>=<value>
     ("views", "byol"): Invalid("solarize", "1.5"),
     ("views", "multicrop"): Invalid("num_global_views", "0"),

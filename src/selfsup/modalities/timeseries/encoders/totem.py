@@ -101,6 +101,11 @@ class TotemEncoder(nn.Module):
         steps = compression_steps(compression, self.name)
         for option, value in (("codebook_size", codebook_size), ("code_dim", code_dim), ("hidden_dim", hidden_dim)):
             positive_int(value, option, self.name)
+        if isinstance(commitment, bool) or not isinstance(commitment, (int, float)) or not commitment >= 0:
+            raise SelfsupError(f"Option commitment of encoder {self.name!r} must be a number >= 0; got {commitment!r}.")
+        if isinstance(restart_after, bool) or not isinstance(restart_after, int) or restart_after < 0:
+            raise SelfsupError(f"Option restart_after of encoder {self.name!r} must be a whole number >= 0 "
+                               f"(0: never restart); got {restart_after!r}.")
         self.compression, self.hidden_dim = compression, hidden_dim
         self.output_dim = self.sequence_dim = code_dim
         layers: list[nn.Module] = []
