@@ -131,6 +131,7 @@ def test_spoken_words_has_word_and_speaker_tasks():
     words = load_data("spoken_words")
     speakers = load_data("spoken_words", label="speaker")
     assert words.num_classes == 30 and speakers.num_classes == 12
+    assert torch.equal(load_data("spoken_words:speaker").y_train, speakers.y_train)
     assert words.n_train + words.n_test == 1440
     with pytest.raises(SelfsupError, match="label"):
         load_data("spoken_words", label="accent")

@@ -6,7 +6,9 @@
 at 2 speeds and 2 pitches, with white noise at an SNR drawn from 10-30 dB: 1,440 clips of about
 0.3-1 s. Generated once (about 30 s on one core) into ``$SELFSUP_CACHE`` (default
 ``~/.cache/selfsup``) ``/spoken_words-v1.npz`` as 16-bit PCM at 16 kHz, and reused. Two label
-tasks on the same clips: ``label="word"`` (30 classes, the default) or ``label="speaker"`` (12).
+tasks on the same clips: ``label="word"`` (30 classes, the default) or ``label="speaker"`` (12),
+also registered as ``spoken_words:speaker`` so that ``selfsup evaluate RUN --data
+spoken_words:speaker`` scores a run on the speaker task.
 espeak-ng gives no phoneme timings through its command line, so there are no frame labels.
 """
 
@@ -115,6 +117,17 @@ def load_spoken_words(seed: int = 0, test_fraction: float = 0.2, sample_rate: in
     speaker_names = [f"{a}+{v}" for a in ACCENTS for v in VARIANTS]
     labels = np.array(WORDS)[word] if label == "word" else np.array(speaker_names)[speaker]
     return assemble_clips("spoken_words", clips, labels, names, [], seed, test_fraction, sample_rate)
+
+
+@DATASETS.register(
+    "spoken_words:speaker", modality="audio", n=len(WORDS) * len(ACCENTS) * len(VARIANTS) * len(SPEEDS) * len(PITCHES),
+    description="spoken_words with speaker labels (12 voices): evaluate a run on the speaker task with "
+    "selfsup evaluate RUN --data spoken_words:speaker",
+)
+def load_spoken_words_speakers(seed: int = 0, test_fraction: float = 0.2,
+                               sample_rate: int = DEFAULT_SAMPLE_RATE) -> DataSource:
+    """``spoken_words`` with ``label="speaker"``."""
+    return load_spoken_words(seed, test_fraction, sample_rate, label="speaker")
 
 
 def fsdd_file() -> Path:
