@@ -19,7 +19,7 @@ from selfsup.registry import METHODS
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = {"contrastive", "self-distillation", "redundancy reduction", "clustering", "masked modelling",
-            "latent prediction", "pretext"}
+            "latent prediction", "pretext", "discrete units"}
 # Hyper-parameters that only need changing because this test's batch is 32 samples.
 SMALL_BATCH = {"wmse": {"w_size": 16, "projector_dim": 8}}
 
