@@ -188,3 +188,25 @@ def test_quantizers_refuse_a_wrong_input_width():
                       GumbelVectorQuantizer(3, 4)):
         with pytest.raises(ValueError, match="expects x"):
             quantizer(torch.randn(2, 5))
+
+
+def test_gumbel_vq_is_the_hard_choice_forward_and_the_soft_gumbel_softmax_backward():
+    gvq = GumbelVectorQuantizer(dim=4, out_dim=6, groups=2, entries=5).train()
+    gvq.temperature = 0.7
+    x = torch.randn(8, 4)
+    torch.manual_seed(3)
+    quantized, codes, _ = gvq(x)
+    weights = torch.randn_like(quantized)
+    (quantized * weights).sum().backward()
+    grad = gvq.to_logits.weight.grad.clone()
+    gvq.zero_grad()
+    # the same Gumbel noise, drawn as torch draws it: g = -log(Exp(1))
+    logits = gvq.to_logits(x).reshape(8, 2, 5)
+    torch.manual_seed(3)
+    noise = -torch.empty_like(logits).exponential_().log()
+    soft = ((logits + noise) / 0.7).softmax(-1)
+    assert torch.equal(codes, soft.argmax(-1))
+    torch.testing.assert_close(quantized, gvq.decode(codes))
+    reference = torch.einsum("bgv,gvd->bgd", soft, gvq.codebooks).flatten(1)
+    (reference * weights).sum().backward()
+    torch.testing.assert_close(gvq.to_logits.weight.grad, grad)
