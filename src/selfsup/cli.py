@@ -356,12 +356,14 @@ def units_fit(
     modality: str | None = typer.Option(None, help="Modality of --data (default: the run's)."),
     frame_rate: float | None = typer.Option(None, "--frame-rate", help="Frames per second, to report bits/s."),
     seed: int = typer.Option(0, help="Random seed of k-means."),
+    own: bool = typer.Option(False, "--own", help="Measure and save the run's own codebook (totem) instead of fitting k-means."),
 ) -> None:
     """Fit k-means units on a run's frame / patch / token outputs; print and save their metrics."""
     from selfsup.units import fit_units
 
-    result = fit_units(run_dir, data=data, k=k, layer=layer, out=out, modality=modality, seed=seed, frame_rate=frame_rate)
-    table = Table(title=f"{k} units on {result.codebook.data} ({result.codebook.metrics['frames']} frames)", title_justify="left")
+    result = fit_units(run_dir, data=data, k=k, layer=layer, out=out, modality=modality, seed=seed,
+                       frame_rate=frame_rate, own=own)
+    table = Table(title=f"{result.codebook.k} units on {result.codebook.data} ({result.codebook.metrics['frames']} frames)", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.codebook.metrics.items():

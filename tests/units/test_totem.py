@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import selfsup
 from selfsup.errors import SelfsupError
 from selfsup.registry import ENCODERS, METHODS, VIEWS
-from selfsup.units import encode_units
+from selfsup.units import encode_units, fit_units
 
 SHAPE = (30, 2)
 
@@ -109,3 +109,9 @@ def test_a_totem_run_trains_and_its_own_codebook_gives_units(tmp_path):
     source = load_data("ucr:UnitTest", modality="timeseries")
     first = next(iter(source.loader(source.train, 4)))
     np.testing.assert_array_equal(encoder.tokens(first["x"]).numpy().ravel(), arrays["values"][:24])
+    measured = fit_units(out, own=True)
+    assert measured.codebook.kind == "own" and measured.path.name == "own.safetensors"
+    np.testing.assert_array_equal(measured.codebook.centroids, encoder.quantizer.codebook.detach().numpy())
+    assert measured.codebook.metrics["frames"] == 42 * 6 and "pnmi" in measured.codebook.metrics
+    with pytest.raises(SelfsupError, match="--own"):
+        fit_units(out, own=True, layer=1)

@@ -39,6 +39,9 @@ from selfsup.units.metrics import (
 
 @dataclass
 class FitResult:
+    """What :func:`fit_units` made: the codebook (its metrics in ``codebook.metrics``) and the
+    ``.safetensors`` path it was saved to (the ``.json`` beside it)."""
+
     codebook: Codebook
     path: Path
 
@@ -109,17 +112,26 @@ def fit_units(
     max_frames: int = 200_000,
     frame_rate: float | None = None,
     batch_size: int = 256,
+    own: bool = False,
 ) -> FitResult:
     """Fit ``k`` units on the training split's frames of ``run_dir``'s encoder over ``data``
     (default: the run's own data), measure them, and save the codebook to ``out`` (default
-    ``<run_dir>/units/k<k>[-layer<L>]``)."""
+    ``<run_dir>/units/k<k>[-layer<L>]``). With ``own``, nothing is fitted: the run's own codebook
+    (TOTEM's) is measured and saved (default ``<run_dir>/units/own``)."""
     run_dir = Path(run_dir)
+    if own and layer is not None:
+        raise SelfsupError("--own measures the codebook the encoder quantises its final frames with; "
+                           "it cannot be combined with --layer.")
+    codebook = own_codebook(run_dir) if own else None
     data, source, frames = _run_frames(run_dir, data, modality, layer, batch_size)
-    centroids = fit_kmeans(frames[0].features, k, seed=seed, max_frames=max_frames)
-    codebook = Codebook(centroids=centroids, run=str(run_dir.resolve()), layer=layer, modality=source.modality, data=data)
+    if codebook is None:
+        centroids = fit_kmeans(frames[0].features, k, seed=seed, max_frames=max_frames)
+        codebook = Codebook(centroids=centroids, run=str(run_dir.resolve()), layer=layer,
+                            modality=source.modality, data=data)
     codebook.metrics = unit_metrics(codebook, frames, frame_rate, seed)
     if out is None:
-        out = run_dir / "units" / (f"k{k}" + (f"-layer{layer}" if layer is not None else ""))
+        name = "own" if own else f"k{k}" + (f"-layer{layer}" if layer is not None else "")
+        out = run_dir / "units" / name
     return FitResult(codebook, codebook.save(out))
 
 
@@ -136,7 +148,7 @@ def own_codebook(run_dir: str | Path) -> Codebook:
         raise SelfsupError(f"The encoder of {run_dir} has no codebook of its own; fit one with "
                            f"`selfsup units fit {run_dir} --k 100` and encode with the file it writes.")
     config = load_config(run_dir / "config.yaml")
-    return Codebook(centroids=quantizer.codebook.detach().cpu().float().numpy(), run=str(run_dir), layer=None,
+    return Codebook(centroids=quantizer.codebook.detach().cpu().float().numpy(), run=str(run_dir.resolve()), layer=None,
                     modality=config.data.modality, data=config.data.name, kind="own")
 
 
