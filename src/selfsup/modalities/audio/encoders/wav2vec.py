@@ -96,6 +96,7 @@ class Wav2VecEncoder(nn.Module):
                                        dropout_rate(dropout, "dropout", name), activation="gelu",
                                        batch_first=True, norm_first=True)
             for _ in range(positive_int(depth, "depth", name)))
+        self.input_norm = nn.LayerNorm(dim)
         self.norm = nn.LayerNorm(dim)
 
     @property
@@ -140,6 +141,9 @@ class Wav2VecEncoder(nn.Module):
         keep = valid[..., None].to(h.dtype)
         h = h * keep
         h = h + nn.functional.gelu(self.pos_conv(h.transpose(1, 2))).transpose(1, 2) * keep
+        # wav2vec 2.0 normalises every frame before the first layer: a mask embedding enters at
+        # the scale of the frames around it instead of drowning them out
+        h = self.input_norm(h) * keep
         outputs = []
         for block in self.blocks:
             h = block(h, src_key_padding_mask=~valid) * keep
