@@ -23,7 +23,7 @@ from pathlib import Path
 import selfsup
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ["bpr_mf", "lightgcn", "sgl", "simgcl", "xsimgcl", "ncl", "two_tower", "two_tower_ssl"]
+METHODS = ["bpr_mf", "lightgcn", "sgl", "simgcl", "xsimgcl", "ncl", "dccf", "lightgcl", "two_tower", "two_tower_ssl"]
 KEYS = ("recall@20", "ndcg@20", "long_tail@20", "coverage@20")
 
 

@@ -36,6 +36,7 @@ from selfsup.assembly import (
 from selfsup.config import Config, build_config, check_names, config_diff, load_config
 from selfsup.data import DataSource
 from selfsup.engine.callbacks import InterruptWatch, TimeBudget, TrainClock
+from selfsup.engine.early_stopping import EarlyStopping
 from selfsup.engine.rundir import (
     check_run_dir,
     clear_run_files,
@@ -177,6 +178,10 @@ def _train_and_evaluate(
                 f"({plan['epochs']} epochs; stopped by the {'budget' if plan['stopped_by'] == 'time' else 'plan'}). "
                 "Evaluation is not counted. Train longer with a larger --time-budget.")
         final["notes"] = [*final.get("notes", []), said]
+    stopping = next((c for c in trainer.callbacks if isinstance(c, EarlyStopping)), None)
+    if stopping is not None:
+        final["early_stopping"] = stopping.report()
+        final["notes"] = [*final.get("notes", []), stopping.describe()]
     final["method"] = config.method.name
     final["encoder"] = parts.encoder_name
     if monitor is not None and monitor.alarms:

@@ -101,6 +101,14 @@ class TrainConfig(_Strict):
     ``1.5h``. The run times its first steps, sets the number of steps (and the warm-up and cosine
     schedule) to end within the budget, and stops there; evaluation comes after and is not counted.
     ``epochs`` is then not used (given together as flags, the two are refused)."""
+    early_stopping: int = Field(0, ge=0)
+    """Patience: evaluate on the data's validation split every ``validate_every_n_epochs`` epochs
+    (interactions: Recall@20), stop after this many evaluations in a row without improvement, and
+    restore the best evaluation's weights before the final evaluation; metrics.json's
+    ``early_stopping`` says when and why training stopped and which epoch was best. 0 = off (the
+    default: every run trains ``epochs``). Refused for data without a validation split."""
+    validate_every_n_epochs: int = Field(1, ge=1)
+    """How often early stopping evaluates on the validation split (RecBole's ``eval_step``: 1)."""
     weight_decay: float = Field(1e-4, ge=0.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     warmup_epochs: float = Field(5, ge=0.0)

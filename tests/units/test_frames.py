@@ -27,3 +27,18 @@ def test_collect_frames_keeps_observed_steps_with_their_frame_labels():
     assert frames.frame_labels and frames.sample_labels.tolist() == [0, 1, 0]
     expected = encoder.eval().forward_sequence(x)[1, :7]
     np.testing.assert_allclose(frames.features[10:17], expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_layer_without_per_frame_output_is_one_error():
+    import pytest
+
+    from selfsup.errors import SelfsupError
+    from selfsup.units.features import frame_outputs
+
+    audio = pytest.importorskip("selfsup.modalities.audio.data.source")
+    encoder = ENCODERS.build("logmel_cnn", audio.AudioSpec(sample_rate=16000, length=40, features=13),
+                             channels=4, hidden_dim=8).eval()
+    x = torch.randn(2, 13, 40)
+    assert frame_outputs(encoder, x)[0].shape[0] == 2
+    with pytest.raises(SelfsupError, match="do not give one vector per"):
+        frame_outputs(encoder, x, layer=1)

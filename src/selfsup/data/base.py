@@ -140,6 +140,12 @@ class DataSource:
             return self.test, self.y_test
         return self.train, self.y_train
 
+    def validation_scorer(self) -> Callable[[Any], dict[str, float]] | None:
+        """``encoder -> {name: score}`` on the data's validation split (higher is better, the first
+        score the one ``train.early_stopping`` watches), or None where the data has no validation
+        split (the default; interactions have one)."""
+        return None
+
     def finish(self, batch: dict[str, Any]) -> dict[str, Any]:
         """The batch as encoders and views take it, once it is on its device."""
         return self.on_device(batch) if self.on_device is not None else batch

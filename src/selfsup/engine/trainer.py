@@ -24,6 +24,7 @@ from selfsup.engine.callbacks import (
     TimeBudget,
     TrainClock,
 )
+from selfsup.engine.early_stopping import build_early_stopping
 from selfsup.engine.evaluation import embed_split
 from selfsup.engine.module import SelfSupervisedModule
 from selfsup.engine.rundir import CHECKPOINTS, check_checkpoint_fits
@@ -89,6 +90,8 @@ def build_callbacks(source: DataSource, config: Config, out: Path) -> tuple[list
         )
         run_callbacks.append(monitor)
     run_callbacks.append(writer)
+    if config.train.early_stopping:  # before the checkpoints, so last.ckpt is written when it stops training
+        run_callbacks.append(build_early_stopping(source, config.train, writer))
     if config.train.average_weights:
         run_callbacks.append(EncoderAveraging())
     # last.ckpt after every epoch (what --resume continues from) ...

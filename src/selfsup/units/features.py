@@ -83,6 +83,7 @@ def check_layer(encoder: nn.Module, layer: int | None, where: str) -> None:
 
 
 def check_frame_encoder(encoder: nn.Module, where: str) -> None:
+    """One SelfsupError unless the encoder of ``where`` gives frames (sequence or token contract)."""
     if not (hasattr(encoder, "forward_sequence") or hasattr(encoder, "forward_tokens")):
         raise SelfsupError(
             f"The encoder of {where} ({type(encoder).__name__}) gives one vector per sample only; units need "
@@ -124,6 +125,9 @@ def frame_outputs(encoder: nn.Module, x: Any, layer: int | None = None) -> tuple
                            f"ran on {hidden.shape[0]} rows for {final.shape[0]} samples (several devices?).")
     frames = final.shape[1]
     hidden = hidden[:, -frames:] if _is_attention_block(block) else hidden.transpose(1, 2)
+    if hidden.shape[1] != frames:
+        raise SelfsupError(f"--layer {layer}: block {layer} of {type(encoder).__name__} gives {hidden.shape[1]} frames "
+                           f"per sample and the encoder {frames}; units from a layer need the output's frame rate.")
     return hidden, final
 
 

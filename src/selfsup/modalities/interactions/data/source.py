@@ -11,6 +11,7 @@ user and item ids, which the run saves (``ids.json``) so its embeddings are look
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,13 @@ import torch
 from torch.utils.data import Dataset
 
 from selfsup.data import DataSource
-from selfsup.eval.recommendation import Labels, RecommendationTask, UserItems
+from selfsup.eval.recommendation import (
+    Labels,
+    RecommendationTask,
+    UserItems,
+    embedding_scorer,
+    ranking_metrics,
+)
 from selfsup.modalities.interactions.data.batch import InteractionBatch, InteractionSpec
 from selfsup.modalities.interactions.data.features import EntityFeatures
 from selfsup.modalities.interactions.data.splits import TEST, TRAIN, VALID, split_interactions
@@ -95,6 +102,20 @@ class InteractionSource(DataSource):
     recommendation: RecommendationTask | None = None
     ids: dict[str, list[str]] = field(default_factory=dict)
     splits: str = ""
+
+    def validation_scorer(self) -> Callable[[Any], dict[str, float]] | None:
+        """Full-ranking Recall@20 and NDCG@20 of an encoder's user and item tables on the validation
+        split (training items excluded), for early stopping; None without a validation split."""
+        task = self.recommendation
+        if task is None or task.valid is None:
+            return None
+
+        def score(encoder: Any) -> dict[str, float]:
+            users, items = (table.float().cpu() for table in encoder.user_item_embeddings())
+            figures = ranking_metrics(embedding_scorer(users, items), task, "valid", ks=(20,))
+            return {"recall@20": figures["recall@20"], "ndcg@20": figures["ndcg@20"]}
+
+        return score
 
 
 def _pairs(table: InteractionTable, part: np.ndarray, which: int, num_users: int) -> UserItems | None:

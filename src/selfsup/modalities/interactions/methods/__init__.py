@@ -3,6 +3,8 @@ XSimGCL and NCL (self-supervised terms added to BPR); two-tower retrieval and tw
 
 from selfsup.modalities.interactions.methods import (  # noqa: F401
     bpr_mf,
+    dccf,
+    lightgcl,
     lightgcn,
     ncl,
     sgl,
