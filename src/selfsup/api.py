@@ -90,7 +90,9 @@ def pretrain(
     ``config`` is a recipe (a :class:`Config`, a dict or a YAML path); ``flags`` are the CLI's
     flags as keywords (``method``, ``encoder``, ``views``, ``data``, ``modality``, ``epochs``,
     ``batch_size``, ``devices``, ``strategy``, ``seed``, ``out``, ``overrides``). ``data`` may
-    also be a :class:`~selfsup.data.DataSource` object (any modality's, or your own). With
+    also be in memory — a NumPy array or torch tensor, ``(x, y)``, a dict with ``x`` / ``y`` /
+    ``x_test`` / ``y_test``, a pandas DataFrame (:mod:`selfsup.data.objects`) — or a
+    :class:`~selfsup.data.DataSource` object (any modality's, or your own). With
     ``resume=True`` the run in ``out`` continues from ``checkpoints/last.ckpt`` with its saved
     configuration. Returns None in the extra processes of a multi-process launch.
 
@@ -99,11 +101,20 @@ def pretrain(
     """
     import lightning as L
 
+    from selfsup.data.objects import describe, infer_modality, is_data_object, source_from_object
+
     given_source = flags.pop("data") if isinstance(flags.get("data"), DataSource) else None
+    in_memory = flags.pop("data") if is_data_object(flags.get("data")) else None
     if given_source is not None:
         flags = {**flags, "data": given_source.name, "modality": given_source.modality}
-    config, out = _resolve_run(config, flags, resume, overwrite, given_source is not None)
+    elif in_memory is not None:  # arrays, tensors, a DataFrame: config.yaml records what they were
+        modality = flags.get("modality") or infer_modality(in_memory, flags.get("method"))
+        flags = {**flags, "data": describe(in_memory), "modality": modality}
+    config, out = _resolve_run(config, flags, resume, overwrite, given_source is not None or in_memory is not None)
     L.seed_everything(config.train.seed, workers=True, verbose=False)
+    if in_memory is not None:
+        given_source = source_from_object(in_memory, config.data.modality, seed=config.train.seed,
+                                          test_fraction=config.data.test_fraction, **config.data.options)
     source = given_source if given_source is not None else load_source(config)
     for note in source.notes:
         warnings.warn(note, stacklevel=2)

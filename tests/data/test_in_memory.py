@@ -1,0 +1,94 @@
+"""In-memory data through the API: arrays, tensors, (x, y), dicts and DataFrames, each read by the
+modality's own reader as if saved to a file (selfsup.data.objects)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from sklearn.datasets import load_digits
+
+import selfsup
+from selfsup.data import load_data
+from selfsup.data.objects import describe, infer_modality, source_from_object
+from selfsup.errors import SelfsupError
+
+FAST = ["eval.every_n_epochs=0", "eval.random_init=false", "eval.raw_input=false"]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    return (d.images * 16).clip(0, 255).astype(np.uint8)[:300], d.target[:300]
+
+
+def test_a_uint8_image_array_trains_and_the_run_records_what_was_passed(tmp_path, digits):
+    x, y = digits
+    small = ["encoder.name=small_cnn", "encoder.width=8", "encoder.depth=2", "method.projector_hidden_dim=32"]
+    result = selfsup.pretrain(method="simclr", data={"x": x, "y": y}, epochs=1, out=str(tmp_path / "run"),
+                              progress=False, overrides=FAST + small)
+    assert 0.0 <= result.metrics["pretrained"]["knn_acc"] <= 1.0
+    data = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]
+    assert data["modality"] == "image"
+    assert data["name"] == describe({"x": x, "y": y})
+    assert data["name"].startswith("in-memory uint8 array [300, 8, 8] with y sha1:")
+
+
+def test_in_memory_data_gives_the_files_split_and_samples(tmp_path, digits):
+    x, y = digits
+    np.savez(tmp_path / "digits.npz", x=x, y=y)
+    from_file = load_data(str(tmp_path / "digits.npz"), modality="image", seed=3)
+    for data in ((x, y), (torch.from_numpy(x), torch.from_numpy(y)), {"x": x, "y": list(y)}):
+        source = source_from_object(data, "image", seed=3)
+        assert torch.equal(source.train.x, from_file.train.x) and torch.equal(source.y_test, from_file.y_test)
+
+
+def test_hash_tells_different_arrays_apart(digits):
+    x, _ = digits
+    changed = x.copy()
+    changed[0, 0, 0] += 1
+    assert describe(x) != describe(changed) and describe(x) == describe(x.copy())
+
+
+def test_series_array_takes_the_methods_modality(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 24, 1)).astype(np.float32)
+    assert infer_modality(x, "ts2vec") == "timeseries"
+    result = selfsup.pretrain(method="ts2vec", data=x, epochs=1, batch_size=16, out=str(tmp_path / "run"),
+                              progress=False, overrides=FAST)
+    assert result.encoder(torch.from_numpy(x[:4])).shape[0] == 4
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["modality"] == "timeseries"
+
+
+def test_a_dataframe_is_a_table_and_its_options_name_the_target():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "colour": rng.choice(["red", "blue"], 200),
+                          "label": rng.integers(0, 2, 200)})
+    assert infer_modality(frame, None) == "tabular"
+    source = source_from_object(frame, "tabular", target="label")
+    assert source.labeled and len(source.train) + len(source.test) == 200
+
+
+def test_a_2d_array_as_a_table_with_labels():
+    x = np.random.default_rng(0).normal(size=(120, 5))
+    source = source_from_object((x, np.arange(120) % 3), "tabular")
+    assert source.labeled and len(source.train) + len(source.test) == 120
+
+
+@pytest.mark.parametrize(
+    ("data", "modality", "message"),
+    [
+        (np.zeros((10, 8, 8), np.float32), None, r"Which modality does a float32 array of shape \[10, 8, 8\]"),
+        ({"x": np.zeros((10, 8, 8), np.uint8), "labels": [0] * 10}, "image", r"key 'x' and may hold.*labels unknown"),
+        ((np.zeros((10, 8, 8), np.uint8),), "image", r"A tuple passed as data is \(x, y\); got 1"),
+        ({1, 2}, "image", "cannot read a set as data"),
+        (pd.DataFrame({"a": [1.0]}), "image", "A DataFrame holds tabular / interactions / events data, not image"),
+        (np.zeros((10, 3, 4)), "tabular", r"2-D array \[rows, columns\]; data\['x'\] has shape \[10, 3, 4\]"),
+        (np.zeros((10, 3), np.float32), "graph", "The graph modality does not take arrays"),
+    ],
+)
+def test_bad_in_memory_data_is_one_clear_error(tmp_path, data, modality, message):
+    flags = {"modality": modality} if modality else {}
+    with pytest.raises(SelfsupError, match=message):
+        selfsup.pretrain(method="simclr", data=data, epochs=1, out=str(tmp_path / "run"), progress=False, **flags)
+    assert not (tmp_path / "run").exists()  # nothing written for a refused input
