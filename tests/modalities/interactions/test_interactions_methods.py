@@ -103,3 +103,17 @@ def test_propagation_backward_equals_the_dense_gradient(source):
         dense = adjacency.to_dense()
         (expected,) = torch.autograd.grad((dense @ (dense @ h) * weights).sum(), h)
         assert torch.allclose(grad, expected, atol=1e-5)
+
+
+def test_ncl_with_more_clusters_than_items_is_one_error_naming_the_key_and_counts(tmp_path):
+    from typer.testing import CliRunner
+
+    from selfsup.cli import app
+
+    args = ["pretrain", "--data", "synthetic_interactions", "--method", "ncl", "--epochs", "1", "--out",
+            str(tmp_path / "run"), "--no-progress", "--set", "data.options.users=200", "--set", "data.options.items=80",
+            "--set", "data.options.interactions=3000", "--set", "method.num_clusters=100"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert "method.num_clusters=100" in result.output and "200 users and 80 items" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "run" / "metrics.json").exists()

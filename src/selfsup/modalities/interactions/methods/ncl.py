@@ -66,8 +66,10 @@ class NCL(BPRMethod):
                                f"encoder's {encoder.layers} layers.")
         smaller = min(encoder.num_users, encoder.num_items)
         if self.num_clusters >= smaller:
-            raise SelfsupError(f"ncl: num_clusters={num_clusters} must be below the number of users and of items "
-                               f"({encoder.num_users:,} and {encoder.num_items:,}).")
+            raise SelfsupError(f"ncl: method.num_clusters={num_clusters} must be below the number of users and of "
+                               f"items ({encoder.num_users:,} users and {encoder.num_items:,} items here); k-means "
+                               f"cannot make more clusters than points. Set method.num_clusters to at most "
+                               f"{smaller - 1:,}.")
         self.epoch = -1
         self.prototypes: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
 
