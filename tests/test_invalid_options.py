@@ -127,6 +127,7 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "two_tower"): Invalid("use_ids", "maybe"),
     ("encoder", "logmel_cnn"): Invalid("channels", "0"),
     ("encoder", "wav2vec_transformer"): Invalid("heads", "3"),
+    ("encoder", "logmel_patch_transformer"): Invalid("heads", "3"),
     ("encoder", "totem_vqvae"): Invalid("compression", "6"),
     # view makers: --views <name> --set views.<option>=<value>
     ("views", "byol"): Invalid("solarize", "1.5"),

@@ -155,3 +155,8 @@ def test_byol_a_and_the_catalogue_run_on_audio_with_the_log_mel_cnn(tmp_path, ti
     run = _run(tmp_path, tiny_audio, method, "encoder.name=logmel_cnn", "encoder.channels=4",
                "encoder.hidden_dim=16", "method.projector_hidden_dim=16", "method.projector_dim=8")
     assert run.metrics["encoder"] == "logmel_cnn" and "knn_acc" in run.metrics["random_init"]
+
+
+def test_mae_trains_on_audio_with_the_log_mel_patch_transformer(tmp_path, tiny_audio):
+    run = _run(tmp_path, tiny_audio, "mae", "method.decoder_dim=16", "method.decoder_depth=1")
+    assert run.metrics["encoder"] == "logmel_patch_transformer"

@@ -10,6 +10,7 @@ import torch
 from selfsup.errors import SelfsupError
 from selfsup.modalities.audio.data.source import AudioSpec, ClipDataset
 from selfsup.modalities.audio.encoders.logmel_cnn import LogMelCNN
+from selfsup.modalities.audio.encoders.patch_transformer import LogMelPatchTransformer
 from selfsup.modalities.audio.encoders.wav2vec import Wav2VecEncoder
 from selfsup.modalities.audio.frontend import lengths
 from selfsup.modalities.audio.views import ops
@@ -117,16 +118,31 @@ def test_byol_a_views_keep_each_clips_frames():
 
 
 @pytest.mark.parametrize("make", [lambda s: LogMelCNN(s, channels=8, hidden_dim=16),
-                                  lambda s: Wav2VecEncoder(s, conv_channels=8, dim=16, depth=1, heads=2)])
+                                  lambda s: Wav2VecEncoder(s, conv_channels=8, dim=16, depth=1, heads=2),
+                                  lambda s: LogMelPatchTransformer(s, dim=16, depth=1, heads=2)])
 def test_audio_encoders_embed_a_padded_clip_as_the_clip_alone(make):
     encoder = make(SPEC).eval()
     x = _waves()
     with torch.no_grad():
         batch = encoder(x)
         alone = encoder(x[1:2, :4000])
-        seq = encoder.forward_sequence(x)
-    assert batch.shape == (4, encoder.output_dim) and seq.shape[0] == 4 and seq.shape[2] == encoder.sequence_dim
+    assert batch.shape == (4, encoder.output_dim)
     assert torch.allclose(batch[1], alone[0], atol=1e-5)
+    if hasattr(encoder, "forward_sequence"):
+        seq = encoder.forward_sequence(x)
+        assert seq.shape[0] == 4 and seq.shape[2] == encoder.sequence_dim
+
+
+def test_the_patch_transformer_gives_the_token_contract_over_bins_and_frames():
+    encoder = LogMelPatchTransformer(SPEC, patch_bins=16, patch_frames=10, dim=16, depth=1, heads=2)
+    assert encoder.token_grid == (4, 6)  # 64 bins / 16, 51 frames -> 6 patches of 10
+    x = _waves()
+    targets = encoder.token_targets(x)
+    assert targets.shape == (4, 24, 160)
+    # clip 3 has 1 + 1600 // 160 = 11 frames: time patches 2.. of every bin band hold only padding
+    assert (targets[3].view(4, 6, 160)[:, 2:] == 0).all()
+    keep = torch.tensor([0, 5, 7])
+    assert encoder.forward_tokens(x, keep_index=keep).shape == (4, 3, 16)
 
 
 def test_encoders_take_mfcc_features_and_refuse_the_wrong_input():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 # Importing the modules registers the modality's data sets, views, encoders and methods.
 from selfsup.modalities.audio.data import builtins  # noqa: F401
-from selfsup.modalities.audio.encoders import logmel_cnn, wav2vec  # noqa: F401
+from selfsup.modalities.audio.encoders import logmel_cnn, patch_transformer, wav2vec  # noqa: F401
 from selfsup.modalities.audio.methods import byol_a, hubert, wav2vec2  # noqa: F401
 from selfsup.modalities.audio.spec import SPEC
 from selfsup.modalities.audio.views import augment  # noqa: F401

@@ -15,7 +15,8 @@ SPEC = register_modality(
         default_encoder="logmel_cnn",
         default_views="audio_augment",
         input_spec_from_dict=AudioSpec.from_dict,
-        encoders_for={"sequence": "logmel_cnn"},
+        # MAE / JEPA need patch tokens: the log-mel patch transformer provides them
+        encoders_for={"sequence": "logmel_cnn", "tokens": "logmel_patch_transformer"},
         extra="audio",
     )
 )
