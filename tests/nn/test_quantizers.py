@@ -210,3 +210,12 @@ def test_gumbel_vq_is_the_hard_choice_forward_and_the_soft_gumbel_softmax_backwa
     reference = torch.einsum("bgv,gvd->bgd", soft, gvq.codebooks).flatten(1)
     (reference * weights).sum().backward()
     torch.testing.assert_close(gvq.to_logits.weight.grad, grad)
+
+
+def test_vq_on_no_vectors_learns_nothing_and_its_loss_is_zero():
+    vq = VectorQuantizer(4, 3, ema=False).train()
+    before = vq.codebook.detach().clone()
+    quantized, codes, aux = vq(torch.zeros(0, 3))
+    assert quantized.shape == (0, 3) and codes.shape == (0,)
+    assert aux["loss"].item() == 0.0 and not bool(vq.initialized)
+    assert torch.equal(vq.codebook, before)

@@ -59,6 +59,11 @@ def _all_reduce_sum(x: Tensor) -> Tensor:
     return x
 
 
+def _mean_squared(a: Tensor, b: Tensor) -> Tensor:
+    """``mean((a - b)^2)``, 0 (not NaN) for empty inputs."""
+    return (a - b).pow(2).sum() / max(a.numel(), 1)
+
+
 def _check_positive(name: str, value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -136,19 +141,20 @@ class VectorQuantizer(nn.Module):
         if x.shape[-1] != self.dim:
             raise ValueError(f"VectorQuantizer expects x[..., {self.dim}], got {tuple(x.shape)}")
         flat = x.reshape(-1, self.dim)
-        if self.training and not bool(self.initialized):
+        learn = self.training and flat.shape[0] > 0  # no vector (an all-padding batch): nothing to learn from
+        if learn and not bool(self.initialized):
             self._init_from(flat.detach().float())
         codes = self.assign(flat.detach().float())
-        if self.training and self.ema:
+        if learn and self.ema:
             self._ema_update(flat.detach().float(), codes)
-        if self.training:
+        if learn:
             self._track_and_restart(flat.detach().float(), codes)
         chosen = self.decode(codes).to(x.dtype)
-        commitment = F.mse_loss(flat, chosen.detach())
+        commitment = _mean_squared(flat, chosen.detach())
         aux = {"commitment": commitment}
         loss = self.commitment * commitment
         if not self.ema:
-            aux["codebook"] = F.mse_loss(chosen, flat.detach())
+            aux["codebook"] = _mean_squared(chosen, flat.detach())
             loss = loss + aux["codebook"]
         aux["loss"] = loss
         aux["perplexity"], aux["usage"] = code_perplexity(codes, self.num_codes)
