@@ -144,3 +144,19 @@ def test_spoken_words_without_espeak_is_one_error_naming_the_package(tmp_path, m
     monkeypatch.setattr(builtins.shutil, "which", lambda name: None)
     with pytest.raises(SelfsupError, match="apt-get install espeak-ng"):
         load_data("spoken_words")
+
+
+def test_sonic_pi_classes_come_from_the_file_name_prefix():
+    from selfsup.modalities.audio.data.builtins import SONIC_PI_SAMPLES
+
+    if not SONIC_PI_SAMPLES.is_dir():
+        pytest.skip("sonic-pi-samples is not installed")
+    source = load_data("sonic_pi", max_seconds=0.5)
+    assert source.n_train + source.n_test == 165
+    assert {"bd", "tabla", "ambi"} <= set(source.class_names)
+    assert source.input_spec.length == 8000
+
+
+def test_sonic_pi_without_the_package_is_one_error_naming_it(tmp_path):
+    with pytest.raises(SelfsupError, match="apt-get install sonic-pi-samples"):
+        load_data("sonic_pi", root=str(tmp_path / "none"))

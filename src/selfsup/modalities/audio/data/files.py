@@ -37,7 +37,7 @@ from selfsup.errors import SelfsupError
 from selfsup.modalities.audio.data.source import AudioSpec, audio_source
 from selfsup.modality import require
 
-__all__ = ["AUDIO_SUFFIXES", "assemble_clips", "read_audio", "resample"]
+__all__ = ["AUDIO_SUFFIXES", "assemble_clips", "read_audio", "read_folder", "resample"]
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 DEFAULT_SAMPLE_RATE = 16_000
@@ -69,7 +69,7 @@ def read_audio(path: str | Path, seed: int = 0, test_fraction: float = 0.2,
     if not path.exists():
         raise SelfsupError(f"{path} does not exist.")
     if path.is_dir():
-        clips, labels, names, notes = _read_folder(path, sample_rate)
+        clips, labels, names, notes = read_folder(path, sample_rate)
         return assemble_clips(path.name, clips, labels, names, notes, seed, test_fraction, sample_rate)
     if path.suffix.lower() == ".npz":
         return _read_npz(path, seed, test_fraction, sample_rate)
@@ -87,7 +87,9 @@ def check_sample_rate(sample_rate: Any) -> int:
     return int(sample_rate)
 
 
-def _read_folder(root: Path, sample_rate: int) -> tuple[list[np.ndarray], list[str] | None, list[str], list[str]]:
+def read_folder(root: Path, sample_rate: int) -> tuple[list[np.ndarray], list[str] | None, list[str], list[str]]:
+    """``(clips, labels or None, file names relative to root, notes)`` of the audio files below
+    ``root`` (see the module doc)."""
     soundfile = require("soundfile", "audio", "Reading audio files")
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
