@@ -33,9 +33,11 @@ class TwoTowerRetrieval(Method):
     training popularity, the probability with which the loader puts an item in a batch. The
     batch's negative items drawn by the loader are not used.
 
-    Defaults: temperature 0.05 (Yi et al. 2019, the value their tuning chose on normalised
-    embeddings), log-Q correction on, accidental hits removed; the recipe's batch 2048 and Adam
-    at 1e-3 are those of the other ml-100k recipes.
+    Defaults: temperature 0.05 on the normalised embeddings (the order of the temperatures Yi et
+    al. 2019 tune; not tuned here), log-Q correction on, accidental hits removed; the recipe's
+    batch 2048 and Adam at 1e-3 are those of the other ml-100k recipes. Measured on ml-100k (10
+    epochs, 2-core CPU under load): test Recall@20 0.334 against the popularity ranking's 0.170,
+    about 12 s an epoch.
     """
 
     name = "two_tower"
