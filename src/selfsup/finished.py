@@ -147,7 +147,7 @@ def _check_writable(folder: Path) -> None:
 
 
 def embed(
-    run_dir: str | Path, data: str | DataSource, out: str | Path | None = None, modality: str | None = None, batch_size: int = 512
+    run_dir: str | Path, data: Any, out: str | Path | None = None, modality: str | None = None, batch_size: int = 512
 ) -> np.ndarray:
     """Embeddings ``[N, D]`` of every sample of ``data``, optionally saved to ``out`` as ``.npy``.
 
@@ -162,13 +162,20 @@ def embed(
         raise Interrupted(f"Stopped by Ctrl-C; {out or 'nothing'} was not written.") from None
 
 
-def open_run_data(run_dir: str | Path, data: str | DataSource, modality: str | None = None) -> tuple[nn.Module, DataSource]:
-    """A finished run's encoder and ``data`` read as the run reads data (its seed, test fraction,
-    data options and, for tables, its input encoding), checked against the encoder's inputs."""
+def open_run_data(run_dir: str | Path, data: Any, modality: str | None = None) -> tuple[nn.Module, DataSource]:
+    """A finished run's encoder and ``data`` (a name, a path, a DataSource or in-memory data:
+    :mod:`selfsup.data.objects`) read as the run reads data (its seed, test fraction, data options
+    and, for tables, its input encoding), checked against the encoder's inputs."""
     run_dir = Path(run_dir)
     config, encoder, spec = _open_run(run_dir)
+    from selfsup.data.objects import is_data_object, source_from_object
+
     if isinstance(data, DataSource):
         source = data
+    elif is_data_object(data):  # arrays, tensors, a DataFrame: read as the run reads its files
+        modality = modality or spec.get("modality", config.data.modality)
+        source = source_from_object(data, modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
+                                    **config.data.options, **_run_spec_option(spec, "", modality))
     else:
         modality = modality or spec.get("modality", config.data.modality)
         source = load_data(data, modality=modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
