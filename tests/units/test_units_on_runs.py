@@ -167,3 +167,15 @@ def test_encode_with_a_run_that_has_no_codebook_of_its_own_says_to_fit_one(serie
     assert result.exit_code == 2 and "has no codebook of its own" in result.output
     result = runner.invoke(app, ["units", "encode", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "u.npz")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_unit_sequences_follow_the_files_row_order_after_a_random_split(series_run, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 24, 1)).astype(np.float32)
+    for i in range(20):
+        x[i, 5 + i:] = np.nan  # row i is 5 + i steps long
+    np.savez(tmp_path / "series.npz", x=x, y=np.arange(20) % 2)
+    codebook = fit_units(series_run, k=4, out=tmp_path / "cb").path
+    summary = encode_units(codebook, data=str(tmp_path / "series.npz"), modality="timeseries")
+    assert np.diff(summary["arrays"]["offsets"]).tolist() == [5 + i for i in range(20)]
+    assert summary["arrays"]["y"].tolist() == (np.arange(20) % 2).tolist()
