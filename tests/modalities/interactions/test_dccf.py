@@ -67,6 +67,11 @@ def test_adaptive_propagation_is_the_row_normalised_agreement_matrix(source):
     alpha = dense * (unit @ unit.T + 1) / 2
     (expected_grad,) = torch.autograd.grad((alpha / alpha.sum(1, keepdim=True)) @ h, view, grad_outputs=2 * expected)
     assert torch.allclose(grad, expected_grad, atol=1e-4)
+    # ... and reaches the propagated embeddings through the transpose of the row-normalised matrix
+    h.requires_grad_(True)
+    (grad_h,) = torch.autograd.grad(weighted_propagation(h, pattern, weights.detach()).pow(2).sum(), h)
+    fixed = (alpha / alpha.sum(1, keepdim=True)).detach()
+    assert torch.allclose(grad_h, 2 * fixed.T @ (fixed @ h.detach()), atol=1e-4)
 
 
 def test_a_dccf_layer_sums_its_four_views_and_the_residual(source):

@@ -19,14 +19,17 @@ four representations, and the next layer is their sum with a residual:
 
 The edge weights are a sampled dense–dense product on the graph's sparsity pattern
 (``torch.sparse.sampled_addmm``) and the adaptive propagation a sparse CSR product whose values are
-those weights; autograd differentiates both with respect to the embeddings and the weights (on
-ml-100k, 100x faster than gathering the two ends of every edge).
+those weights, both differentiated with respect to the embeddings and the weights by sparse
+products over the same pattern (its transpose is a permutation of the edges, the graph being
+undirected). On ml-100k a step is ~10x faster than gathering the two ends of every edge, and ~3x
+faster than autograd's own backward of these sparse products, which masks dense products.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -56,29 +59,82 @@ def intent_aggregation(h: Tensor, intents: Tensor) -> Tensor:
     return torch.softmax(h @ intents, dim=1) @ intents.T
 
 
-def edge_agreement(h: Tensor, pattern: Tensor) -> Tensor:
-    r"""``[E]`` weights :math:`(\cos(h_i, h_j) + 1) / 2` of the edges of the sparse CSR ``pattern``
-    ``[N, N]``, in its order (a sampled dense–dense product: only the edges are computed)."""
-    h = F.normalize(h, dim=1)
+def _csr(pattern: Tensor, values: Tensor) -> Tensor:
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter("ignore", UserWarning)
-        cosine = torch.sparse.sampled_addmm(pattern, h, h.T, beta=0.0).values()
-    return (cosine + 1) / 2
+        return torch.sparse_csr_tensor(pattern.crow_indices(), pattern.col_indices(), values, pattern.shape,
+                                       check_invariants=False)
 
 
-def weighted_propagation(h: Tensor, pattern: Tensor, weights: Tensor) -> Tensor:
+def _edge_dots(a: Tensor, b: Tensor, pattern: Tensor) -> Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        empty = _csr(pattern, a.new_zeros(pattern.col_indices().shape))
+        return torch.sparse.sampled_addmm(empty, a, b.T, beta=0.0).values()
+
+
+def transpose_order(pattern: Tensor) -> Tensor:
+    """``[E]``: for the edge ``k = (i, j)`` of a CSR ``pattern`` whose edges come in both directions,
+    the position of ``(j, i)``; ``values[transpose_order(pattern)]`` are the transpose's values."""
+    crow, col = pattern.crow_indices(), pattern.col_indices()
+    n = pattern.shape[0]
+    rows = torch.repeat_interleave(torch.arange(n, device=col.device), crow[1:] - crow[:-1])
+    return torch.searchsorted(rows * n + col, col * n + rows)
+
+
+class _EdgeDots(torch.autograd.Function):
+    """``h_i · h_j`` on the edges of ``pattern``; backward ``(G + G^T) grad`` with ``G`` the edge
+    gradients as a sparse matrix (autograd's own backward of ``sampled_addmm`` masks dense products
+    and took most of a DCCF step)."""
+
+    @staticmethod
+    def forward(ctx: Any, h: Tensor, pattern: Tensor, transpose: Tensor) -> Tensor:
+        ctx.save_for_backward(h, transpose)
+        ctx.pattern = pattern
+        return _edge_dots(h, h, pattern)
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
+        h, transpose = ctx.saved_tensors
+        return (_csr(ctx.pattern, grad) @ h + _csr(ctx.pattern, grad[transpose]) @ h), None, None
+
+
+class _EdgeProduct(torch.autograd.Function):
+    """``A @ h`` for the sparse ``A`` with ``values`` on the edges of ``pattern``; backward
+    ``A^T grad`` and the edge gradients ``grad_i · h_j``."""
+
+    @staticmethod
+    def forward(ctx: Any, values: Tensor, h: Tensor, pattern: Tensor, transpose: Tensor) -> Tensor:
+        ctx.save_for_backward(values, h, transpose)
+        ctx.pattern = pattern
+        return _csr(pattern, values) @ h
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
+        values, h, transpose = ctx.saved_tensors
+        grad_values = _edge_dots(grad, h, ctx.pattern) if ctx.needs_input_grad[0] else None
+        grad_h = _csr(ctx.pattern, values[transpose]) @ grad if ctx.needs_input_grad[1] else None
+        return grad_values, grad_h, None, None
+
+
+def edge_agreement(h: Tensor, pattern: Tensor, transpose: Tensor | None = None) -> Tensor:
+    r"""``[E]`` weights :math:`(\cos(h_i, h_j) + 1) / 2` of the edges of the sparse CSR ``pattern``
+    ``[N, N]`` (edges in both directions), in its order: a sampled dense–dense product, only the
+    edges are computed. ``transpose``: :func:`transpose_order` of ``pattern`` (computed if not given)."""
+    transpose = transpose_order(pattern) if transpose is None else transpose
+    return (_EdgeDots.apply(F.normalize(h, dim=1), pattern, transpose) + 1) / 2
+
+
+def weighted_propagation(h: Tensor, pattern: Tensor, weights: Tensor, transpose: Tensor | None = None) -> Tensor:
     """``h`` propagated over the edges of the CSR ``pattern`` with ``weights`` (in its order), each
     row's weights divided by their sum: the row-normalised adaptive adjacency ``D_alpha^-1 A_alpha``
     times ``h``, differentiable with respect to ``h`` and ``weights``."""
-    crow, col = pattern.crow_indices(), pattern.col_indices()
+    crow = pattern.crow_indices()
     n = pattern.shape[0]
+    transpose = transpose_order(pattern) if transpose is None else transpose
     rows = torch.repeat_interleave(torch.arange(n, device=h.device), crow[1:] - crow[:-1])
     row_sum = torch.zeros(n, dtype=weights.dtype, device=weights.device).index_add(0, rows, weights)
-    normalised = weights / row_sum.clamp(min=1e-12)[rows]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        adaptive = torch.sparse_csr_tensor(crow, col, normalised, (n, n), check_invariants=False)
-        return adaptive @ h
+    return _EdgeProduct.apply(weights / row_sum.clamp(min=1e-12)[rows], h, pattern, transpose)
 
 
 class DCCFEncoder(LightGCN):
@@ -98,17 +154,22 @@ class DCCFEncoder(LightGCN):
         self.num_intents = check_int(num_intents, "num_intents")
         self.user_intents = nn.Parameter(nn.init.xavier_normal_(torch.empty(embedding_dim, self.num_intents)))
         self.item_intents = nn.Parameter(nn.init.xavier_normal_(torch.empty(embedding_dim, self.num_intents)))
+        self._transpose: tuple[Tensor, Tensor] | None = None  # (adjacency, its transpose_order)
 
     def layer_views(self, h: Tensor) -> IntentViews:
         """The four representations of a layer whose embeddings are ``h`` (module doc)."""
         adjacency = self.graph.adjacency()
+        if self._transpose is None or self._transpose[0] is not adjacency:
+            self._transpose = (adjacency, transpose_order(adjacency))
+        transpose = self._transpose[1]
         local = propagate(adjacency, h)
         users, items = self.split(h)
         intent = torch.cat([intent_aggregation(users, self.user_intents), intent_aggregation(items, self.item_intents)])
         return IntentViews(
             graph=local, intent=intent,
-            graph_adaptive=weighted_propagation(h, adjacency, edge_agreement(local, adjacency)),
-            intent_adaptive=weighted_propagation(h, adjacency, edge_agreement(intent, adjacency)))
+            graph_adaptive=weighted_propagation(h, adjacency, edge_agreement(local, adjacency, transpose), transpose),
+            intent_adaptive=weighted_propagation(h, adjacency, edge_agreement(intent, adjacency, transpose),
+                                                 transpose))
 
     def propagate_views(self) -> tuple[list[Tensor], list[IntentViews]]:
         """``[E^(0), …, E^(L)]`` and the views of layers ``0 … L-1``."""
