@@ -275,6 +275,21 @@ def embed(
 
 @app.command()
 @user_errors
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `selfsup pretrain`."),
+    format: str = typer.Option("onnx", "--format", help="onnx or torchscript."),
+    out: Path = typer.Option(..., help="The file to write (.onnx; .pt for TorchScript)."),
+) -> None:
+    """Write the run's encoder as ONNX or TorchScript, checked to give PyTorch's embeddings (to 1e-4)."""
+    from selfsup.export import TOLERANCE, export as write
+
+    difference = write(run_dir, format, out)
+    console.print(escape(f"Wrote {out}: its embeddings differ from PyTorch's by at most {difference:.1e} "
+                         f"(allowed {TOLERANCE:g})."))
+
+
+@app.command()
+@user_errors
 def recommend(
     run_dir: Path = typer.Argument(..., help="A run folder of `selfsup pretrain` on interactions."),
     user: str = typer.Option(..., help="The user's id, as in your data."),
