@@ -64,6 +64,10 @@ class LightGCL(BPRMethod):
     :math:`\tau = 0.2`, :math:`\lambda_1 = 0.2`, :math:`\lambda_2 = 10^{-7}`, edge dropout 0, 64-d,
     Adam at 1e-3 (the paper's batches of 256 users are 2048 interactions in the recipe). No BPR
     warm-up: the contrast on inner products does not stall BPR (``ssl_warmup_steps`` 0; :mod:`~.base`).
+    On ml-100k (943 users, dense next to the paper's Yelp or Gowalla) :math:`\lambda_1 = 0.2` pushes
+    every user away from all the others and swamps BPR: after 10 epochs test Recall@20 0.063, below
+    the popularity ranking's 0.170, with a long-tail share of 0.75; the ml-100k recipe takes 0.02,
+    chosen on the validation split (valid Recall@20 0.316; 0.05: 0.244; 0.005: 0.301; 0: 0.279).
     """
 
     name = "lightgcl"
