@@ -126,7 +126,7 @@ class TimeBudget(L.Callback):
     the recipe's ``warmup_epochs / epochs``, and the cosine schedule over it (the module reads both
     at every step). Each epoch's end refines the plan with the time measured so far, which then
     includes the epoch's checkpoint and monitor. Should the steps run slower than planned, training
-    stops when the budget is spent. A resumed run keeps the plan saved in its checkpoint (the
+    stops at the step boundary nearest the budget (within half a step of it). A resumed run keeps the plan saved in its checkpoint (the
     steps, not the seconds).
 
     ``report()`` is what metrics.json records: the budget, the seconds and steps trained, the
@@ -163,7 +163,10 @@ class TimeBudget(L.Callback):
                     f"--time-budget {self.seconds:g}s is shorter than one training step here "
                     f"({now - self.started:.1f} s); give a longer budget, or use --epochs.")
             return
-        if now - self.started >= self.seconds:
+        # stop at the step boundary nearest the budget: once another step would end further past
+        # it than we are short of it (a budget of a few slow steps ends within half a step)
+        per_step = (now - self.mark[0]) / max(1, step - self.mark[1])
+        if now - self.started + 0.5 * per_step >= self.seconds:
             self.stopped_by_time = True
             trainer.should_stop = True
             return
