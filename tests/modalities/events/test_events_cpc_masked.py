@@ -242,8 +242,34 @@ def test_masked_events_trains_with_bert_corruption():
     assert method.embed({"x": x}).shape == (4, 8)
 
 
+def test_long_sequences_train_on_random_windows_of_max_events():
+    from selfsup.modalities.events.methods.masked import random_windows
+
+    x = _batch()  # lengths 6, 2, 9, 1, 4, 9
+    torch.manual_seed(0)
+    cut = random_windows(x, 4)
+    assert cut.lengths.tolist() == [4, 2, 4, 1, 4, 4] and cut.max_length == 4
+    for b in range(len(x)):  # each window is consecutive events of its own sequence
+        n = int(cut.lengths[b])
+        starts = [s for s in range(int(x.lengths[b]) - n + 1)
+                  if torch.equal(x.delta[b, s:s + n], cut.delta[b, :n])]
+        assert starts and torch.equal(x.categorical[b, starts[0]:starts[0] + n], cut.categorical[b, :n])
+    starts = set()
+    for seed in range(20):  # the window moves
+        torch.manual_seed(seed)
+        starts.add(float(random_windows(x, 4).delta[2, 0]))
+    assert len(starts) > 2
+    method = _masked(max_events=4)
+    seen = []
+    method.encoder.forward_steps = lambda batch: seen.append(batch.max_length) or torch.zeros(
+        len(batch), batch.max_length, method.encoder.step_dim)
+    method({"x": x})
+    assert seen == [4]
+
+
 @pytest.mark.parametrize("options, word", [({"mask_rate": 0.0}, "mask_rate"), ({"mask_share": 1.5}, "mask_share"),
-                                           ({"mask_share": 0.8, "random_share": 0.3}, "random_share")])
+                                           ({"mask_share": 0.8, "random_share": 0.3}, "random_share"),
+                                           ({"max_events": 0}, "max_events")])
 def test_masked_events_invalid_options_are_one_error(options, word):
     encoder = ENCODERS.build("event_transformer", SPEC, d_model=8, heads=2)
     with pytest.raises(SelfsupError, match=word):
