@@ -69,8 +69,9 @@ class RunResult:
 
 
 def _is_launched_child() -> bool:
-    """True in the extra processes Lightning's DDP launcher starts (they must not write)."""
-    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+    """True in every process but the first of a multi-process run (they must not write): the extra
+    processes Lightning's DDP launcher starts, and those torchrun or SLURM start on other machines."""
+    return any(os.environ.get(name, "0") != "0" for name in ("LOCAL_RANK", "NODE_RANK", "RANK", "GROUP_RANK", "SLURM_PROCID"))
 
 
 # ----------------------------------------------------------------------------- pretrain

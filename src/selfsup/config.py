@@ -121,6 +121,10 @@ class TrainConfig(_Strict):
     """How many devices (processes on CPU) to train on, or ``auto`` for all."""
     strategy: str = "auto"
     """A Lightning strategy name: ``auto``, ``ddp``, ``ddp_spawn``, ``fsdp``, …"""
+    num_nodes: int = Field(1, ge=1)
+    """Machines the run spans, each running ``devices`` processes; above 1 the run is started on
+    every machine by a launcher (``torchrun --nnodes N --node_rank R …``, or SLURM's ``srun``) and
+    needs ``strategy: ddp`` (README, "Many machines")."""
     num_workers: int = Field(0, ge=0)
     seed: int = Field(0, ge=0, lt=2**32)
     """Seeds Python, NumPy and torch (NumPy takes 0 … 2**32 - 1)."""

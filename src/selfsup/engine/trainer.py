@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,6 +120,7 @@ def build_trainer(train: Any, callbacks: list[Any], out: Path, progress: bool) -
     """The Lightning Trainer: devices, strategy, precision (``auto``: bf16/16-bit mixed on GPU,
     32-bit on CPU), gradient clipping, the tracking logger, synchronised batch norm on GPUs."""
     _quiet_lightning()
+    check_launcher(train)
     precision = train.precision
     if precision == "auto":
         precision = "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else (
@@ -138,12 +140,33 @@ def build_trainer(train: Any, callbacks: list[Any], out: Path, progress: bool) -
         ) from None
 
 
+#: environment variables a multi-machine launcher sets on every process (torchrun, SLURM, Lightning's own)
+LAUNCHER_VARIABLES = ("TORCHELASTIC_RUN_ID", "GROUP_RANK", "SLURM_NTASKS", "NODE_RANK")
+
+
+def check_launcher(train: Any) -> None:
+    """``num_nodes`` above 1 only under a launcher that started this process on every machine;
+    otherwise one error saying how to launch (Lightning would wait for the other machines forever)."""
+    if train.num_nodes == 1:
+        return
+    if "ddp" not in str(train.strategy):
+        raise SelfsupError(f"train.num_nodes={train.num_nodes} needs strategy ddp (--strategy ddp); got {train.strategy!r}.")
+    if not any(name in os.environ for name in LAUNCHER_VARIABLES):
+        raise SelfsupError(
+            f"train.num_nodes={train.num_nodes}: start the same command on each of the {train.num_nodes} machines "
+            f"through a launcher, e.g. torchrun --nnodes {train.num_nodes} --nproc_per_node {train.devices} "
+            "--node_rank R --master_addr HOST --master_port PORT -m selfsup pretrain … (or srun under SLURM); "
+            "see the README's \"Many machines\"."
+        )
+
+
 def _trainer_kwargs(train: Any, precision: str, callbacks: list[Any], out: Path, progress: bool) -> dict[str, Any]:
     return dict(
         # a time budget ends training by steps (TimeBudget sets them): no epoch limit
         max_epochs=-1 if train.time_budget else train.epochs,
         accelerator=train.accelerator,
         devices=train.devices,
+        num_nodes=train.num_nodes,
         strategy=train.strategy,
         precision=precision,
         gradient_clip_val=train.gradient_clip,
