@@ -92,3 +92,70 @@ def test_bad_in_memory_data_is_one_clear_error(tmp_path, data, modality, message
     with pytest.raises(SelfsupError, match=message):
         selfsup.pretrain(method="simclr", data=data, epochs=1, out=str(tmp_path / "run"), progress=False, **flags)
     assert not (tmp_path / "run").exists()  # nothing written for a refused input
+
+
+def _hf_digits(n=120):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    d = load_digits()
+    images = [Image.fromarray((im * 16).clip(0, 255).astype(np.uint8)) for im in d.images[:n]]
+    ds = datasets.Dataset.from_dict({"img": images, "label": d.target[:n], "note": ["x"] * n})
+    return ds.cast_column("img", datasets.Image()), d
+
+
+def test_a_hugging_face_dataset_decodes_its_image_column(tmp_path):
+    ds, d = _hf_digits()
+    assert infer_modality(ds, None) == "image"
+    assert describe(ds).startswith("in-memory Hugging Face dataset [120 rows: img, label, note]")
+    source = source_from_object(ds, "image", seed=1)
+    pixels = (d.images[:120] * 16).clip(0, 255).astype(np.uint8)
+    expected = source_from_object((pixels, d.target[:120]), "image", seed=1)
+    assert torch.equal(source.train.x, expected.train.x) and torch.equal(source.y_test, expected.y_test)
+
+
+def test_a_save_to_disk_folder_is_read_as_data(tmp_path):
+    ds, _ = _hf_digits()
+    ds.save_to_disk(str(tmp_path / "set"))
+    source = load_data(str(tmp_path / "set"), modality="image", target="label")
+    assert source.labeled and len(source.train) + len(source.test) == 120
+    with pytest.raises(SelfsupError, match=r"data.options.column='pixels' is not a column.*img, label, note"):
+        load_data(str(tmp_path / "set"), modality="image", column="pixels")
+
+
+def test_a_torch_dataset_of_channels_first_tensors_and_labels():
+    class Digits(torch.utils.data.Dataset):
+        def __init__(self):
+            self.x = torch.from_numpy(load_digits().images[:60, None] / 16).float()  # [N, 1, 8, 8]
+
+        def __len__(self):
+            return len(self.x)
+
+        def __getitem__(self, i):
+            return self.x[i], i % 3
+
+    source = source_from_object(Digits(), "image", seed=0)
+    expected = source_from_object((Digits().x.numpy()[:, 0], np.arange(60) % 3), "image", seed=0)
+    assert torch.equal(source.train.x, expected.train.x) and source.labeled
+
+    class Mixed(Digits):
+        def __getitem__(self, i):
+            return (self.x[i], 1) if i == 0 else self.x[i]
+
+    with pytest.raises(SelfsupError, match="Item 1 of the Mixed has no label, unlike item 0"):
+        source_from_object(Mixed(), "image")
+
+
+def test_pretrain_takes_a_dataframe_and_a_hugging_face_dataset(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120),
+                          "colour": rng.choice(["red", "blue"], 120), "label": rng.integers(0, 2, 120)})
+    run = selfsup.pretrain(method="scarf", data=frame, epochs=1, out=str(tmp_path / "table"), progress=False,
+                           overrides=[*FAST, "data.options.target=label"])
+    assert "knn_acc" in run.metrics["pretrained"]
+    ds, _ = _hf_digits()
+    small = ["encoder.name=small_cnn", "encoder.width=8", "encoder.depth=2", "method.projector_hidden_dim=32"]
+    run = selfsup.pretrain(method="simclr", data=ds, epochs=1, out=str(tmp_path / "hf"), progress=False,
+                           overrides=FAST + small)
+    assert "knn_acc" in run.metrics["pretrained"]
+    assert "Hugging Face dataset" in (tmp_path / "hf" / "config.yaml").read_text()

@@ -52,6 +52,10 @@ def load_data(
     path = Path(spec).expanduser()
     from selfsup.modality import get_modality
 
+    from selfsup.data.objects import is_hf_folder, load_hf_folder, source_from_object
+
+    if is_hf_folder(path):  # Hugging Face datasets' save_to_disk
+        return source_from_object(load_hf_folder(path), modality, seed=seed, test_fraction=test_fraction, **options)
     reader = get_modality(modality).read
     check_kwargs(reader, options, f"the {modality!r} reader")
     return reader(path, seed=seed, test_fraction=test_fraction, **options)

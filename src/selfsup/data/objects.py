@@ -4,9 +4,18 @@
 :class:`~selfsup.data.DataSource`:
 
 - a NumPy array or torch tensor ``x``; a pair ``(x, y)``; a dict with key ``x`` and optionally
-  ``y``, ``x_test``, ``y_test`` (the ``.npz`` convention of every array reader);
+  ``y``, ``x_test``, ``y_test`` (the ``.npz`` convention of every array reader). Images from torch
+  (tensors, a Dataset's items) may be channels-first ``[N, C, H, W]``, torch's convention; NumPy
+  images are channels-last, as in files;
 - a pandas DataFrame (tables, interactions, event sequences), with ``data.options`` naming its
-  columns as for a file (``target``, ``user``, ``entity`` …).
+  columns as for a file (``target``, ``user``, ``entity`` …);
+- a torch map-style ``Dataset`` whose items are an input, ``(input, label)`` or a dict with ``x``
+  (and ``y``): its items are stacked into arrays (inputs may be tensors, arrays or PIL images);
+- a Hugging Face ``datasets.Dataset`` (or, on the CLI, a folder written by ``save_to_disk``):
+  ``data.options.column`` names the input column (default: an ``Image`` column, else ``x``) and
+  ``data.options.target`` the label (default ``label`` where there is one); images decode to
+  arrays. For tables, events and interactions the whole dataset becomes a DataFrame.
+  The rows are read into memory (the Arrow files are not kept memory-mapped).
 
 **The same data, the same result as from a file.** The object is handed to the modality's own
 reader exactly as if it had been saved (arrays as an ``.npz`` archive, a DataFrame as Parquet) in
@@ -71,8 +80,10 @@ def _to_numpy(value: Any, key: str) -> np.ndarray:
 
 def as_arrays(data: Any) -> dict[str, np.ndarray] | None:
     """``data`` as ``{"x", "y"?, "x_test"?, "y_test"?}`` of NumPy arrays, or None for a DataFrame."""
-    if _is_frame(data):
+    if _is_frame(data) or _is_hf(data):
         return None
+    if _is_torch_dataset(data):
+        return _torch_dataset_arrays(data)
     if isinstance(data, Mapping):
         unknown = sorted(set(map(str, data)) - set(ARRAY_KEYS))
         if unknown or "x" not in data:
@@ -94,6 +105,79 @@ def as_arrays(data: Any) -> dict[str, np.ndarray] | None:
         ) from None
 
 
+def _is_hf(data: Any) -> bool:
+    return type(data).__module__.startswith("datasets.") and hasattr(data, "column_names")
+
+
+def _is_torch_dataset(data: Any) -> bool:
+    from torch.utils.data import Dataset
+
+    return isinstance(data, Dataset) and not isinstance(data, (np.ndarray,))
+
+
+def _stack(values: list[Any], what: str) -> np.ndarray:
+    try:
+        return np.stack([v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v) for v in values])
+    except (ValueError, TypeError) as error:
+        shapes = sorted({str(np.shape(v)) for v in values[:1000]})[:4]
+        raise SelfsupError(f"The {what} cannot be stacked into one array (shapes {', '.join(shapes)}): {error}") from None
+
+
+def _torch_dataset_arrays(data: Any) -> dict[str, np.ndarray]:
+    """A map-style Dataset's items stacked: an input, ``(input, label)`` or ``{"x": …, "y": …}``."""
+    try:
+        n = len(data)
+    except TypeError:
+        raise SelfsupError("A torch Dataset passed as data must be map-style (have a length); "
+                           f"{type(data).__name__} has none.") from None
+    xs, ys = [], []
+    for i in range(n):
+        item = data[i]
+        if isinstance(item, Mapping):
+            if "x" not in item:
+                raise SelfsupError(f"Item {i} of the {type(data).__name__} is a dict without key 'x' "
+                                   f"(keys {', '.join(map(str, item))}); give the input as x, the label as y.")
+            x, y = item["x"], item.get("y")
+        elif isinstance(item, (tuple, list)):
+            if len(item) != 2:
+                raise SelfsupError(f"Item {i} of the {type(data).__name__} has {len(item)} parts; selfsup reads "
+                                   "an input, (input, label) or a dict with x and y.")
+            x, y = item
+        else:
+            x, y = item, None
+        xs.append(x)
+        ys.append(y)
+    labeled = [y is not None for y in ys]
+    if any(labeled) and not all(labeled):
+        raise SelfsupError(f"Item {labeled.index(not labeled[0])} of the {type(data).__name__} has "
+                           f"{'no ' if labeled[0] else 'a '}label, unlike item 0; give every item a label or none.")
+    arrays = {"x": _stack(xs, f"inputs of the {type(data).__name__}")}
+    if all(labeled) and ys:
+        arrays["y"] = _stack(ys, f"labels of the {type(data).__name__}")
+    return arrays
+
+
+def _hf_image_columns(data: Any) -> list[str]:
+    return [name for name, feature in data.features.items() if type(feature).__name__ == "Image"]
+
+
+def _hf_arrays(data: Any, options: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A Hugging Face dataset's input column (``column``) and label (``target``) as arrays."""
+    names = list(data.column_names)
+    column = options.pop("column", None) or next(iter(_hf_image_columns(data)), "x" if "x" in names else None)
+    target = options.pop("target", None) or ("label" if "label" in names else None)
+    for key, name in (("column", column), ("target", target)):
+        if name is not None and name not in names:
+            raise SelfsupError(f"data.options.{key}={name!r} is not a column of the dataset; its columns: "
+                               f"{', '.join(names)}.")
+    if column is None:
+        raise SelfsupError(f"Which column holds the input? Set data.options.column to one of {', '.join(names)}.")
+    arrays = {"x": _stack(list(data[column]), f"values of column {column!r}")}
+    if target is not None:
+        arrays["y"] = np.asarray(data[target])
+    return arrays
+
+
 def _is_frame(data: Any) -> bool:
     try:
         import pandas as pd
@@ -109,6 +193,8 @@ def infer_modality(data: Any, method: str | None) -> str:
     own = METHODS.info(method).modality if method and method in METHODS else None
     if own is not None:
         return own
+    if _is_hf(data):
+        return "image" if _hf_image_columns(data) else "tabular"
     if _is_frame(data):
         return "tabular"
     x = as_arrays(data)["x"]
@@ -127,6 +213,9 @@ def describe(data: Any) -> str:
 
         digest = hashlib.sha1(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes()).hexdigest()[:12]
         return f"in-memory DataFrame [{len(data)} rows x {data.shape[1]} columns] sha1:{digest}"
+    if _is_hf(data):
+        return f"in-memory Hugging Face dataset [{data.num_rows} rows: {', '.join(data.column_names)}] " \
+               f"fingerprint:{getattr(data, '_fingerprint', '?')}"
     arrays = as_arrays(data)
     digest = hashlib.sha1()
     for key in sorted(arrays):
@@ -142,6 +231,8 @@ def source_from_object(data: Any, modality: str, seed: int = 0, test_fraction: f
     """A DataSource of ``modality`` from in-memory ``data``, read by the modality's own reader."""
     from selfsup.data import load_data
 
+    if _is_hf(data):
+        data = data.to_pandas() if modality in FRAME_MODALITIES else _hf_arrays(data, options)
     with tempfile.TemporaryDirectory(prefix="selfsup-data-") as folder:
         if _is_frame(data):
             if modality not in FRAME_MODALITIES:
@@ -163,6 +254,8 @@ def source_from_object(data: Any, modality: str, seed: int = 0, test_fraction: f
                     f"The {modality} modality does not take arrays; pass a DataFrame, a DataSource or a path."
                 )
             arrays = as_arrays(data)
+            if modality == "image" and _torch_layout(data):
+                arrays = {k: _channels_last(v) if k in ("x", "x_test") else v for k, v in arrays.items()}
             if modality == "tabular":
                 path = _arrays_as_table(arrays, Path(folder), options)
             else:
@@ -172,6 +265,21 @@ def source_from_object(data: Any, modality: str, seed: int = 0, test_fraction: f
         # the reader may keep the data lazily (a memory-mapped file): load it while the file exists
         len(source.train)
     return source
+
+
+def _torch_layout(data: Any) -> bool:
+    """Images from torch (a tensor, or a Dataset's items) are channels-first by convention."""
+    import torch
+
+    x = data.get("x") if isinstance(data, Mapping) else data[0] if isinstance(data, tuple) else data
+    return isinstance(x, torch.Tensor) or _is_torch_dataset(data)
+
+
+def _channels_last(x: np.ndarray) -> np.ndarray:
+    """``[N, C, H, W]`` with C in 1, 3, 4 -> ``[N, H, W, C]`` (what the image reader takes)."""
+    if x.ndim == 4 and x.shape[1] in (1, 3, 4) and x.shape[-1] not in (1, 3, 4):
+        return np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    return x
 
 
 def _arrays_as_table(arrays: dict[str, np.ndarray], folder: Path, options: dict[str, Any]) -> Path:
@@ -197,3 +305,26 @@ def _arrays_as_table(arrays: dict[str, np.ndarray], folder: Path, options: dict[
     path = folder / "in_memory.parquet"
     frames[0].to_parquet(path, index=False)
     return path
+
+
+def is_hf_folder(path: Path) -> bool:
+    """A folder written by ``datasets.Dataset.save_to_disk``."""
+    return path.is_dir() and ((path / "state.json").is_file() or (path / "dataset_dict.json").is_file())
+
+
+def load_hf_folder(path: Path) -> Any:
+    """The dataset saved in ``path`` (local files only), or one SelfsupError naming the folder."""
+    try:
+        import datasets
+    except ImportError:
+        raise SelfsupError(f"{path} was written by Hugging Face datasets' save_to_disk; reading it needs "
+                           "pip install datasets.") from None
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as error:  # noqa: BLE001 - a folder of another version or a damaged one: say which
+        raise SelfsupError(f"Could not read {path} with datasets {datasets.__version__} (written by another "
+                           f"version, or damaged?): {str(error).splitlines()[0]}") from None
+    if not _is_hf(loaded):
+        raise SelfsupError(f"{path} holds a DatasetDict ({', '.join(loaded)}); pass one split's folder, "
+                           f"e.g. {path / next(iter(loaded))}.")
+    return loaded
