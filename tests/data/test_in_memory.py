@@ -159,3 +159,20 @@ def test_pretrain_takes_a_dataframe_and_a_hugging_face_dataset(tmp_path):
                            overrides=FAST + small)
     assert "knn_acc" in run.metrics["pretrained"]
     assert "Hugging Face dataset" in (tmp_path / "hf" / "config.yaml").read_text()
+
+
+def test_a_pyg_graph_is_read_as_the_graph_readers_npz(tmp_path):
+    pytest.importorskip("torch_geometric")
+    from torch_geometric.data import Data
+
+    generator = torch.Generator().manual_seed(0)
+    edges = torch.randint(0, 40, (2, 160), generator=generator)
+    graph = Data(x=torch.randn(40, 5, generator=generator), edge_index=edges, y=torch.arange(40) % 2)
+    assert infer_modality(graph, None) == "graph"
+    assert describe(graph).startswith("in-memory PyG graph [40 nodes, 160 edges: edge_index, x, y] sha1:")
+    np.savez(tmp_path / "g.npz", x=graph.x.numpy(), edge_index=edges.numpy(), y=graph.y.numpy())
+    from_file = load_data(str(tmp_path / "g.npz"), modality="graph", seed=0)
+    source = source_from_object(graph, "graph", seed=0)
+    assert source.input_spec == from_file.input_spec and len(source.train) == len(from_file.train)
+    with pytest.raises(SelfsupError, match="A PyG Data object holds a graph, not image data"):
+        source_from_object(graph, "image")

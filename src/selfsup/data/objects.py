@@ -15,7 +15,9 @@
   ``data.options.column`` names the input column (default: an ``Image`` column, else ``x``) and
   ``data.options.target`` the label (default ``label`` where there is one); images decode to
   arrays. For tables, events and interactions the whole dataset becomes a DataFrame.
-  The rows are read into memory (the Arrow files are not kept memory-mapped).
+  The rows are read into memory (the Arrow files are not kept memory-mapped);
+- a PyTorch Geometric ``Data`` graph: its tensors (``x``, ``edge_index``, ``y``, masks) as the keys
+  of the graph reader's ``.npz``.
 
 **The same data, the same result as from a file.** The object is handed to the modality's own
 reader exactly as if it had been saved (arrays as an ``.npz`` archive, a DataFrame as Parquet) in
@@ -103,6 +105,17 @@ def as_arrays(data: Any) -> dict[str, np.ndarray] | None:
             f"selfsup cannot read a {type(data).__name__} as data. Pass a NumPy array or torch tensor, (x, y), "
             "a dict with x / y / x_test / y_test, a pandas DataFrame, a DataSource, a built-in name or a path."
         ) from None
+
+
+def _is_pyg(data: Any) -> bool:
+    return type(data).__module__.startswith("torch_geometric") and hasattr(data, "edge_index")
+
+
+def _pyg_arrays(data: Any) -> dict[str, np.ndarray]:
+    """A PyG ``Data`` as the graph reader's ``.npz`` keys (its tensors: x, edge_index, y, masks, …)."""
+    import torch
+
+    return {key: value.detach().cpu().numpy() for key, value in data.items() if isinstance(value, torch.Tensor)}
 
 
 def _is_hf(data: Any) -> bool:
@@ -193,6 +206,8 @@ def infer_modality(data: Any, method: str | None) -> str:
     own = METHODS.info(method).modality if method and method in METHODS else None
     if own is not None:
         return own
+    if _is_pyg(data):
+        return "graph"
     if _is_hf(data):
         return "image" if _hf_image_columns(data) else "tabular"
     if _is_frame(data):
@@ -213,6 +228,11 @@ def describe(data: Any) -> str:
 
         digest = hashlib.sha1(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes()).hexdigest()[:12]
         return f"in-memory DataFrame [{len(data)} rows x {data.shape[1]} columns] sha1:{digest}"
+    if _is_pyg(data):
+        arrays = _pyg_arrays(data)
+        digest = hashlib.sha1(b"".join(np.ascontiguousarray(arrays[k]).tobytes() for k in sorted(arrays))).hexdigest()
+        return f"in-memory PyG graph [{data.num_nodes} nodes, {data.num_edges} edges: {', '.join(sorted(arrays))}] " \
+               f"sha1:{digest[:12]}"
     if _is_hf(data):
         return f"in-memory Hugging Face dataset [{data.num_rows} rows: {', '.join(data.column_names)}] " \
                f"fingerprint:{getattr(data, '_fingerprint', '?')}"
@@ -248,6 +268,11 @@ def source_from_object(data: Any, modality: str, seed: int = 0, test_fraction: f
                                    "(pip install selfsup[tabular]).") from None
             except Exception as error:  # noqa: BLE001 - a column pyarrow cannot store: say which
                 raise SelfsupError(f"The DataFrame passed as data cannot be read: {error}") from None
+        elif _is_pyg(data):
+            if modality != "graph":
+                raise SelfsupError(f"A PyG Data object holds a graph, not {modality} data; drop modality= or set 'graph'.")
+            path = Path(folder) / "in_memory.npz"
+            np.savez(path, **_pyg_arrays(data))
         else:
             if modality not in ARRAY_MODALITIES and modality != "tabular":
                 raise SelfsupError(
