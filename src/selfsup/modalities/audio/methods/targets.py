@@ -5,7 +5,7 @@ or of a pretrained run's transformer layer (iteration 2), aligned to the encoder
 Section IV-C). A method here sees data only through its batches, so the codebook is fitted with
 scikit-learn's ``MiniBatchKMeans`` on the valid frames of the *first training batch* (a few
 thousand frames), then frozen; the centroids are buffers, so checkpoints and resumed runs keep
-them. Features are standardised per dimension (MFCCs and their deltas differ in scale by orders of
+them (with several processes, rank 0's codebook is broadcast to the others). Features are standardised per dimension (MFCCs and their deltas differ in scale by orders of
 magnitude) with the statistics of that batch.
 
 **Alignment.** Encoder frame ``j`` is centred on input position ``j * stride + (rf - 1) / 2``
@@ -22,6 +22,7 @@ from torch import nn
 
 from selfsup.errors import SelfsupError
 from selfsup.modalities.audio.frontend import LogMel, lengths, mfcc
+from selfsup.nn.gather import is_distributed
 
 #: the stages a speech method masks between (see selfsup.modalities.audio.encoders.wav2vec)
 SPEECH_ENCODER_ATTRIBUTES = ("spec", "features", "project", "context", "frames", "stride", "receptive_field", "blocks")
@@ -72,6 +73,9 @@ class UnitCodebook(nn.Module):
         kmeans = MiniBatchKMeans(self.num_units, random_state=self.seed, n_init=3, batch_size=1024)
         kmeans.fit(((frames - self.mean) / self.std).double().cpu().numpy())
         self.centroids.copy_(torch.from_numpy(kmeans.cluster_centers_).to(self.centroids))
+        if is_distributed():  # every process must predict the same units: rank 0's codebook
+            for buffer in (self.centroids, self.mean, self.std):
+                torch.distributed.broadcast(buffer, src=0)
         self.fitted.fill_(True)
 
     @torch.no_grad()
