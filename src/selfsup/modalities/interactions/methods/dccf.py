@@ -52,6 +52,13 @@ class DCCF(BPRMethod):
     (``intent_reg_weight``), Adam at 1e-3. The paper's 32-d embeddings and batches of 10,240 are 64-d
     and 2048 in the recipe, as for every other method here. The contrast starts after
     ``ssl_warmup_steps`` (200) steps of BPR alone (not in the paper; :mod:`~.base` says why).
+
+    On ml-100k the contrast costs ranking rather than adding to it: after 10 epochs, validation
+    (test) Recall@20 is 0.345 (0.357) without it, 0.343 (0.354) at λ₁ = 0.01, 0.332 (0.343) at 0.03
+    and test 0.268 at the paper's 0.1, which spreads the top-20 over the long tail (share 0.42 vs
+    0.004 for LightGCN). The intent-aware encoder with BPR alone is what beats LightGCN there
+    (0.357 vs 0.194 after 10 epochs). The ml-100k recipe takes 0.01, the best non-zero weight on the
+    validation split.
     """
 
     name = "dccf"
