@@ -1,7 +1,7 @@
 """User–item interactions: CSV / Parquet / RecBole atomic files or a DataFrame
 (:func:`interaction_data`), the built-ins ``ml-100k`` and ``synthetic_interactions``; ID
-embeddings, LightGCN and a two-tower MLP over user/item features; BPR-MF, LightGCN, SGL, SimGCL,
-XSimGCL, NCL, two-tower retrieval and two-tower SSL; the full-ranking
+embeddings, LightGCN, DCCF's intent encoder and a two-tower MLP over user/item features; BPR-MF,
+LightGCN, SGL, SimGCL, XSimGCL, NCL, DCCF, LightGCL, two-tower retrieval and two-tower SSL; the full-ranking
 evaluation (:mod:`selfsup.eval.recommendation`).
 
 A DataFrame in Python: ``selfsup.pretrain(data=interaction_data(frame, user_column="uid",

@@ -1,5 +1,6 @@
 """The recommendation methods: BPR-MF and LightGCN (supervised ranking baselines), SGL, SimGCL,
-XSimGCL and NCL (self-supervised terms added to BPR); two-tower retrieval and two-tower SSL."""
+XSimGCL, NCL, DCCF and LightGCL (self-supervised terms added to BPR); two-tower retrieval and two-tower
+SSL."""
 
 from selfsup.modalities.interactions.methods import (  # noqa: F401
     bpr_mf,
