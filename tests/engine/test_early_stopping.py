@@ -18,9 +18,9 @@ from selfsup.engine.early_stopping import EarlyStopping, build_early_stopping
 from selfsup.errors import SelfsupError
 
 
-def run_epochs(callback, scores, max_epochs=10):
-    """Drive the callback through epochs whose encoder weight is the epoch number and whose
-    validation score is ``scores[epoch - 1]``; returns the module and the epochs trained."""
+def run_epochs(callback, max_epochs=10):
+    """Drive the callback through epochs whose encoder weight is the epoch number; returns the
+    module and the epochs trained."""
     module = SimpleNamespace(encoder=nn.Linear(1, 1, bias=False))
     trainer = SimpleNamespace(current_epoch=0, max_epochs=max_epochs, global_step=0, should_stop=False)
     for epoch in range(1, max_epochs + 1):
@@ -37,7 +37,7 @@ def run_epochs(callback, scores, max_epochs=10):
 def test_training_stops_after_patience_evaluations_without_improvement_and_the_best_weights_return():
     scores = iter([0.1, 0.3, 0.2, 0.3, 0.25, 0.9])
     callback = EarlyStopping(lambda encoder: {"recall@20": next(scores)}, patience=3)
-    module, stopped = run_epochs(callback, None)
+    module, stopped = run_epochs(callback)
     assert stopped == 5  # epoch 2 best; 3, 4 (a tie is no improvement) and 5 without improvement
     assert module.encoder.weight.item() == 2.0
     report = callback.report()
@@ -53,7 +53,7 @@ def test_evaluations_every_n_epochs_and_at_the_last_epoch():
         return {"recall@20": encoder.weight.item()}  # keeps improving: never stops
 
     callback = EarlyStopping(score, patience=1, every_n_epochs=3)
-    module, stopped = run_epochs(callback, None, max_epochs=7)
+    module, stopped = run_epochs(callback, max_epochs=7)
     assert seen == [3.0, 6.0, 7.0] and stopped == 7
     assert module.encoder.weight.item() == 7.0 and callback.report()["stopped_by"] == "epochs"
 
@@ -89,3 +89,28 @@ def test_an_interactions_run_stops_early_and_evaluates_its_best_epoch(tmp_path):
     saved = selfsup.load(out).users.weight
     assert not torch.allclose(saved, last)
     assert any("Early stopping: stopped after epoch" in note for note in metrics["notes"])
+
+
+def test_a_resumed_run_keeps_counting_from_the_checkpointed_state():
+    values = [0.1, 0.5, 0.2, 0.3, 0.4, 0.45]
+    first = EarlyStopping(lambda encoder: {"recall@20": values[int(encoder.weight.item()) - 1]}, patience=3)
+    module = SimpleNamespace(encoder=nn.Linear(1, 1, bias=False))
+    trainer = SimpleNamespace(current_epoch=0, max_epochs=10, global_step=0, should_stop=False)
+    for epoch in (1, 2, 3):  # best at 2, one evaluation without improvement, then the run is cut
+        trainer.current_epoch = epoch - 1
+        with torch.no_grad():
+            module.encoder.weight.fill_(epoch)
+        first.on_train_epoch_end(trainer, module)
+    state = first.state_dict()
+    resumed = EarlyStopping(first.score, patience=3)
+    resumed.load_state_dict(state)
+    for epoch in (4, 5, 6):
+        trainer.current_epoch = epoch - 1
+        with torch.no_grad():
+            module.encoder.weight.fill_(epoch)
+        resumed.on_train_epoch_end(trainer, module)
+        if trainer.should_stop:
+            break
+    resumed.on_train_end(trainer, module)
+    assert epoch == 5 and module.encoder.weight.item() == 2.0
+    assert resumed.report()["evaluations"] == 5 and resumed.report()["best_epoch"] == 2
