@@ -51,7 +51,8 @@ class DCCF(BPRMethod):
     :math:`\lambda_2 = 2.5 \cdot 10^{-5}` (``reg_weight``), :math:`\lambda_3 = 5 \cdot 10^{-3}`
     (``intent_reg_weight``), Adam at 1e-3. The paper's 32-d embeddings and batches of 10,240 are 64-d
     and 2048 in the recipe, as for every other method here. The contrast starts after
-    ``ssl_warmup_steps`` (200) steps of BPR alone (not in the paper; :mod:`~.base` says why).
+    ``ssl_warmup_steps`` (200) steps of BPR alone (not in the paper; :mod:`~.base` says why; on
+    ml-100k at λ₁ = 0.1, 10 epochs: test Recall@20 0.249 without it, 0.268 with it).
 
     On ml-100k the contrast costs ranking rather than adding to it: after 10 epochs, validation
     (test) Recall@20 is 0.345 (0.357) without it, 0.343 (0.354) at λ₁ = 0.01, 0.332 (0.343) at 0.03
