@@ -4,6 +4,7 @@ data with it; and the report every run writes (:func:`write_run_report`), shared
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,26 @@ def write_run_report(
 
 
 def load(run_dir: str | Path) -> nn.Module:
-    """The pretrained encoder of a run, rebuilt from ``encoder.json`` + ``encoder.safetensors``."""
-    return load_encoder(run_dir)
+    """The pretrained encoder of a run, rebuilt from ``encoder.json`` + ``encoder.safetensors``.
+
+    It also has ``encoder.embed(data, batch_size=512) -> np.ndarray [N, D]``: ``data`` (in memory —
+    arrays, tensors, a DataFrame, a Dataset — a built-in name or a path) read as the run reads data
+    and embedded in batches by *this* module (its current weights, on its device)."""
+    encoder = load_encoder(run_dir)
+    encoder.embed = functools.partial(_embed_with, encoder, Path(run_dir))
+    return encoder
+
+
+def _embed_with(encoder: nn.Module, run_dir: Path, data: Any, batch_size: int = 512) -> np.ndarray:
+    config, spec = load_config(run_dir / "config.yaml"), _read_json(run_dir / "encoder.json")
+    source = _read_as_run(config, spec, data, None)
+    _check_input_spec(source, spec, run_dir)
+    splits = [source.train] + ([source.test] if source.test is not None else [])
+    was_training = encoder.training
+    try:
+        return _embed_splits(encoder.eval(), source, splits, batch_size, None)
+    finally:
+        encoder.train(was_training)
 
 
 def _open_run(run_dir: Path) -> tuple[Config, nn.Module, dict[str, Any]]:
@@ -168,20 +187,24 @@ def open_run_data(run_dir: str | Path, data: Any, modality: str | None = None) -
     and, for tables, its input encoding), checked against the encoder's inputs."""
     run_dir = Path(run_dir)
     config, encoder, spec = _open_run(run_dir)
+    source = _read_as_run(config, spec, data, modality)
+    _check_input_spec(source, spec, run_dir)
+    return encoder, source
+
+
+def _read_as_run(config: Config, spec: dict[str, Any], data: Any, modality: str | None) -> DataSource:
+    """``data`` (a DataSource, in-memory data, a name or a path) read with the run's seed, test
+    fraction, data options and, for tables, its input encoding."""
     from selfsup.data.objects import is_data_object, source_from_object
 
     if isinstance(data, DataSource):
-        source = data
-    elif is_data_object(data):  # arrays, tensors, a DataFrame: read as the run reads its files
-        modality = modality or spec.get("modality", config.data.modality)
-        source = source_from_object(data, modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
-                                    **config.data.options, **_run_spec_option(spec, "", modality))
-    else:
-        modality = modality or spec.get("modality", config.data.modality)
-        source = load_data(data, modality=modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
-                           **config.data.options, **_run_spec_option(spec, data, modality))
-    _check_input_spec(source, spec, run_dir)
-    return encoder, source
+        return data
+    modality = modality or spec.get("modality", config.data.modality)
+    if is_data_object(data):  # arrays, tensors, a DataFrame: read as the run reads its files
+        return source_from_object(data, modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
+                                  **config.data.options, **_run_spec_option(spec, "", modality))
+    return load_data(data, modality=modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
+                     **config.data.options, **_run_spec_option(spec, data, modality))
 
 
 def _embed_splits(encoder: nn.Module, source: DataSource, splits: list[Any], batch_size: int, out: Path | None) -> np.ndarray:

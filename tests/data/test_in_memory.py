@@ -34,6 +34,20 @@ def test_a_uint8_image_array_trains_and_the_run_records_what_was_passed(tmp_path
     assert data["name"].startswith("in-memory uint8 array [300, 8, 8] with y sha1:")
 
 
+def test_a_loaded_encoder_embeds_in_memory_data_with_its_own_weights(tmp_path, digits):
+    x, _ = digits
+    small = ["encoder.name=small_cnn", "encoder.width=8", "encoder.depth=2", "method.projector_hidden_dim=32"]
+    selfsup.pretrain(method="simclr", data=x, epochs=1, out=str(tmp_path / "run"), progress=False, overrides=FAST + small)
+    encoder = selfsup.load(tmp_path / "run")
+    emb = encoder.embed(x[:50], batch_size=16)
+    assert np.allclose(emb, selfsup.embed(tmp_path / "run", data=x[:50]), atol=1e-6)
+    with torch.no_grad():
+        assert np.allclose(emb, encoder(torch.from_numpy(x[:50, None] / 255.0).float()).numpy(), atol=1e-5)
+        for p in encoder.parameters():
+            p.mul_(0.5)
+    assert not np.allclose(encoder.embed(x[:50]), emb, atol=1e-4)  # this module's weights, not the saved ones
+
+
 def test_in_memory_data_gives_the_files_split_and_samples(tmp_path, digits):
     x, y = digits
     np.savez(tmp_path / "digits.npz", x=x, y=y)
