@@ -1,0 +1,28 @@
+"""Slow: the speech methods, from their spoken_words recipes, beat their random-init encoder on
+word accuracy (held-out clips). BYOL-A is not here: on spoken_words it does not beat its random-init
+log-mel CNN (measured: kNN 0.688 vs 0.812, linear 0.979 vs 0.993 with the recipe), see the report
+of issue 15."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import selfsup
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="spoken_words needs espeak-ng")
+@pytest.mark.parametrize("method, epochs, score, margin", [
+    ("hubert", 10, "knn_acc", 0.1),  # measured: 0.594 vs 0.128
+    ("wav2vec2", 10, "linear_acc", 0.05),  # measured: 0.448 vs 0.247
+])
+def test_speech_method_beats_random_init_on_spoken_words(tmp_path, method, epochs, score, margin):
+    run = selfsup.pretrain(str(CONFIGS / f"{method}_spoken_words.yaml"), out=str(tmp_path / method),
+                           epochs=epochs, progress=False)
+    pretrained, random_init = run.metrics["pretrained"], run.metrics["random_init"]
+    assert pretrained[score] > random_init[score] + margin, (pretrained, random_init)
