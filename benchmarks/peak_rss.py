@@ -1,6 +1,7 @@
 """Peak memory while training one epoch on a uint8 image array larger than the stream limit.
 
     python benchmarks/peak_rss.py --gb 4 --side 64 --batch-size 256 --encoder mlp --views none
+    python benchmarks/peak_rss.py --gb 4 --side 64 --batch-size 256 --encoder mlp --views none --hf
 
 Writes ``big.npy`` (uint8 ``[N, side, side, 3]``, about ``--gb`` GB of random pixels, written in
 chunks so this script never holds it) and ``control.npy`` (the same images, ``--control-gb``
@@ -11,6 +12,9 @@ epoch over 4 GB finish in minutes on 2 cores; the small CNN on 64×64 images rea
 here, 50 minutes an epoch), no online monitor and no random-init / raw-input evaluation (the
 final evaluation embeds every image once).
 Each process reports its own peak resident memory (``ru_maxrss``, the kernel's high-water mark).
+``--hf`` writes the same images as Hugging Face datasets (``save_to_disk`` folders, an
+``Array3D(uint8)`` column and a label) and trains on the folders instead (``--data <folder>``),
+which selfsup reads batch by batch from the memory-mapped Arrow files.
 
 The control isolates what the data costs: activations of the batch, the model, Python and
 PyTorch are the same in both runs, so if the large array were held in memory, its peak would
@@ -41,6 +45,24 @@ def write_array(path: Path, n: int, side: int, chunk: int = 4096) -> None:
     del array
 
 
+def write_hf(npy: Path, folder: Path, chunk: int = 4096) -> None:
+    """The images of ``npy`` (and a label per image) as a Hugging Face ``save_to_disk`` folder."""
+    import datasets
+
+    images = np.load(npy, mmap_mode="r")
+    features = datasets.Features({"image": datasets.Array3D(images.shape[1:], "uint8"),
+                                  "label": datasets.Value("int64")})
+
+    def rows():
+        for start in range(0, len(images), chunk):
+            block = np.asarray(images[start:start + chunk])
+            for i, image in enumerate(block):
+                yield {"image": image, "label": (start + i) % 10}
+
+    cache = folder.with_name(folder.name + "_cache")
+    datasets.Dataset.from_generator(rows, features=features, cache_dir=str(cache)).save_to_disk(str(folder))
+
+
 def child(argv: list[str]) -> None:
     """Run ``selfsup pretrain`` with ``argv`` in this process; print the peak RSS at the end of
     training (``TRAIN_PEAK_RSS``: data, model and training) and at the end of the run
@@ -62,6 +84,10 @@ def child(argv: list[str]) -> None:
         print("PEAK_RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, flush=True)
 
 
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+
+
 def measure(path: Path, batch_size: int, out: Path, encoder: str, views: str) -> dict[str, float]:
     argv = [
         "pretrain", "--data", str(path), "--modality", "image", "--method", "simclr",
@@ -76,7 +102,7 @@ def measure(path: Path, batch_size: int, out: Path, encoder: str, views: str) ->
     train_peak = [line for line in lines if line.startswith("TRAIN_PEAK_RSS")]
     if done.returncode != 0 or not peak or not train_peak:
         sys.exit(f"selfsup failed on {path}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return {"array_bytes": path.stat().st_size, "train_peak_rss_bytes": int(train_peak[-1].split()[1]),
+    return {"array_bytes": _size(path), "train_peak_rss_bytes": int(train_peak[-1].split()[1]),
             "peak_rss_bytes": int(peak[-1].split()[1]), "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -92,6 +118,7 @@ def main() -> None:
     parser.add_argument("--encoder", default="mlp")
     parser.add_argument("--views", default="none")
     parser.add_argument("--folder", type=Path, default=Path("/tmp/selfsup_rss"))
+    parser.add_argument("--hf", action="store_true", help="train on Hugging Face save_to_disk folders of the images")
     args = parser.parse_args()
 
     args.folder.mkdir(parents=True, exist_ok=True)
@@ -102,10 +129,15 @@ def main() -> None:
         n = int(gb * 1e9) // row
         if not path.exists() or path.stat().st_size < n * row:
             write_array(path, n, args.side)
+        if args.hf:
+            folder = args.folder / f"{name}_hf"
+            if not (folder / "state.json").is_file():
+                write_hf(path, folder)
+            path = folder
         results[name] = {"images": n, **measure(path, args.batch_size, args.folder / f"run_{name}", args.encoder, args.views)}
     large, control = results["large"], results["control"]
     print(json.dumps({
-        "side": args.side, "batch_size": args.batch_size, "encoder": args.encoder, "views": args.views, **{f"{k}_{key}": v for k, r in results.items() for key, v in r.items()},
+        "hf": args.hf, "side": args.side, "batch_size": args.batch_size, "encoder": args.encoder, "views": args.views, **{f"{k}_{key}": v for k, r in results.items() for key, v in r.items()},
         "large_train_peak_over_array": round(large["train_peak_rss_bytes"] / large["array_bytes"], 3),
         "large_minus_control_train_peak_bytes": large["train_peak_rss_bytes"] - control["train_peak_rss_bytes"],
         "date": time.strftime("%Y-%m-%d"),

@@ -14,8 +14,9 @@
 - a Hugging Face ``datasets.Dataset`` (or, on the CLI, a folder written by ``save_to_disk``):
   ``data.options.column`` names the input column (default: an ``Image`` column, else ``x``) and
   ``data.options.target`` the label (default ``label`` where there is one); images decode to
-  arrays. For tables, events and interactions the whole dataset becomes a DataFrame.
-  The rows are read into memory (the Arrow files are not kept memory-mapped);
+  arrays. Images are decoded batch by batch from the memory-mapped Arrow files
+  (:mod:`selfsup.modalities.image.data.hf`), so a set larger than memory trains; series are read
+  into memory, and for tables, events and interactions the whole dataset becomes a DataFrame;
 - a PyTorch Geometric ``Data`` graph: its tensors (``x``, ``edge_index``, ``y``, masks) as the keys
   of the graph reader's ``.npz``.
 
@@ -174,8 +175,9 @@ def _hf_image_columns(data: Any) -> list[str]:
     return [name for name, feature in data.features.items() if type(feature).__name__ == "Image"]
 
 
-def _hf_arrays(data: Any, options: dict[str, Any]) -> dict[str, np.ndarray]:
-    """A Hugging Face dataset's input column (``column``) and label (``target``) as arrays."""
+def _hf_columns(data: Any, options: dict[str, Any]) -> tuple[str, str | None]:
+    """The input column (``column``; default an Image column, else ``x``) and the label column
+    (``target``; default ``label`` where there is one) of a Hugging Face dataset, checked."""
     names = list(data.column_names)
     column = options.pop("column", None) or next(iter(_hf_image_columns(data)), "x" if "x" in names else None)
     target = options.pop("target", None) or ("label" if "label" in names else None)
@@ -185,6 +187,22 @@ def _hf_arrays(data: Any, options: dict[str, Any]) -> dict[str, np.ndarray]:
                                f"{', '.join(names)}.")
     if column is None:
         raise SelfsupError(f"Which column holds the input? Set data.options.column to one of {', '.join(names)}.")
+    return column, target
+
+
+def _hf_images(data: Any, seed: int, test_fraction: float, options: dict[str, Any]) -> Any:
+    from selfsup.modalities.image.data.hf import hf_image_source
+
+    column, target = _hf_columns(data, options)
+    if options:
+        raise SelfsupError(f"A Hugging Face image dataset takes data.options column and target; not "
+                           f"{', '.join(sorted(options))}.")
+    return hf_image_source(data, column, target, seed=seed, test_fraction=test_fraction, name=describe(data))
+
+
+def _hf_arrays(data: Any, options: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A Hugging Face dataset's input column (``column``) and label (``target``) as arrays."""
+    column, target = _hf_columns(data, options)
     arrays = {"x": _stack(list(data[column]), f"values of column {column!r}")}
     if target is not None:
         arrays["y"] = np.asarray(data[target])
@@ -251,6 +269,8 @@ def source_from_object(data: Any, modality: str, seed: int = 0, test_fraction: f
     """A DataSource of ``modality`` from in-memory ``data``, read by the modality's own reader."""
     from selfsup.data import load_data
 
+    if _is_hf(data) and modality == "image":  # streamed from the Arrow files, never converted whole
+        return _hf_images(data, seed, test_fraction, options)
     if _is_hf(data):
         data = data.to_pandas() if modality in FRAME_MODALITIES else _hf_arrays(data, options)
     with tempfile.TemporaryDirectory(prefix="selfsup-data-") as folder:
