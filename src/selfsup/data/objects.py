@@ -12,7 +12,8 @@
 - a torch map-style ``Dataset`` whose items are an input, ``(input, label)`` or a dict with ``x``
   (and ``y``): its items are stacked into arrays (inputs may be tensors, arrays or PIL images);
 - a Hugging Face ``datasets.Dataset`` (or, on the CLI, a folder written by ``save_to_disk``):
-  ``data.options.column`` names the input column (default: an ``Image`` column, else ``x``) and
+  ``data.options.column`` names the input column (default: an ``Image`` column, else ``x``, else
+  the only column besides the label) and
   ``data.options.target`` the label (default ``label`` where there is one); images decode to
   arrays. Images are decoded batch by batch from the memory-mapped Arrow files
   (:mod:`selfsup.modalities.image.data.hf`), so a set larger than memory trains; series are read
@@ -176,11 +177,14 @@ def _hf_image_columns(data: Any) -> list[str]:
 
 
 def _hf_columns(data: Any, options: dict[str, Any]) -> tuple[str, str | None]:
-    """The input column (``column``; default an Image column, else ``x``) and the label column
-    (``target``; default ``label`` where there is one) of a Hugging Face dataset, checked."""
+    """The input column (``column``; default an Image column, else ``x``, else the only column
+    besides the label) and the label column (``target``; default ``label`` where there is one)
+    of a Hugging Face dataset, checked."""
     names = list(data.column_names)
-    column = options.pop("column", None) or next(iter(_hf_image_columns(data)), "x" if "x" in names else None)
     target = options.pop("target", None) or ("label" if "label" in names else None)
+    others = [name for name in names if name != target]
+    column = options.pop("column", None) or next(iter(_hf_image_columns(data)), None) or (
+        "x" if "x" in names else others[0] if len(others) == 1 else None)
     for key, name in (("column", column), ("target", target)):
         if name is not None and name not in names:
             raise SelfsupError(f"data.options.{key}={name!r} is not a column of the dataset; its columns: "
