@@ -194,3 +194,14 @@ def test_a_pyg_graph_is_read_as_the_graph_readers_npz(tmp_path):
     assert source.input_spec == from_file.input_spec and len(source.train) == len(from_file.train)
     with pytest.raises(SelfsupError, match="A PyG Data object holds a graph, not image data"):
         source_from_object(graph, "image")
+
+
+def test_an_array3d_column_of_uint8_pixels_streams_as_stored():
+    datasets = pytest.importorskip("datasets")
+    pixels = np.random.default_rng(0).integers(0, 256, (30, 8, 8, 3), dtype=np.uint8)
+    features = datasets.Features({"image": datasets.Array3D((8, 8, 3), "uint8"), "label": datasets.Value("int64")})
+    ds = datasets.Dataset.from_dict({"image": pixels, "label": np.arange(30) % 2}, features=features)
+    source = source_from_object(ds, "image", seed=0)  # the input column: the only one besides the label
+    batch = source.train.__getitems__([0, 1])
+    assert batch["x"].dtype == torch.uint8 and batch["x"].shape == (2, 3, 8, 8)
+    assert torch.equal(batch["x"][0], torch.from_numpy(pixels[int(source.source_index[0])]).permute(2, 0, 1))

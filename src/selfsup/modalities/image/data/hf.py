@@ -45,9 +45,12 @@ class HFImageRows(Dataset):
             if getattr(self, "shape", None) is not None and image.shape != self.shape:
                 raise SelfsupError(f"Row {row} of column {self.column!r} is {list(image.shape)} (H, W, C), the first "
                                    f"image {list(self.shape)}; every image must have one size.")
-            if image.dtype != np.uint8:
-                raise SelfsupError(f"Row {row} of column {self.column!r} has {image.dtype} pixels; images from a "
-                                   "Hugging Face dataset are read as uint8 (an Image column, or arrays of 0-255).")
+            if image.dtype != np.uint8:  # datasets' NumPy format widens stored uint8 to int64
+                if not (np.issubdtype(image.dtype, np.integer) and image.min() >= 0 and image.max() <= 255):
+                    raise SelfsupError(f"Row {row} of column {self.column!r} has {image.dtype} pixels outside 0-255; "
+                                       "images from a Hugging Face dataset are read as uint8 (an Image column, or "
+                                       "arrays of 0-255).")
+                image = image.astype(np.uint8)
             images.append(image)
         return np.stack(images)
 
