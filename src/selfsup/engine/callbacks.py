@@ -153,6 +153,7 @@ class TimeBudget(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         now, step = time.monotonic(), trainer.global_step
+        last = None if self.ended is None else now - self.ended  # the step just done, its hooks included
         self.ended = now
         if self.resumed:
             return
@@ -163,9 +164,9 @@ class TimeBudget(L.Callback):
                     f"--time-budget {self.seconds:g}s is shorter than one training step here "
                     f"({now - self.started:.1f} s); give a longer budget, or use --epochs.")
             return
-        # stop at the step boundary nearest the budget: once another step would end further past
-        # it than we are short of it (a budget of a few slow steps ends within half a step)
-        per_step = (now - self.mark[0]) / max(1, step - self.mark[1])
+        # stop at the step boundary nearest the budget: once another step as long as the last one
+        # would end further past it than we are short of it (slow steps end within half a step)
+        per_step = last if last is not None else (now - self.mark[0]) / max(1, step - self.mark[1])
         if now - self.started + 0.5 * per_step >= self.seconds:
             self.stopped_by_time = True
             trainer.should_stop = True
