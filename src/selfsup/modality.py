@@ -51,6 +51,10 @@ class ModalitySpec:
             ``embed`` pass it, so a run's encoder always sees its inputs encoded as in training.
         train_defaults: ``train.*`` settings the modality's papers train with, used where the
             recipe and the flags set none (interactions: batches of 2048, Adam at a constant 1e-3).
+        read_object: ``read_object(data, seed=, test_fraction=, **options) -> DataSource | None`` for
+            in-memory data the modality reads natively (images: a Hugging Face dataset, streamed from
+            its Arrow files); None from it, or no hook, leaves the data to the generic path of
+            :mod:`selfsup.data.objects` (saved as a file the modality's reader reads).
     """
 
     name: str
@@ -66,6 +70,7 @@ class ModalitySpec:
     reads_with_run_spec: bool = False
     size_encoder: Callable[[str, Any, int], tuple[dict[str, Any], str]] | None = None
     train_defaults: Mapping[str, Any] = field(default_factory=dict)
+    read_object: Callable[..., Any] | None = None
 
 
 _SPECS: dict[str, ModalitySpec] = {}

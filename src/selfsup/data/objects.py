@@ -15,8 +15,8 @@
   ``data.options.column`` names the input column (default: an ``Image`` column, else ``x``, else
   the only column besides the label) and
   ``data.options.target`` the label (default ``label`` where there is one); images decode to
-  arrays. Images are decoded batch by batch from the memory-mapped Arrow files
-  (:mod:`selfsup.modalities.image.data.hf`), so a set larger than memory trains; series are read
+  arrays. Images are decoded batch by batch from the memory-mapped Arrow files (the image
+  modality's ``read_object``), so a set larger than memory trains; series are read
   into memory, and for tables, events and interactions the whole dataset becomes a DataFrame;
 - a PyTorch Geometric ``Data`` graph: its tensors (``x``, ``edge_index``, ``y``, masks) as the keys
   of the graph reader's ``.npz``.
@@ -84,7 +84,7 @@ def _to_numpy(value: Any, key: str) -> np.ndarray:
 
 def as_arrays(data: Any) -> dict[str, np.ndarray] | None:
     """``data`` as ``{"x", "y"?, "x_test"?, "y_test"?}`` of NumPy arrays, or None for a DataFrame."""
-    if _is_frame(data) or _is_hf(data):
+    if _is_frame(data) or is_hf(data):
         return None
     if _is_torch_dataset(data):
         return _torch_dataset_arrays(data)
@@ -120,7 +120,7 @@ def _pyg_arrays(data: Any) -> dict[str, np.ndarray]:
     return {key: value.detach().cpu().numpy() for key, value in data.items() if isinstance(value, torch.Tensor)}
 
 
-def _is_hf(data: Any) -> bool:
+def is_hf(data: Any) -> bool:
     return type(data).__module__.startswith("datasets.") and hasattr(data, "column_names")
 
 
@@ -176,7 +176,7 @@ def _hf_image_columns(data: Any) -> list[str]:
     return [name for name, feature in data.features.items() if type(feature).__name__ == "Image"]
 
 
-def _hf_columns(data: Any, options: dict[str, Any]) -> tuple[str, str | None]:
+def hf_columns(data: Any, options: dict[str, Any]) -> tuple[str, str | None]:
     """The input column (``column``; default an Image column, else ``x``, else the only column
     besides the label) and the label column (``target``; default ``label`` where there is one)
     of a Hugging Face dataset, checked."""
@@ -194,19 +194,9 @@ def _hf_columns(data: Any, options: dict[str, Any]) -> tuple[str, str | None]:
     return column, target
 
 
-def _hf_images(data: Any, seed: int, test_fraction: float, options: dict[str, Any]) -> Any:
-    from selfsup.modalities.image.data.hf import hf_image_source
-
-    column, target = _hf_columns(data, options)
-    if options:
-        raise SelfsupError(f"A Hugging Face image dataset takes data.options column and target; not "
-                           f"{', '.join(sorted(options))}.")
-    return hf_image_source(data, column, target, seed=seed, test_fraction=test_fraction, name=describe(data))
-
-
 def _hf_arrays(data: Any, options: dict[str, Any]) -> dict[str, np.ndarray]:
     """A Hugging Face dataset's input column (``column``) and label (``target``) as arrays."""
-    column, target = _hf_columns(data, options)
+    column, target = hf_columns(data, options)
     arrays = {"x": _stack(list(data[column]), f"values of column {column!r}")}
     if target is not None:
         arrays["y"] = np.asarray(data[target])
@@ -230,7 +220,7 @@ def infer_modality(data: Any, method: str | None) -> str:
         return own
     if _is_pyg(data):
         return "graph"
-    if _is_hf(data):
+    if is_hf(data):
         return "image" if _hf_image_columns(data) else "tabular"
     if _is_frame(data):
         return "tabular"
@@ -255,7 +245,7 @@ def describe(data: Any) -> str:
         digest = hashlib.sha1(b"".join(np.ascontiguousarray(arrays[k]).tobytes() for k in sorted(arrays))).hexdigest()
         return f"in-memory PyG graph [{data.num_nodes} nodes, {data.num_edges} edges: {', '.join(sorted(arrays))}] " \
                f"sha1:{digest[:12]}"
-    if _is_hf(data):
+    if is_hf(data):
         return f"in-memory Hugging Face dataset [{data.num_rows} rows: {', '.join(data.column_names)}] " \
                f"fingerprint:{getattr(data, '_fingerprint', '?')}"
     arrays = as_arrays(data)
@@ -273,9 +263,14 @@ def source_from_object(data: Any, modality: str, seed: int = 0, test_fraction: f
     """A DataSource of ``modality`` from in-memory ``data``, read by the modality's own reader."""
     from selfsup.data import load_data
 
-    if _is_hf(data) and modality == "image":  # streamed from the Arrow files, never converted whole
-        return _hf_images(data, seed, test_fraction, options)
-    if _is_hf(data):
+    from selfsup.modality import get_modality
+
+    native = get_modality(modality).read_object  # e.g. images streamed from a Hugging Face dataset
+    if native is not None:
+        source = native(data, seed=seed, test_fraction=test_fraction, **options)
+        if source is not None:
+            return source
+    if is_hf(data):
         data = data.to_pandas() if modality in FRAME_MODALITIES else _hf_arrays(data, options)
     with tempfile.TemporaryDirectory(prefix="selfsup-data-") as folder:
         if _is_frame(data):
@@ -373,7 +368,7 @@ def load_hf_folder(path: Path) -> Any:
     except Exception as error:  # noqa: BLE001 - a folder of another version or a damaged one: say which
         raise SelfsupError(f"Could not read {path} with datasets {datasets.__version__} (written by another "
                            f"version, or damaged?): {str(error).splitlines()[0]}") from None
-    if not _is_hf(loaded):
+    if not is_hf(loaded):
         raise SelfsupError(f"{path} holds a DatasetDict ({', '.join(loaded)}); pass one split's folder, "
                            f"e.g. {path / next(iter(loaded))}.")
     return loaded

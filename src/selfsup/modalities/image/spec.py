@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from selfsup.modalities.image.data.arrays import read_images
+from selfsup.modalities.image.data.hf import read_image_object
 from selfsup.modalities.image.data.source import ImageSpec
 from selfsup.modality import ModalitySpec, register_modality
 
@@ -18,5 +19,6 @@ SPEC = register_modality(
         encoders_for={"tokens": "vit_tiny"},
         views_for={"asymmetric": "byol", "multicrop": "multicrop", "rotation": "rotation"},
         extra="image",
+        read_object=read_image_object,
     )
 )

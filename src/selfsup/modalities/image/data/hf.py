@@ -92,3 +92,17 @@ def hf_image_source(dataset: Any, column: str, target: str | None, seed: int = 0
         y_train=labels[torch.from_numpy(train)], y_test=labels[torch.from_numpy(test)], class_names=class_names,
         notes=notes + split_notes, source_index=order, **common,
     )
+
+
+def read_image_object(data: Any, seed: int = 0, test_fraction: float = 0.2, **options: Any) -> DataSource | None:
+    """The image modality's ``read_object``: a Hugging Face dataset streamed (``column``, ``target``
+    options); anything else is left to the generic in-memory path (None)."""
+    from selfsup.data.objects import describe, hf_columns, is_hf
+
+    if not is_hf(data):
+        return None
+    column, target = hf_columns(data, options)
+    if options:
+        raise SelfsupError(f"A Hugging Face image dataset takes data.options column and target; not "
+                           f"{', '.join(sorted(options))}.")
+    return hf_image_source(data, column, target, seed=seed, test_fraction=test_fraction, name=describe(data))
