@@ -262,7 +262,6 @@ def source_from_object(data: Any, modality: str, seed: int = 0, test_fraction: f
                        **options: Any) -> Any:
     """A DataSource of ``modality`` from in-memory ``data``, read by the modality's own reader."""
     from selfsup.data import load_data
-
     from selfsup.modality import get_modality
 
     native = get_modality(modality).read_object  # e.g. images streamed from a Hugging Face dataset
