@@ -61,3 +61,21 @@ def test_test_set_is_standardised_with_training_statistics():
     x, y = linearly_separable()
     x_test, y_test = linearly_separable(seed=1)
     assert linear_probe_accuracy(100 * x + 1000, y, 100 * x_test + 1000, y_test) == 1.0
+
+
+def test_max_train_fits_on_a_stratified_subset_as_written_independently():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), [150, 100, 50])
+    x = rng.normal(size=(300, 4)) + y[:, None] * 0.8
+    xt, yt = rng.normal(size=(90, 4)) + np.repeat(np.arange(3), 30)[:, None] * 0.8, np.repeat(np.arange(3), 30)
+    got = linear_probe(x, y, xt, yt, max_train=60)
+    sub_x, _, sub_y, _ = train_test_split(x, y, train_size=60, stratify=y, random_state=0)
+    assert np.bincount(sub_y).tolist() == [30, 20, 10]  # the classes in their proportions
+    scaler = StandardScaler().fit(sub_x)
+    expected = LogisticRegression(max_iter=1000, random_state=0).fit(scaler.transform(sub_x), sub_y)
+    assert got["accuracy"] == pytest.approx(expected.score(scaler.transform(xt), yt))
+    assert linear_probe(x, y, xt, yt, max_train=1000) == linear_probe(x, y, xt, yt)  # below the cap: all

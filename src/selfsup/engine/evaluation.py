@@ -97,6 +97,7 @@ def evaluate_encoder(
         svm=svm,
         label_free_emb=scored_emb,
         svm_cv_samples=eval_config.svm_cv_samples,
+        linear_max_samples=eval_config.linear_max_samples,
     )
     scores.update(_protocol_scores(protocol, train_emb, y_train, eval_emb, source))
     return scores, eval_emb
@@ -164,7 +165,8 @@ def evaluate_raw(source: DataSource, eval_config: EvalConfig, svm: bool = False,
         return None
     test = raw_features(source, source.test) if source.test is not None else train
     scores = evaluate_embeddings(train, y_train if source.test is not None else None, test, source.y_test,
-                                 k=eval_config.k, svm=svm, svm_cv_samples=eval_config.svm_cv_samples)
+                                 k=eval_config.k, svm=svm, svm_cv_samples=eval_config.svm_cv_samples,
+                                 linear_max_samples=eval_config.linear_max_samples)
     scores.update(_protocol_scores(protocol, train, y_train, test, source))
     return scores
 
@@ -188,6 +190,11 @@ def evaluate_run_encoder(
         result["notes"].append(
             f"The probes fit on a seeded random {eval_config.max_train_samples:,} of the {source.n_train:,} "
             "training samples (eval.max_train_samples).")
+    fitted = min(source.n_train, eval_config.max_train_samples)
+    if source.labeled and source.test is not None and fitted > eval_config.linear_max_samples:
+        result["notes"].append(
+            f"The linear probe fitted on a seeded stratified {eval_config.linear_max_samples:,} of the {fitted:,} "
+            "training samples the probes use (eval.linear_max_samples); kNN used all of them.")
     if svm and source.labeled and source.test is not None and source.n_train > eval_config.svm_cv_samples:
         result["notes"].append(
             f"The SVM probe chose its C by cross-validation on a seeded stratified {eval_config.svm_cv_samples:,} "

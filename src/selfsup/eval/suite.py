@@ -143,6 +143,7 @@ def evaluate_embeddings(
     svm: bool = False,
     label_free_emb: Any | None = None,
     svm_cv_samples: int = 1_000,
+    linear_max_samples: int | None = None,
 ) -> dict[str, float]:
     """Every evaluation of frozen embeddings, as one flat dict of floats.
 
@@ -159,6 +160,8 @@ def evaluate_embeddings(
         label_free_emb: optional ``[K, D]`` subset of the test embeddings on which the label-free
             scores are computed instead (bounded memory on very large data).
         svm_cv_samples: the SVM's ``C`` is cross-validated on at most this many training samples.
+        linear_max_samples: the linear probe fits on at most this many training samples (a
+            seeded stratified subset; None: all).
 
     Returns:
         Label-free keys always: ``rankme``, ``alpha_req``, ``emb_std``, ``collapse_ratio``, ``uniformity``
@@ -173,7 +176,7 @@ def evaluate_embeddings(
     results: dict[str, float] = {}
     if train_y is not None and test_y is not None and test_emb is not None:
         results["knn_acc"] = knn_accuracy(train_emb, train_y, test_emb, test_y, k=k)
-        probe = linear_probe(train_emb, train_y, test_emb, test_y)
+        probe = linear_probe(train_emb, train_y, test_emb, test_y, max_train=linear_max_samples)
         results["linear_acc"] = probe["accuracy"]
         results["linear_f1"] = probe["macro_f1"]
         if svm:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from selfsup.eval.linear import probe_inputs
+from selfsup.eval.linear import probe_inputs, stratified_subset
 
 #: the penalties the cross-validation chooses from (TS2Vec's grid)
 SVM_C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4, math.inf)
@@ -86,7 +86,7 @@ def svm_probe(
         predicted, chosen_c = np.full_like(y_test, classes[0]), math.inf
     else:
         if train.shape[0] > max_train:
-            train, y_train = _stratified_subset(train, y_train, max_train, seed)
+            train, y_train = stratified_subset(train, y_train, max_train, seed)
             counts = np.unique(y_train, return_counts=True)[1]
         svm = SVC(C=math.inf, kernel="rbf", gamma="scale", max_iter=SVM_MAX_ITER)
         small = train.shape[0] // classes.size < folds or train.shape[0] < 50
@@ -97,7 +97,7 @@ def svm_probe(
             else:
                 cv_x, cv_y = train, y_train
                 if train.shape[0] > cv_max:
-                    cv_x, cv_y = _stratified_subset(train, y_train, cv_max, seed)
+                    cv_x, cv_y = stratified_subset(train, y_train, cv_max, seed)
                 cv_counts = np.unique(cv_y, return_counts=True)[1]
                 if cv_counts.size < classes.size or cv_counts.min() < 2:  # a rare class lost
                     cv_x, cv_y, cv_counts = train, y_train, counts
@@ -114,14 +114,3 @@ def svm_probe(
         "cv_samples": float(cv_samples),
     }
 
-
-def _stratified_subset(x: np.ndarray, y: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded subset of ``size`` rows with the classes in their proportions (every class with
-    at least one row where ``size`` allows it)."""
-    from sklearn.model_selection import train_test_split
-
-    try:
-        x, _, y, _ = train_test_split(x, y, train_size=size, stratify=y, random_state=seed)
-    except ValueError:  # a class with a single member cannot be stratified: a plain random subset
-        x, _, y, _ = train_test_split(x, y, train_size=size, random_state=seed)
-    return x, y
