@@ -73,8 +73,18 @@ def child(argv: list[str]) -> None:
     from selfsup import api
 
     class TrainPeak(L.Callback):
+        # the process's own memory (RssAnon), sampled at every step: ru_maxrss also counts the pages of
+        # memory-mapped files (Arrow), which belong to the page cache and are given back under pressure
+        anon = 0
+
+        def on_train_batch_end(self, *args):
+            status = Path("/proc/self/status").read_text()
+            line = next((x for x in status.splitlines() if x.startswith("RssAnon:")), "RssAnon: 0 kB")
+            self.anon = max(self.anon, int(line.split()[1]) * 1024)
+
         def on_train_end(self, trainer, module):
             print("TRAIN_PEAK_RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, flush=True)
+            print("TRAIN_PEAK_ANON", self.anon, flush=True)
 
     pretrain = api.pretrain
     api.pretrain = lambda *a, **k: pretrain(*a, **{**k, "callbacks": [TrainPeak()]})
@@ -100,9 +110,11 @@ def measure(path: Path, batch_size: int, out: Path, encoder: str, views: str) ->
     lines = done.stdout.splitlines()
     peak = [line for line in lines if line.startswith("PEAK_RSS")]
     train_peak = [line for line in lines if line.startswith("TRAIN_PEAK_RSS")]
+    anon = [line for line in lines if line.startswith("TRAIN_PEAK_ANON")]
     if done.returncode != 0 or not peak or not train_peak:
         sys.exit(f"selfsup failed on {path}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return {"array_bytes": _size(path), "train_peak_rss_bytes": int(train_peak[-1].split()[1]),
+            "train_peak_anon_bytes": int(anon[-1].split()[1]) if anon else None,
             "peak_rss_bytes": int(peak[-1].split()[1]), "seconds": round(time.perf_counter() - started, 1)}
 
 
