@@ -1,6 +1,7 @@
 """Framework overhead of one training step, as a ratio to the bare encoder on the same views.
 
     python benchmarks/step_overhead.py [--steps 21] [--batch 128] [--only small_cnn ts2vec ...]
+    python benchmarks/step_overhead.py --fixed      # the engine's own cost per step, on a trivial model
 
 For each (method, encoder, input) setting it times, on the same batch, in the same process
 (interleaved so drifting machine load hits all alike), median seconds of:
@@ -160,12 +161,54 @@ def measure(s: Setting, batch: int, steps: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in results.items()}
 
 
+class _Trivial(torch.nn.Module):
+    """A method whose step costs next to nothing: what is left of an engine step is the engine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = torch.nn.Linear(1, 1)
+        self.views = torch.nn.Identity()
+
+    def forward(self, batch):
+        return {"loss": (self.encoder(batch["x"].flatten(1)[:, :1]).sum() - 1) ** 2}
+
+    def on_step_end(self, progress: float) -> None:
+        pass
+
+
+def fixed_cost(steps: int = 200, batch: int = 128) -> None:
+    """Median ms of one engine step and of the same step by hand, on a trivial method."""
+    method = _Trivial()
+    x = torch.rand(batch, 1, 8, 8)
+    timer = StepTimer()
+    module = SelfSupervisedModule(method, total_steps=steps + 1)
+    loader = torch.utils.data.DataLoader(ArrayDataset(x.repeat(steps + 1, 1, 1, 1)), batch_size=batch,
+                                         collate_fn=collate_batch)
+    trainer = L.Trainer(max_steps=steps + 1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[timer], accelerator="cpu", devices=1)
+    trainer.fit(module, loader)
+    optimizer = torch.optim.AdamW(method.parameters())
+
+    def by_hand() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        method({"x": x})["loss"].backward()
+        optimizer.step()
+
+    hand = statistics.median(timed(by_hand, steps))
+    print(f"engine step on a trivial method: {statistics.median(timer.times[1:]) * 1000:.2f} ms; "
+          f"the same step by hand: {hand * 1000:.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=21)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--only", nargs="*", help="settings whose method or encoder is named here")
+    parser.add_argument("--fixed", action="store_true", help="the engine's own per-step cost, on a trivial method")
     args = parser.parse_args()
+    if args.fixed:
+        fixed_cost()
+        return
     chosen = [s for s in SETTINGS if not args.only or s.method in args.only or s.encoder in args.only]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, {args.steps} steps\n")
     print("| method / encoder [input] | encoder s | views / encoder | model / encoder | engine / encoder "
