@@ -101,11 +101,16 @@ class BPRMethod(Method):
         """Whether the self-supervised terms are on at ``step`` (after the warm-up)."""
         return step >= self.ssl_warmup_steps
 
-    def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+    def triples(self, batch: dict[str, Any]) -> Any:
+        """The batch's (user, item, negative) triples, or one SelfsupError when it holds none."""
         x = batch["x"]
         if getattr(x, "negatives", None) is None:
             raise SelfsupError(f"Method {self.name!r} trains on (user, item, negative) triples; the batch has no "
                                "negatives. Train it on interactions data (--modality interactions).")
+        return x
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
+        x = self.triples(batch)
         step = self.step_index(len(x))
         layers = self.encoder.propagate()
         users, items = self.encoder.split(self.encoder.combine(layers))

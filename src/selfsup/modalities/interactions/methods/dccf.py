@@ -77,10 +77,7 @@ class DCCF(BPRMethod):
         self.intent_reg_weight = check_weight(intent_reg_weight, "intent_reg_weight")
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        x = batch["x"]
-        if getattr(x, "negatives", None) is None:
-            raise SelfsupError("Method 'dccf' trains on (user, item, negative) triples; the batch has no negatives. "
-                               "Train it on interactions data (--modality interactions).")
+        x = self.triples(batch)
         step = self.step_index(len(x))
         encoder = self.encoder
         layers, views = encoder.propagate_views()

@@ -105,10 +105,7 @@ class LightGCL(BPRMethod):
         return view_users, view_items
 
     def forward(self, batch: dict[str, Any]) -> dict[str, Tensor]:
-        x = batch["x"]
-        if getattr(x, "negatives", None) is None:
-            raise SelfsupError("Method 'lightgcl' trains on (user, item, negative) triples; the batch has no "
-                               "negatives. Train it on interactions data (--modality interactions).")
+        x = self.triples(batch)
         step = self.step_index(len(x))
         encoder = self.encoder
         adjacency = encoder.graph.edge_dropout(self.edge_dropout) if self.edge_dropout and self.training else None
