@@ -102,10 +102,16 @@ def pretrain(
     """
     import lightning as L
 
-    from selfsup.data.objects import describe, infer_modality, is_data_object, source_from_object
+    from selfsup.data.objects import (
+        describe,
+        infer_modality,
+        is_data_object,
+        materialize,
+        source_from_object,
+    )
 
     given_source = flags.pop("data") if isinstance(flags.get("data"), DataSource) else None
-    in_memory = flags.pop("data") if is_data_object(flags.get("data")) else None
+    in_memory = materialize(flags.pop("data")) if is_data_object(flags.get("data")) else None
     if given_source is not None:
         flags = {**flags, "data": given_source.name, "modality": given_source.modality}
     elif in_memory is not None:  # arrays, tensors, a DataFrame: config.yaml records what they were

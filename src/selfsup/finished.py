@@ -195,13 +195,13 @@ def open_run_data(run_dir: str | Path, data: Any, modality: str | None = None) -
 def _read_as_run(config: Config, spec: dict[str, Any], data: Any, modality: str | None) -> DataSource:
     """``data`` (a DataSource, in-memory data, a name or a path) read with the run's seed, test
     fraction, data options and, for tables, its input encoding."""
-    from selfsup.data.objects import is_data_object, source_from_object
+    from selfsup.data.objects import is_data_object, materialize, source_from_object
 
     if isinstance(data, DataSource):
         return data
     modality = modality or spec.get("modality", config.data.modality)
     if is_data_object(data):  # arrays, tensors, a DataFrame: read as the run reads its files
-        return source_from_object(data, modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
+        return source_from_object(materialize(data), modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
                                   **config.data.options, **_run_spec_option(spec, "", modality))
     return load_data(data, modality=modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
                      **config.data.options, **_run_spec_option(spec, data, modality))

@@ -138,6 +138,17 @@ def _stack(values: list[Any], what: str) -> np.ndarray:
         raise SelfsupError(f"The {what} cannot be stacked into one array (shapes {', '.join(shapes)}): {error}") from None
 
 
+def materialize(data: Any) -> Any:
+    """A torch Dataset's items stacked once into ``{"x", "y"?}`` tensors (the layout stays torch's:
+    images channels-first), so inferring, describing and reading it do not iterate it again;
+    anything else as it is."""
+    import torch
+
+    if not _is_torch_dataset(data):
+        return data
+    return {key: torch.from_numpy(value) for key, value in _torch_dataset_arrays(data).items()}
+
+
 def _torch_dataset_arrays(data: Any) -> dict[str, np.ndarray]:
     """A map-style Dataset's items stacked: an input, ``(input, label)`` or ``{"x": …, "y": …}``."""
     try:
