@@ -176,6 +176,10 @@ def _train_and_evaluate(
     started = time.time()
     trainer, monitor = fit(parts.method, source, config, work, resume=resume, callbacks=callbacks, progress=progress)
     if not trainer.is_global_zero:
+        # the other processes are done: leave the process group before the interpreter exits (a
+        # torchrun worker that exited with it still open aborted in gloo's teardown while rank 0 evaluated)
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
         return None
     train_seconds = time.time() - started
     evaluating = time.time()
