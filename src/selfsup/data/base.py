@@ -146,6 +146,31 @@ class DataSource:
         split (the default; interactions have one)."""
         return None
 
+    def label_free_scores(self, encoder: Any) -> dict[str, float]:
+        """Label-free figures the data set itself defines, for one encoder (higher is better): the
+        aligned translations of ``bible_verses`` score retrieval of one verse from the other
+        (``retrieval_r@1`` …). Evaluation adds them to the pretrained and random-init rows; the
+        default has none."""
+        return {}
+
+    def sample_text(self, test: bool, i: int) -> str | None:
+        """A short human-readable rendering of sample ``i`` of the test (or train) split, which
+        the report prints beside its nearest neighbours; None (the default) where the data has
+        no such rendering."""
+        return None
+
+    def run_files(self) -> dict[str, str]:
+        """Files the run folder keeps beside the encoder, name -> text (a text run's
+        ``tokenizer.json``); none by default."""
+        return {}
+
+    def train_sampler(self, seed: int) -> torch.utils.data.Sampler:
+        """The order of the training samples: a new seeded permutation each epoch. A modality may
+        group samples of similar size into the same batches (text: length-bucketed batches)."""
+        from selfsup.engine.sampling import EpochSeededSampler
+
+        return EpochSeededSampler(self.train, seed)
+
     def finish(self, batch: dict[str, Any]) -> dict[str, Any]:
         """The batch as encoders and views take it, once it is on its device."""
         return self.on_device(batch) if self.on_device is not None else batch

@@ -29,7 +29,6 @@ from selfsup.engine.early_stopping import build_early_stopping
 from selfsup.engine.evaluation import embed_split
 from selfsup.engine.module import SelfSupervisedModule
 from selfsup.engine.rundir import CHECKPOINTS, check_checkpoint_fits
-from selfsup.engine.sampling import EpochSeededSampler
 from selfsup.errors import SelfsupError
 from selfsup.methods.base import Method
 
@@ -276,7 +275,7 @@ def train_loader(
     return torch.utils.data.DataLoader(
         source.train,
         batch_size=batch_size,
-        sampler=EpochSeededSampler(source.train, seed),
+        sampler=source.train_sampler(seed),
         drop_last=True,
         collate_fn=collate,
         num_workers=num_workers,

@@ -48,6 +48,12 @@ class Method(nn.Module, ABC):
         """Representation used for evaluation: the encoder's pooled output ``[B, D]``."""
         return self.encoder(batch["x"])
 
+    def final_scores(self, source: Any) -> dict[str, float]:
+        """Figures only this method can compute on the trained model, for the final evaluation
+        (an MLM's pseudo-perplexity on the test split); evaluation adds them to the pretrained
+        row. None by default."""
+        return {}
+
     def prepare(self, num_samples: int) -> None:
         """Called once before training with the number of training samples (default: nothing)."""
 
