@@ -293,6 +293,11 @@ def _save_and_evaluate(
         encoder, parts.random_init, source, parts.views, config.eval, seed=config.train.seed,
         svm=use_svm(config),
     )
+    for name, text in source.run_files().items():  # a text run's tokenizer.json
+        (out / name).write_text(text, encoding="utf-8")
+    method_scores = parts.method.final_scores(source)  # an MLM's pseudo-perplexity
+    if method_scores:
+        final["pretrained"].update(method_scores)
     # a method that scores items, on data with held-out next items: HR@10 / NDCG@10
     next_item = evaluate_next_item(parts.method, source)
     if next_item is not None:

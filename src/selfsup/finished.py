@@ -42,7 +42,32 @@ def write_run_report(
         test_y=source.held_out[1],
         class_names=source.class_names,
         maps=[items] if items is not None else [],
+        neighbours=nearest_neighbour_texts(source, held_out_emb, config.train.seed),
     )
+
+
+def nearest_neighbour_texts(source: DataSource, held_out_emb: torch.Tensor, seed: int, samples: int = 6,
+                            k: int = 3) -> list[tuple[str, list[str]]]:
+    """For ``samples`` seeded held-out samples the data can render as text
+    (``source.sample_text``), the texts of their ``k`` nearest held-out neighbours by cosine
+    similarity (label in brackets when labeled); empty when the data renders no text."""
+    test = source.test is not None
+    n = int(held_out_emb.shape[0]) if held_out_emb is not None else 0
+    if n < 2 or source.sample_text(test, 0) is None:
+        return []
+    _, y = source.held_out
+    names = source.class_names
+
+    def render(i: int) -> str:
+        label = f" [{names[int(y[i])] if names else int(y[i])}]" if y is not None else ""
+        return f"{source.sample_text(test, i)}{label}"
+
+    emb = torch.nn.functional.normalize(held_out_emb.float(), dim=1)
+    chosen = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:samples].tolist()
+    similarity = emb[chosen] @ emb.T
+    similarity[torch.arange(len(chosen)), torch.as_tensor(chosen)] = -float("inf")  # not itself
+    nearest = similarity.topk(min(k, n - 1), dim=1).indices.tolist()
+    return [(render(i), [render(j) for j in row]) for i, row in zip(chosen, nearest)]
 
 
 def load(run_dir: str | Path) -> nn.Module:

@@ -100,6 +100,7 @@ def evaluate_encoder(
         linear_max_samples=eval_config.linear_max_samples,
     )
     scores.update(_protocol_scores(protocol, train_emb, y_train, eval_emb, source))
+    scores.update(source.label_free_scores(encoder))  # what the data set itself defines (verse retrieval)
     return scores, eval_emb
 
 

@@ -222,6 +222,21 @@ def _ranking_table(final: dict) -> list[str]:
             f"<table><tr><th>metric</th>{head}</tr>{body}</table>"]
 
 
+def _neighbour_table(neighbours: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """Held-out samples and their nearest neighbours by cosine similarity, as text."""
+    if not neighbours:
+        return []
+    body = "".join(
+        f"<tr><td>{html.escape(sample)}</td><td><ol>"
+        + "".join(f"<li>{html.escape(n)}</li>" for n in near) + "</ol></td></tr>"
+        for sample, near in neighbours
+    )
+    return ["<h2>Nearest neighbours</h2>",
+            '<p class="caption">A few held-out samples and the held-out samples closest to them by the '
+            "cosine similarity of their embeddings.</p>",
+            f"<table><tr><th>sample</th><th>nearest neighbours</th></tr>{body}</table>"]
+
+
 def _config_dump(config: dict) -> str:
     try:
         return yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True)
@@ -240,6 +255,7 @@ def write_report(
     test_y: Any = None,
     class_names: Sequence[str] | None = None,
     maps: Sequence[EmbeddingMap] = (),
+    neighbours: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> Path:
     """Write the run's report as one self-contained HTML file.
 
@@ -259,6 +275,8 @@ def write_report(
         test_y: ``[M]`` labels colouring the map, or None (one colour).
         class_names: names of the integer labels, for the legend.
         maps: further 2-D maps after the first (a run on interactions: its items by genre).
+        neighbours: ``(sample, [its nearest neighbours])`` rendered as text (a text run's held-out
+            texts and their closest texts by the embedding), shown as a table.
 
     Returns:
         The path written.
@@ -300,7 +318,8 @@ def write_report(
     if notes:
         items = "".join(f"<li>{html.escape(note)}</li>" for note in notes)
         sections.append(f'<h2>Notes</h2><ul class="notes">{items}</ul>')
-    sections += ["<h2>Final evaluation</h2>", _final_table(final), *_ranking_table(final), *plots]
+    sections += ["<h2>Final evaluation</h2>", _final_table(final), *_ranking_table(final), *plots,
+                 *_neighbour_table(neighbours)]
     sections.append(
         "<h2>Configuration</h2><details><summary>Full configuration (YAML)</summary>"
         f"<pre>{html.escape(_config_dump(config or {}))}</pre></details>"
