@@ -164,9 +164,10 @@ class DataSource:
         ``tokenizer.json``); none by default."""
         return {}
 
-    def train_sampler(self, seed: int) -> torch.utils.data.Sampler:
+    def train_sampler(self, seed: int, batch_size: int) -> torch.utils.data.Sampler:
         """The order of the training samples: a new seeded permutation each epoch. A modality may
-        group samples of similar size into the same batches (text: length-bucketed batches)."""
+        group samples of similar size into the same batches of ``batch_size`` (text:
+        length-bucketed batches)."""
         from selfsup.engine.sampling import EpochSeededSampler
 
         return EpochSeededSampler(self.train, seed)

@@ -275,7 +275,7 @@ def train_loader(
     return torch.utils.data.DataLoader(
         source.train,
         batch_size=batch_size,
-        sampler=source.train_sampler(seed),
+        sampler=source.train_sampler(seed, batch_size),
         drop_last=True,
         collate_fn=collate,
         num_workers=num_workers,
