@@ -13,7 +13,10 @@ from __future__ import annotations
 import tokenizers  # noqa: F401  - the modality needs it: without it the package is left out
 
 # Importing the modules registers the modality's data sets, views, encoders and methods.
-from selfsup.modalities.text.data import builtins  # noqa: F401
+from selfsup.modalities.text.data import (
+    bible,  # noqa: F401
+    builtins,  # noqa: F401
+)
 from selfsup.modalities.text.data.batch import TextBatch, TextSpec
 from selfsup.modalities.text.data.source import TextSource, text_source
 from selfsup.modalities.text.spec import SPEC
