@@ -188,3 +188,13 @@ def test_text_view_makers_are_registered_and_batched():
     assert isinstance(VIEWS.build("text_identity", SPEC), TextIdentity)
     with pytest.raises(SelfsupError, match="crop_scale"):
         VIEWS.build("text_augment", SPEC, crop_scale=[0.9, 0.5])
+
+
+def test_bert_sequence_contract_zeroes_padding_and_names_the_frames():
+    encoder = BertEncoder(SPEC).eval()
+    x = random_texts(4)
+    frames = encoder.forward_sequence(x)
+    assert frames.shape == (4, x.max_length, encoder.output_dim)
+    assert (frames[~x.mask] == 0).all() and (frames[x.mask].abs().sum(-1) > 0).all()
+    assert torch.equal(encoder.frame_mask(x), x.mask)
+    assert ENCODERS.info("bert").capabilities == ("tokens", "sequence")

@@ -46,7 +46,7 @@ def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 @ENCODERS.register(
-    "bert", modality="text", tokens=True,
+    "bert", modality="text", tokens=True, sequence=True,
     paper="Devlin et al. 2019, BERT; Turc et al. 2019, Well-Read Students Learn Better (compact sizes)",
     description="BERT-style pre-norm transformer over token ids (sizes tiny..base), mean or [CLS] pooling",
 )
@@ -62,6 +62,8 @@ class BertEncoder(nn.Module, TransformerTrunk):
           ``[CLS]`` and ``[SEP]`` included, padding excluded) or ``"cls"`` (the ``[CLS]`` state).
         * ``token_states(x) -> ([B, L, dim], mask [B, L])``: per-token states for MLM / ELECTRA;
           ``input_embedding`` is the token embedding (``[V, dim]``), for tied output weights.
+        * ``forward_sequence(x) -> [B, L, dim]`` (the sequence contract: padding states zero) and
+          ``frame_mask(x) -> [B, L]``, so discrete units (``selfsup units``) read one frame per token.
         * the token contract of :mod:`selfsup.encoders.tokens`, so MAE, JEPA and data2vec-style
           methods run on text unchanged: ``num_tokens = spec.max_length``, ``token_grid = (N,)``;
           ``forward_tokens`` pads the batch to ``N`` (``TextBatch.padded_to``) and keeps padding
@@ -145,6 +147,15 @@ class BertEncoder(nn.Module, TransformerTrunk):
         mask = x.mask
         tokens = self._embed(x.ids) + self.pos_embed[:, : x.max_length]
         return self._blocks(tokens, mask), mask
+
+    def forward_sequence(self, x: TextBatch) -> torch.Tensor:
+        """``[B, L, dim]``: the token states, zero at the padding."""
+        states, mask = self.token_states(x)
+        return states * mask[..., None].to(states.dtype)
+
+    def frame_mask(self, x: TextBatch) -> torch.Tensor:
+        """``[B, L]`` bool: which frames of :meth:`forward_sequence` are tokens."""
+        return x.mask
 
     def forward(self, x: TextBatch) -> torch.Tensor:
         states, mask = self.token_states(x)
