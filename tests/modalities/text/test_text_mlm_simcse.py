@@ -29,7 +29,7 @@ def _train(method, batch, steps: int = 30, lr: float = 1e-3) -> list[float]:
         optimizer.zero_grad()
         loss = method(batch)["loss"]
         loss.backward()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         optimizer.step()
     return losses
 

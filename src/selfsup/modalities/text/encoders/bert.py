@@ -157,9 +157,13 @@ class BertEncoder(nn.Module, TransformerTrunk):
         """``[B, L]`` bool: which frames of :meth:`forward_sequence` are tokens."""
         return x.mask
 
-    def forward(self, x: TextBatch) -> torch.Tensor:
-        states, mask = self.token_states(x)
+    def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The pooled embedding ``[B, dim]`` of :meth:`token_states`' output (for methods that read
+        both, from one pass)."""
         return states[:, 0] if self.pooling == "cls" else masked_mean(states, mask)
+
+    def forward(self, x: TextBatch) -> torch.Tensor:
+        return self.pool(*self.token_states(x))
 
     def forward_tokens(self, x: TextBatch, keep_index: torch.Tensor | None = None,
                        mask: torch.Tensor | None = None, mask_token: torch.Tensor | None = None) -> torch.Tensor:
