@@ -194,7 +194,14 @@ def _train_and_evaluate(
         final["setup_seconds"] = round(clock.started - started, 2)
     final["train_seconds"] = round(train_seconds, 1)
     budget = next((c for c in trainer.callbacks if isinstance(c, TimeBudget)), None)
-    if budget is not None:
+    if budget is not None and budget.capped:  # train.max_time: a cap on the epochs' steps
+        final["max_time"] = plan = budget.report(trainer.lightning_module, trainer.global_step)
+        if plan["steps"] < plan["cap_steps"]:
+            final["notes"] = [*final.get("notes", []), (
+                f"Training stopped after {plan['trained_seconds']} s, {plan['steps']} of the {plan['cap_steps']} "
+                f"steps of {config.train.epochs} epochs ({plan['epochs']} epochs): train.max_time is "
+                f"{plan['seconds']:g} s. Train longer with --epochs N or --time-budget 30m.")]
+    elif budget is not None:
         final["time_budget"] = plan = budget.report(trainer.lightning_module, trainer.global_step)
         said = (f"Time budget {plan['seconds']:g} s: trained {plan['trained_seconds']} s, {plan['steps']} steps "
                 f"({plan['epochs']} epochs; stopped by the {'budget' if plan['stopped_by'] == 'time' else 'plan'}). "

@@ -168,12 +168,16 @@ def fit_batch_size(config: Config, source: DataSource) -> Config:
 DEFAULT_STEPS = 3000
 #: default epochs are between these two (60: the library's default for small data sets)
 DEFAULT_EPOCHS = (5, 60)
+#: seconds a run with default epochs trains at most (``train.max_time``), whatever its step time
+DEFAULT_MAX_TIME = 600.0
 
 
 def fit_epochs(config: Config, source: DataSource) -> Config:
     """Step 2c: when neither the user, the recipe nor the modality gives ``train.epochs`` (nor a
     time budget), size it to the data: about :data:`DEFAULT_STEPS` steps, between 5 and 60 epochs (60 for every
-    set of up to 12,800 samples at the default batch), said when it is fewer than 60."""
+    set of up to 12,800 samples at the default batch), said when it is fewer than 60; and cap its
+    time at :data:`DEFAULT_MAX_TIME` (``train.max_time``, unless given), since steps cost very
+    different times on different data (five sensors' series take seconds a step on 2 cores)."""
     from selfsup.modality import get_modality
 
     train = config.train
@@ -190,7 +194,10 @@ def fit_epochs(config: Config, source: DataSource) -> Config:
             f"{source.n_train} training samples; train longer with --epochs N or --time-budget 15m.",
             stacklevel=3,
         )
-    return config.model_copy(update={"train": train.model_copy(update={"epochs": epochs})})
+    update: dict[str, Any] = {"epochs": epochs}
+    if "max_time" not in train.model_fields_set:
+        update["max_time"] = DEFAULT_MAX_TIME
+    return config.model_copy(update={"train": train.model_copy(update=update)})
 
 
 def fit_evaluation(config: Config, source: DataSource) -> Config:

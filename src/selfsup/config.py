@@ -101,6 +101,12 @@ class TrainConfig(_Strict):
     ``1.5h``. The run times its first steps, sets the number of steps (and the warm-up and cosine
     schedule) to end within the budget, and stops there; evaluation comes after and is not counted.
     ``epochs`` is then not used (given together as flags, the two are refused)."""
+    max_time: float | None = None
+    """An upper bound on training time while training ``epochs`` (seconds or ``90s``, ``5m``,
+    ``1.5h``): the run times its first steps and plans the smaller of the epochs' steps and the
+    steps that end within it, the schedule fitted to them. Set to 10 minutes when the epochs are
+    the library's default (sized to the data), so no default run trains for an hour; ``--epochs``
+    or a recipe's epochs lift it."""
     early_stopping: int = Field(0, ge=0)
     """Patience: evaluate on the data's validation split every ``validate_every_n_epochs`` epochs
     (interactions: Recall@20), stop after this many evaluations in a row without improvement, and
@@ -134,7 +140,7 @@ class TrainConfig(_Strict):
     logger writing into the run folder (``tensorboard/``, ``mlruns/``, ``wandb/``, W&B offline)."""
 
 
-    @field_validator("time_budget", mode="before")
+    @field_validator("time_budget", "max_time", mode="before")
     @classmethod
     def _time_budget(cls, value: Any) -> float | None:
         return None if value is None else parse_duration(value)

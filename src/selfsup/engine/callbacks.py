@@ -129,15 +129,20 @@ class TimeBudget(L.Callback):
     stops at the step boundary nearest the budget (within half a step of it). A resumed run keeps the plan saved in its checkpoint (the
     steps, not the seconds).
 
+    ``capped``: the seconds are a cap rather than a target (``train.max_time``): the plan is the
+    smaller of the run's own steps (its epochs') and the steps that fit the seconds.
+
     ``report()`` is what metrics.json records: the budget, the seconds and steps trained, the
     epochs they make, and why training stopped.
     """
 
     PROBE = 0.05
 
-    def __init__(self, seconds: float, warmup_share: float) -> None:
+    def __init__(self, seconds: float, warmup_share: float, capped: bool = False) -> None:
         self.seconds = float(seconds)
         self.warmup_share = float(warmup_share)
+        self.capped = capped
+        self.max_steps: int | None = None  # capped: the epochs' steps, read when training starts
         self.started: float | None = None
         self.mark: tuple[float, int] | None = None  # (time, global step) after the first step
         self.ended: float | None = None
@@ -146,6 +151,8 @@ class TimeBudget(L.Callback):
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.started = time.monotonic()
+        if self.capped:
+            self.max_steps = int(pl_module.total_steps)
         if pl_module.planned:  # resumed: the saved plan holds
             self.resumed = True
             trainer.fit_loop.epoch_loop.max_steps = pl_module.total_steps
@@ -159,7 +166,7 @@ class TimeBudget(L.Callback):
             return
         if self.mark is None:
             self.mark = (now, step)
-            if now - self.started > self.seconds:
+            if now - self.started > self.seconds and not self.capped:
                 raise SelfsupError(
                     f"--time-budget {self.seconds:g}s is shorter than one training step here "
                     f"({now - self.started:.1f} s); give a longer budget, or use --epochs.")
@@ -167,12 +174,14 @@ class TimeBudget(L.Callback):
         # stop at the step boundary nearest the budget: once another step as long as the last one
         # would end further past it than we are short of it (slow steps end within half a step)
         per_step = last if last is not None else (now - self.mark[0]) / max(1, step - self.mark[1])
-        if now - self.started + 0.5 * per_step >= self.seconds:
+        # processes of one run decide together (any one past the budget stops all; rank 0's clock
+        # says when to plan), or one would stop while the others wait for it in a collective
+        if trainer.strategy.reduce_boolean_decision(now - self.started + 0.5 * per_step >= self.seconds, all=False):
             self.stopped_by_time = True
             trainer.should_stop = True
             return
         probed = now - self.mark[0] >= min(10.0, self.PROBE * self.seconds) and step - self.mark[1] >= 3
-        if not pl_module.planned and probed:
+        if not pl_module.planned and trainer.strategy.broadcast(probed, src=0):
             self._plan(trainer, pl_module, now, step)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -183,11 +192,21 @@ class TimeBudget(L.Callback):
         per_step = (now - self.mark[0]) / max(1, step - self.mark[1])
         left = self.seconds - (now - self.started)
         total = max(step + 1, step + int(left / per_step))
+        if self.capped:
+            total = min(total, self.max_steps)
+        total = int(trainer.strategy.broadcast(total, src=0))  # one plan for every process
         first = not module.planned
         module.total_steps, module.planned = total, True
         module.warmup_steps = round(self.warmup_share * total)
         trainer.fit_loop.epoch_loop.max_steps = total
-        if first:
+        if first and self.capped:
+            if total < self.max_steps:
+                warnings.warn(
+                    f"The run's {self.max_steps} steps would take about {self.max_steps * per_step / 60:.0f} minutes "
+                    f"here ({per_step:.3g} s per step): training stops after {total} steps "
+                    f"({total / module.steps_per_epoch:.1f} epochs), within train.max_time = {self.seconds:g} s, with "
+                    "the schedule fitted to them. Train longer with --epochs N or --time-budget 30m.", stacklevel=2)
+        elif first:
             warnings.warn(
                 f"Time budget {self.seconds:g} s: {per_step:.3g} s per step measured, so about {total} steps "
                 f"({total / module.steps_per_epoch:.1f} epochs); warm-up {module.warmup_steps} steps, then cosine. "
@@ -202,6 +221,7 @@ class TimeBudget(L.Callback):
             "planned_steps": module.total_steps,
             "epochs": round(global_step / max(1, module.steps_per_epoch), 2),
             "stopped_by": "time" if self.stopped_by_time else "plan",
+            "cap_steps": self.max_steps,
             "resumed": self.resumed,
         }
 

@@ -50,8 +50,11 @@ def fit(
     Steps: the callbacks, the Lightning trainer, the module (optimiser and schedule sized to the
     steps each process takes), the loader, then Lightning's fit."""
     run_callbacks, monitor = build_callbacks(source, config, out)
-    if config.train.time_budget:
-        run_callbacks.insert(0, TimeBudget(config.train.time_budget, config.train.warmup_epochs / config.train.epochs))
+    train = config.train
+    if train.time_budget:
+        run_callbacks.insert(0, TimeBudget(train.time_budget, train.warmup_epochs / train.epochs))
+    elif train.max_time:  # a cap on the epochs' steps (default-sized epochs get one)
+        run_callbacks.insert(0, TimeBudget(train.max_time, train.warmup_epochs / train.epochs, capped=True))
     trainer = build_trainer(config.train, [*run_callbacks, *callbacks, TrainClock()], out, progress)
     module = build_module(method, source, config, trainer.world_size)
     if resume:

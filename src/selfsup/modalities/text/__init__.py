@@ -13,6 +13,7 @@ from __future__ import annotations
 import tokenizers  # noqa: F401  - the modality needs it: without it the package is left out
 
 # Importing the modules registers the modality's data sets, views, encoders and methods.
+from selfsup.modalities.text import encoders, methods, views  # noqa: F401  - registers the model side
 from selfsup.modalities.text.data import (
     bible,  # noqa: F401
     builtins,  # noqa: F401
