@@ -14,11 +14,9 @@ import tokenizers  # noqa: F401  - the modality needs it: without it the package
 
 # Importing the modules registers the modality's data sets, views, encoders and methods.
 from selfsup.modalities.text import encoders, methods, views  # noqa: F401  - registers the model side
-from selfsup.modalities.text.data import (
-    bible,  # noqa: F401
-    builtins,  # noqa: F401
-)
 from selfsup.modalities.text.data.batch import TextBatch, TextSpec
+from selfsup.modalities.text.data.bible import BibleSource  # noqa: F401  - registers bible_verses
+from selfsup.modalities.text.data.builtins import fortunes  # noqa: F401  - registers fortunes
 from selfsup.modalities.text.data.source import TextSource, text_source
 from selfsup.modalities.text.spec import SPEC
 
