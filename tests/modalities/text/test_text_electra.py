@@ -8,8 +8,8 @@ import math
 
 import pytest
 import torch
-
 from _text_batches import SPEC, text_batch
+
 from selfsup.errors import SelfsupError
 from selfsup.modalities.text.encoders.baselines import TextGRU
 from selfsup.modalities.text.encoders.bert import BertEncoder

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from _text_batches import SPEC, VOCAB, random_texts, text_batch
+
 from selfsup.encoders.tokens import check_token_encoder
 from selfsup.errors import SelfsupError
 from selfsup.modalities.text.data.batch import CLS, MASK, PAD, SEP, TextBatch, pack
-from selfsup.modalities.text.encoders.bert import SIZES, BertEncoder
 from selfsup.modalities.text.encoders.baselines import TextCNN, TextGRU
+from selfsup.modalities.text.encoders.bert import SIZES, BertEncoder
 from selfsup.modalities.text.views import ops
 from selfsup.modalities.text.views.augment import TextAugment, TextIdentity, TextTwice
 from selfsup.registry import ENCODERS, VIEWS
@@ -163,7 +163,7 @@ def test_deletion_crop_shuffle_keep_the_layout_and_the_tokens():
 def test_mask_one_span_masks_k_consecutive_tokens_and_leaves_one():
     torch.manual_seed(0)
     x = random_texts(300, low=1, high=12)
-    masked, covered = ops.mask_one_span(x, span=5)
+    _, covered = ops.mask_one_span(x, span=5)
     n = x.lengths - 2
     assert torch.equal(covered.sum(1), torch.minimum(torch.full_like(n, 5), n - 1))
     assert not (covered & ~ops.content(x)).any()

@@ -3,12 +3,10 @@ same text, Beta-distributed lengths, MLM on the anchors): their inputs, losses a
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
-
 from _text_batches import SPEC, random_texts, text_batch
+
 from selfsup.errors import SelfsupError
 from selfsup.modalities.text.data.batch import MASK
 from selfsup.modalities.text.encoders.baselines import TextCNN

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
-
 from _text_batches import SPEC, VOCAB, random_texts, text_batch
+
 from selfsup.errors import SelfsupError
 from selfsup.modalities.text.encoders.baselines import TextCNN
 from selfsup.modalities.text.encoders.bert import BertEncoder
@@ -18,7 +18,6 @@ from selfsup.modalities.text.losses.mlm import IGNORE, masked_lm_loss
 from selfsup.modalities.text.losses.simcse import simcse_loss
 from selfsup.modalities.text.methods.mlm import MLM
 from selfsup.modalities.text.methods.pseudo_perplexity import pseudo_log_likelihoods
-from selfsup.modalities.text.methods.simcse import SimCSE
 from selfsup.registry import METHODS, VIEWS
 
 

@@ -13,7 +13,13 @@ from selfsup.losses.nt_xent import nt_xent
 from selfsup.methods.base import Method
 from selfsup.modalities.text.data.batch import TextBatch
 from selfsup.modalities.text.losses.mlm import IGNORE, masked_lm_loss
-from selfsup.modalities.text.methods.heads import MLMHead, check_token_states, count, encoder_spec, fraction
+from selfsup.modalities.text.methods.heads import (
+    MLMHead,
+    check_token_states,
+    count,
+    encoder_spec,
+    fraction,
+)
 from selfsup.modalities.text.views.ops import bert_mask, window
 from selfsup.registry import METHODS
 

@@ -11,7 +11,13 @@ from selfsup.errors import SelfsupError
 from selfsup.methods.base import Method
 from selfsup.modalities.text.data.batch import TextBatch
 from selfsup.modalities.text.losses.mlm import IGNORE, masked_lm_loss
-from selfsup.modalities.text.methods.heads import MLMHead, check_token_states, count, encoder_spec, fraction
+from selfsup.modalities.text.methods.heads import (
+    MLMHead,
+    check_token_states,
+    count,
+    encoder_spec,
+    fraction,
+)
 from selfsup.modalities.text.methods.pseudo_perplexity import pseudo_perplexity
 from selfsup.modalities.text.views.ops import bert_mask
 from selfsup.registry import METHODS

@@ -38,7 +38,7 @@ def pseudo_log_likelihoods(x: TextBatch, log_probs: Predictor, copies: int = 256
         masked = TextBatch(ids, x.lengths[r])
         scores = log_probs(masked, c)  # [M, V]
         total += float(scores[picked, x.ids[r, c]].double().sum())
-    return total, int(len(rows))
+    return total, len(rows)
 
 
 def pseudo_perplexity(model: torch.nn.Module, log_probs: Predictor, source: Any, max_texts: int = 200,
