@@ -18,6 +18,8 @@
   arrays. Images are decoded batch by batch from the memory-mapped Arrow files (the image
   modality's ``read_object``), so a set larger than memory trains; series are read
   into memory, and for tables, events and interactions the whole dataset becomes a DataFrame;
+- a list of strings, or a pair ``(texts, labels)`` (text: the text modality reads it, with
+  ``data.options`` as for a text file);
 - a PyTorch Geometric ``Data`` graph: its tensors (``x``, ``edge_index``, ``y``, masks) as the keys
   of the graph reader's ``.npz``.
 
@@ -29,9 +31,9 @@ The cost is one copy on disk while reading; data larger than memory belongs in a
 (memory-mapped).
 
 **Which modality.** ``modality=`` when given; else the modality the method is written for (``ts2vec``
--> timeseries, ``scarf`` -> tabular); else unambiguous shapes only: ``uint8`` arrays are images, and
-a DataFrame is a table. Anything else (a float array ``[N, 8, 8]`` could be 8×8 images or series
-of 8 steps × 8 channels) is one error asking for ``modality=``.
+-> timeseries, ``scarf`` -> tabular); else unambiguous shapes only: ``uint8`` arrays are images,
+a list of strings is text, and a DataFrame is a table. Anything else (a float array ``[N, 8, 8]``
+could be 8×8 images or series of 8 steps × 8 channels) is one error asking for ``modality=``.
 
 **What the run records.** There is no path to write into ``config.yaml``: ``data.name`` says what
 was passed (type, shape, dtype and a content hash), e.g. ``in-memory uint8 array [1797, 8, 8]
@@ -222,6 +224,16 @@ def _is_frame(data: Any) -> bool:
     return isinstance(data, pd.DataFrame)
 
 
+def is_texts(data: Any) -> bool:
+    """A non-empty list, tuple or pandas Series of strings, or a pair ``(texts, labels)`` of one:
+    text, read by the text modality's ``read_object``."""
+    if isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], str):
+        data = data[0]
+    if not isinstance(data, (list, tuple)) and type(data).__name__ != "Series":
+        return False
+    return len(data) > 0 and all(isinstance(t, str) for t in data)
+
+
 def infer_modality(data: Any, method: str | None) -> str:
     """The modality of in-memory ``data`` (see the module doc), or one SelfsupError asking for it."""
     from selfsup.registry import METHODS
@@ -231,6 +243,8 @@ def infer_modality(data: Any, method: str | None) -> str:
         return own
     if _is_pyg(data):
         return "graph"
+    if is_texts(data):
+        return "text"
     if is_hf(data):
         return "image" if _hf_image_columns(data) else "tabular"
     if _is_frame(data):
@@ -251,6 +265,12 @@ def describe(data: Any) -> str:
 
         digest = hashlib.sha1(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes()).hexdigest()[:12]
         return f"in-memory DataFrame [{len(data)} rows x {data.shape[1]} columns] sha1:{digest}"
+    if is_texts(data):
+        texts, labels = (data if isinstance(data, tuple) and not isinstance(data[0], str) else (data, None))
+        content = "\0".join(texts) + ("\1" + "\0".join(map(str, labels)) if labels is not None else "")
+        digest = hashlib.sha1(content.encode()).hexdigest()[:12]
+        labeled = " with labels" if labels is not None else ""
+        return f"in-memory texts [{len(texts)}]{labeled} sha1:{digest}"
     if _is_pyg(data):
         arrays = _pyg_arrays(data)
         digest = hashlib.sha1(b"".join(np.ascontiguousarray(arrays[k]).tobytes() for k in sorted(arrays))).hexdigest()

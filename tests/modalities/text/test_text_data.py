@@ -112,18 +112,28 @@ def test_tokenizer_is_trained_on_the_training_split_only():
     texts[1] = "zebraquagga zebraquagga zebraquagga " + texts[1]
     # in the training split, the frequent word becomes one token
     in_train = text_source(texts, labels, vocab_size=200, split=(list(range(60)), []))
-    assert "zebraquagga" in json.loads(in_train.input_spec.tokenizer)["model"]["vocab"]
+    assert "▁zebraquagga" in json.loads(in_train.input_spec.tokenizer)["model"]["vocab"]
     # in the test split only, it is not in the vocabulary: it is encoded as pieces
     split = text_source(texts, labels, vocab_size=200, split=(list(range(2, 60)), [0, 1]))
-    assert "zebraquagga" not in json.loads(split.input_spec.tokenizer)["model"]["vocab"]
+    assert not any("zebraquagga" in t for t in json.loads(split.input_spec.tokenizer)["model"]["vocab"])
     test_ids = split.test.__getitems__([1])["x"]
     assert int(test_ids.lengths[0]) > len(texts[1].split()) + 2
+
+
+def test_bpe_training_is_reproducible_and_decodes_the_text():
+    texts = sentences(200) + ["Zebras, quaggas and okapis!"] * 3
+    tokenizers = {train_tokenizer(texts, vocab_size=120).to_str() for _ in range(3)}
+    assert len(tokenizers) == 1  # (WordPiece's trainer is not: tokenizers issue 1794)
+    tokenizer = train_tokenizer(texts, vocab_size=120)
+    encoding = tokenizer.encode("Zebras,   quaggas and okapis!", add_special_tokens=False)
+    assert tokenizer.decode(encoding.ids) == "zebras, quaggas and okapis!"
 
 
 def test_wordpiece_and_user_tokenizer(tmp_path):
     texts = sentences(40)
     source = text_source(texts, tokenizer_type="wordpiece", vocab_size=90)
     assert json.loads(source.input_spec.tokenizer)["model"]["type"] == "WordPiece"
+    assert any("tokenizers issue 1794" in note for note in source.notes)
     path = tmp_path / "tokenizer.json"
     path.write_text(source.input_spec.tokenizer, encoding="utf-8")
     again = text_source(sentences(10, 3), tokenizer=str(path))
@@ -155,6 +165,26 @@ def test_store_batch_matches_pack():
     expected = pack([[CLS, SEP], [CLS, 7, 8, 9, SEP], [CLS, 10, SEP]])
     assert torch.equal(batch.ids, expected.ids) and torch.equal(batch.lengths, expected.lengths)
     assert store.tokens.dtype == torch.int32
+
+
+def test_resuming_with_another_tokenizer_is_one_clear_error(tmp_path):
+    from selfsup.modalities.text.data.source import check_resumed_tokenizer
+
+    source = text_source(sentences(40), vocab_size=90)
+    check_resumed_tokenizer(source, tmp_path)  # no tokenizer.json there: nothing to compare
+    (tmp_path / "tokenizer.json").write_text(source.input_spec.tokenizer, encoding="utf-8")
+    check_resumed_tokenizer(text_source(sentences(40), vocab_size=90), tmp_path)  # retrained: the same
+    with pytest.raises(SelfsupError, match=r"differs from .*tokenizer.json \(\d+ ids there, \d+ now\)"):
+        check_resumed_tokenizer(text_source(sentences(40, 5) + ["new words here"] * 3, vocab_size=60), tmp_path)
+
+
+def test_in_memory_texts_are_inferred_and_described():
+    from selfsup.data.objects import describe, infer_modality
+
+    assert infer_modality(["a text", "another"], None) == "text"
+    assert infer_modality((["a text", "another"], [0, 1]), None) == "text"
+    assert describe(["a text", "another"]).startswith("in-memory texts [2] sha1:")
+    assert describe((["a text", "another"], [0, 1])) != describe((["a text", "another"], [1, 0]))
 
 
 def test_sample_text_and_describe():

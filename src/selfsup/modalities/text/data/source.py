@@ -145,6 +145,9 @@ def text_source(
         fitted = load_tokenizer(tokenizer)
     else:
         fitted = train_tokenizer(train_texts, vocab_size, tokenizer_type, lowercase)
+        if tokenizer_type == "wordpiece":
+            notes.append("tokenizer_type=wordpiece: Hugging Face's WordPiece trainer may give a slightly different "
+                         "vocabulary from one run to the next (tokenizers issue 1794); bpe, the default, does not.")
     max_length = check_max_length(max_length)
     spec = TextSpec(fitted.get_vocab_size(), max_length, fitted.to_str())
 
@@ -171,3 +174,20 @@ def text_source(
 def is_missing(value: Any) -> bool:
     """None or NaN: what a table holds where a value is missing."""
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def check_resumed_tokenizer(source: DataSource, run_dir: str | Path) -> None:
+    """Refuse to resume the run in ``run_dir`` on text whose tokenizer differs from the
+    ``tokenizer.json`` the run saved: its encoder's token ids would mean other words. Nothing to
+    check for other data, or a run folder without one."""
+    saved_path = Path(run_dir) / "tokenizer.json"
+    if not isinstance(source, TextSource) or not saved_path.is_file():
+        return
+    saved, new = saved_path.read_text(encoding="utf-8"), source.input_spec.tokenizer
+    if saved == new:
+        return
+    sizes = (tokenizer_from_json(saved, str(saved_path)).get_vocab_size(), source.input_spec.vocab_size)
+    detail = f"{sizes[0]} ids there, {sizes[1]} now" if sizes[0] != sizes[1] else "the same size, other tokens"
+    raise SelfsupError(f"The tokenizer of {source.name} differs from {saved_path} ({detail}): the run's encoder was "
+                       "trained on that one. Resume with the same data and data.options (or data.options.tokenizer="
+                       f"{saved_path}), or start a new run.")

@@ -4,11 +4,18 @@ training split, or the user's ``tokenizer.json``; and the one-pass encoding of e
 
 Every tokenizer selfsup trains has the special tokens at the ids :mod:`.batch` fixes (``[PAD]``
 0, ``[UNK]`` 1, ``[CLS]`` 2, ``[SEP]`` 3, ``[MASK]`` 4), BERT's uncased normalisation (Unicode
-clean-up, accents stripped, lower case) and pre-tokenisation (words and punctuation), ``##``
-continuation pieces, and BERT's ``[CLS] … [SEP]`` template, so the saved ``tokenizer.json`` also
-works as it is with ``transformers``' ``PreTrainedTokenizerFast``. selfsup itself encodes without
-the template and adds ``[CLS]``/``[SEP]`` at batching (the ids are fixed), so a user's
-tokenizer only needs the five special tokens at those ids.
+clean-up, accents stripped, lower case; runs of whitespace become one space) and BERT's
+``[CLS] … [SEP]`` template, so the saved ``tokenizer.json`` also works as it is with
+``transformers``' ``PreTrainedTokenizerFast``. selfsup itself encodes without the template and adds
+``[CLS]``/``[SEP]`` at batching (the ids are fixed), so a user's tokenizer only needs the five
+special tokens at those ids.
+
+- ``bpe`` (the default) marks the start of a word SentencePiece's way (``▁the``) and splits off
+  punctuation; decoding gives the text back (normalised). Its training is reproducible: the same
+  texts give the same ``tokenizer.json`` in every process.
+- ``wordpiece`` is BERT's scheme (``##`` continuation pieces). Hugging Face's trainer creates the
+  ``##`` pieces in hash-map order, so the same texts may give a slightly different vocabulary from
+  one process to the next (huggingface/tokenizers issue 1794): a note says so.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tokenizers import (
+    Regex,
     Tokenizer,
     decoders,
     models,
@@ -46,16 +54,21 @@ def train_tokenizer(texts: Sequence[str], vocab_size: int = 8000, tokenizer_type
                            f"(the special tokens); got {vocab_size!r}.")
     # min_frequency 2: a piece seen once is noise that would take a vocabulary slot
     options = {"vocab_size": vocab_size, "special_tokens": list(SPECIAL_TOKENS), "min_frequency": 2,
-               "show_progress": False, "continuing_subword_prefix": "##"}
+               "show_progress": False}
     if tokenizer_type == "bpe":
-        tokenizer = Tokenizer(models.BPE(unk_token="[UNK]", continuing_subword_prefix="##"))
+        # no continuation prefix: with one, tokenizers' trainer is not reproducible (module doc)
+        tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
         trainer = trainers.BpeTrainer(**options)
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Metaspace(), pre_tokenizers.Punctuation()])
+        tokenizer.decoder = decoders.Metaspace()
     else:
         tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]", continuing_subword_prefix="##"))
-        trainer = trainers.WordPieceTrainer(**options)
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece(prefix="##")
+        trainer = trainers.WordPieceTrainer(**options, continuing_subword_prefix="##")
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.decoder = decoders.WordPiece(prefix="##")
+    tokenizer.normalizer = normalizers.Sequence([
+        normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase),
+        normalizers.Replace(Regex(r"\s+"), " "), normalizers.Strip()])
     tokenizer.train_from_iterator(texts, trainer, length=len(texts))
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", CLS), ("[SEP]", SEP)])
