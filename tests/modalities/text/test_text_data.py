@@ -89,6 +89,10 @@ def test_in_memory_list_pair_and_dataframe():
     assert read_text_object(torch.zeros(3, 4)) is None  # not text: left to the generic path
     with pytest.raises(SelfsupError, match="Unknown option 'vocab'"):
         read_text_object(texts, vocab=10)
+    # a run's embed: its built-in's options (bible_verses' target, limit) do not apply to new texts
+    run = read_text_object(texts, vocab_size=80, max_length=16)
+    again = read_text_object(texts[:5], target="genre", limit=100, input_spec=run.input_spec)
+    assert again.n_train == 5 and again.input_spec == run.input_spec
 
 
 def test_special_tokens_at_fixed_ids_and_batches_are_cls_tokens_sep_pad():

@@ -180,7 +180,7 @@ class BibleSource(TextSource):
         return scores
 
 
-@DATASETS.register("bible_verses", modality="text", n=62_204,
+@DATASETS.register("bible_verses", modality="text", n=62_190,
                    description="the King James and World English Bibles aligned by verse (Debian sword-text-kjv, "
                    "sword-text-web, diatheke): ~2 x 31,100 verses; labels book (66, default), testament, genre (7); "
                    "label-free KJV<->WEB verse retrieval")

@@ -175,6 +175,11 @@ def read_text_object(data: Any, seed: int = 0, test_fraction: float = 0.2, **opt
     strings, a pair ``(texts, labels)``, or a DataFrame (``column`` / ``target`` as for files);
     None for anything else (left to the generic path)."""
     texts = labels = None
+    if options.get("input_spec") is not None:
+        # a run's embed / evaluate: its data.options may be a built-in's (limit, target …), which do
+        # not apply to new texts; the run's tokenizer and max_length come with input_spec
+        keep = {"input_spec", "column", "target"} if isinstance(data, pd.DataFrame) else {"input_spec"}
+        options = {key: value for key, value in options.items() if key in keep}
     if isinstance(data, pd.DataFrame):
         check_kwargs(read_text, options, "the 'text' reader")
         options.pop("sep", None)  # a file's option
