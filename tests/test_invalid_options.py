@@ -104,6 +104,11 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("method", "wav2vec2"): Invalid("num_distractors", "0"),
     # TOTEM's options are its encoder's: any method option is the mistake.
     ("method", "totem"): Invalid("compression", "4"),
+    ("method", "mlm"): Invalid("mask_prob", "1.5"),
+    ("method", "electra"): Invalid("generator_size", "0"),
+    ("method", "simcse"): Invalid("temperature", "0"),
+    ("method", "mirror_bert"): Invalid("span", "-1"),
+    ("method", "declutr"): Invalid("positives", "0"),
     # encoders: --encoder <name> --set encoder.<option>=<value>
     ("encoder", "causal_cnn"): Invalid("depth", "0"),
     ("encoder", "dilated_cnn"): Invalid("dropout", "1.5"),
@@ -132,6 +137,9 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("encoder", "wav2vec_transformer"): Invalid("heads", "3"),
     ("encoder", "logmel_patch_transformer"): Invalid("heads", "3"),
     ("encoder", "totem_vqvae"): Invalid("compression", "6"),
+    ("encoder", "bert"): Invalid("size", "huge"),
+    ("encoder", "text_cnn"): Invalid("widths", "[3, 0]"),
+    ("encoder", "text_gru"): Invalid("pooling", "median"),
     # view makers: --views <name> --set views.<option>=<value>
     ("views", "byol"): Invalid("solarize", "1.5"),
     ("views", "multicrop"): Invalid("num_global_views", "0"),
@@ -155,6 +163,9 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("views", "event_augment"): Invalid("mask", "1.5", data="synthetic_transactions"),
     ("views", "audio_augment"): Invalid("crop_scale", "[0.9, 0.1]"),
     ("views", "byol_a"): Invalid("mixup_ratio", "1.5"),
+    ("views", "text_augment"): Invalid("crop_scale", "[0.9, 0.1]"),
+    ("views", "text_twice"): Invalid("strength", "0.5"),
+    ("views", "text_identity"): Invalid("strength", "0.5"),
 }
 
 # Options whose constructor does not check them yet: the case runs and must fail (strict).
@@ -164,7 +175,7 @@ UNCHECKED: dict[tuple[str, str], str] = {}
 # The built-in data each modality's entries are driven on: tiny, offline, quick to load.
 DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest", "graph": "karate",
         "tabular": "synthetic_tabular", "interactions": "synthetic_interactions",
-        "audio": "fsdd_mfcc"}
+        "audio": "fsdd_mfcc", "text": "fortunes"}
 REGISTRIES: dict[str, Registry] = {"method": METHODS, "encoder": ENCODERS, "views": VIEWS}
 
 

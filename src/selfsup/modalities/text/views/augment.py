@@ -48,7 +48,8 @@ class TextAugment(ViewMaker):
     two views of a text share most of their tokens but never all of them.
 
     Args:
-        spec: the data's :class:`TextSpec` (only checked: the ops need no vocabulary).
+        input_shape: the data's :class:`TextSpec` (what the builder passes every view maker; only
+            checked: the ops need no vocabulary).
         crop_scale: ``[low, high]`` fraction of each text's tokens kept by the crop (``[1, 1]``: off).
         mask_prob: probability that a view's text is span-masked.
         mask_rate: fraction of the text's tokens span masking covers (SpanBERT: 0.15).
@@ -59,12 +60,12 @@ class TextAugment(ViewMaker):
         shuffle_distance: the local shuffle's largest move + 1 (Lample et al. 2018: 3).
     """
 
-    def __init__(self, spec: TextSpec | None = None, crop_scale: tuple[float, float] = (0.6, 1.0),
+    def __init__(self, input_shape: TextSpec | None = None, crop_scale: tuple[float, float] = (0.6, 1.0),
                  mask_prob: float = 0.5, mask_rate: float = 0.15, delete_prob: float = 0.5,
                  delete_rate: float = 0.1, shuffle_prob: float = 0.0, shuffle_distance: float = 3.0) -> None:
         super().__init__()
         name = "text_augment"
-        self.spec = _spec(spec, name)
+        self.spec = _spec(input_shape, name)
         if not (isinstance(crop_scale, (list, tuple)) and len(crop_scale) == 2
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in crop_scale)
                 and 0.0 < crop_scale[0] <= crop_scale[1] <= 1.0):
@@ -100,9 +101,9 @@ class TextAugment(ViewMaker):
 class _Unchanged(ViewMaker):
     name = ""
 
-    def __init__(self, spec: TextSpec | None = None) -> None:
+    def __init__(self, input_shape: TextSpec | None = None) -> None:
         super().__init__()
-        self.spec = _spec(spec, self.name)
+        self.spec = _spec(input_shape, self.name)
 
     def augment(self, x: Any, i: int) -> TextBatch:
         return _text(x, self.name)
