@@ -123,6 +123,8 @@ def pretrain(
         given_source = source_from_object(in_memory, config.data.modality, seed=config.train.seed,
                                           test_fraction=config.data.test_fraction, **config.data.options)
     source = given_source if given_source is not None else load_source(config)
+    if resume:
+        source.check_resumed(out)
     for note in source.notes:
         warnings.warn(note, stacklevel=2)
     config = fit_epochs(fit_batch_size(config, source), source)

@@ -169,7 +169,7 @@ DEFAULT_STEPS = 3000
 #: default epochs are between these two (60: the library's default for small data sets)
 DEFAULT_EPOCHS = (5, 60)
 #: seconds a run with default epochs trains at most (``train.max_time``), whatever its step time
-DEFAULT_MAX_TIME = 600.0
+DEFAULT_MAX_TIME = 360.0
 
 
 def fit_epochs(config: Config, source: DataSource) -> Config:

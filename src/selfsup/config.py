@@ -104,7 +104,7 @@ class TrainConfig(_Strict):
     max_time: float | None = None
     """An upper bound on training time while training ``epochs`` (seconds or ``90s``, ``5m``,
     ``1.5h``): the run times its first steps and plans the smaller of the epochs' steps and the
-    steps that end within it, the schedule fitted to them. Set to 10 minutes when the epochs are
+    steps that end within it, the schedule fitted to them. Set to 6 minutes when the epochs are
     the library's default (sized to the data), so no default run trains for an hour; ``--epochs``
     or a recipe's epochs lift it."""
     early_stopping: int = Field(0, ge=0)

@@ -222,14 +222,18 @@ def _read_as_run(config: Config, spec: dict[str, Any], data: Any, modality: str 
     fraction, data options and, for tables, its input encoding."""
     from selfsup.data.objects import is_data_object, materialize, source_from_object
 
+    from selfsup.registry import DATASETS
+
     if isinstance(data, DataSource):
         return data
     modality = modality or spec.get("modality", config.data.modality)
+    # a built-in's options (bible_verses' target, fortunes' limit) are its own, not a reader's
+    options = {} if config.data.name in DATASETS and data != config.data.name else config.data.options
     if is_data_object(data):  # arrays, tensors, a DataFrame: read as the run reads its files
         return source_from_object(materialize(data), modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
-                                  **config.data.options, **_run_spec_option(spec, "", modality))
+                                  **options, **_run_spec_option(spec, "", modality))
     return load_data(data, modality=modality, seed=config.train.seed, test_fraction=config.data.test_fraction,
-                     **config.data.options, **_run_spec_option(spec, data, modality))
+                     **options, **_run_spec_option(spec, data, modality))
 
 
 def _embed_splits(encoder: nn.Module, source: DataSource, splits: list[Any], batch_size: int, out: Path | None) -> np.ndarray:

@@ -164,6 +164,17 @@ class DataSource:
         ``tokenizer.json``); none by default."""
         return {}
 
+    def check_resumed(self, run_dir: Path) -> None:
+        """Refuse to resume the run in ``run_dir`` when a file it keeps (``run_files``) differs
+        from what this data makes now (a text run's tokenizer trained on other texts): the run's
+        encoder was trained on the saved one."""
+        for name, text in self.run_files().items():
+            saved = Path(run_dir) / name
+            if saved.is_file() and saved.read_text(encoding="utf-8") != text:
+                raise SelfsupError(
+                    f"{self.name} makes a {name} that differs from the run's {saved}: its encoder was trained on "
+                    "that one. Resume with the same data and data.options, or start a new run.")
+
     def train_sampler(self, seed: int, batch_size: int) -> torch.utils.data.Sampler:
         """The order of the training samples: a new seeded permutation each epoch. A modality may
         group samples of similar size into the same batches of ``batch_size`` (text:

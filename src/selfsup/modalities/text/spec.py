@@ -21,5 +21,7 @@ SPEC = register_modality(
         # evaluate / embed tokenise new text with the run's tokenizer.json, never a new one
         reads_with_run_spec=True,
         read_object=read_text_object,
+        # SimCSE's batch (Gao et al. 2021, unsupervised: 64); from scratch a small BERT takes 1e-3
+        train_defaults={"batch_size": 64, "lr": 1e-3, "lr_reference_batch": 64},
     )
 )

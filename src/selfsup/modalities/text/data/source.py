@@ -55,6 +55,9 @@ class TextSource(DataSource):
         text = " ".join(texts[i].split())  # one line in the report
         return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
 
+    def check_resumed(self, run_dir: Path) -> None:
+        check_resumed_tokenizer(self, run_dir)
+
     def train_sampler(self, seed: int, batch_size: int) -> torch.utils.data.Sampler:
         return LengthBucketSampler(self.train, self.train.store.lengths, seed, batch_size)
 
@@ -179,7 +182,7 @@ def is_missing(value: Any) -> bool:
 def check_resumed_tokenizer(source: DataSource, run_dir: str | Path) -> None:
     """Refuse to resume the run in ``run_dir`` on text whose tokenizer differs from the
     ``tokenizer.json`` the run saved: its encoder's token ids would mean other words. Nothing to
-    check for other data, or a run folder without one."""
+    check for other data, or a run folder without one (``TextSource.check_resumed``)."""
     saved_path = Path(run_dir) / "tokenizer.json"
     if not isinstance(source, TextSource) or not saved_path.is_file():
         return
