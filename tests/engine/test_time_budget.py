@@ -6,8 +6,9 @@ import lightning as L
 import pytest
 
 import selfsup
-from selfsup.config import build_config, parse_duration
+from selfsup.config import build_config
 from selfsup.errors import SelfsupError
+from selfsup.validate import parse_duration
 
 
 @pytest.mark.parametrize("text, seconds", [(300, 300.0), ("300", 300.0), ("90s", 90.0), ("5m", 300.0),
