@@ -198,3 +198,21 @@ def test_bert_sequence_contract_zeroes_padding_and_names_the_frames():
     assert (frames[~x.mask] == 0).all() and (frames[x.mask].abs().sum(-1) > 0).all()
     assert torch.equal(encoder.frame_mask(x), x.mask)
     assert ENCODERS.info("bert").capabilities == ("tokens", "sequence")
+
+
+def test_bert_starts_from_berts_initialisation_so_the_tokens_survive_the_blocks():
+    from torch import nn
+
+    from selfsup.modalities.text.data.batch import TextSpec
+
+    encoder = BertEncoder(TextSpec(vocab_size=500), size="tiny", dropout=0.0).eval()
+    linears = [m for m in encoder.modules() if isinstance(m, nn.Linear)]
+    assert linears and all(abs(float(m.weight.std()) - 0.02) < 0.004 for m in linears)
+    assert all(float(m.bias.abs().max()) == 0.0 for m in linears if m.bias is not None)
+    # at initialisation each position's output still points the way of its own input (token +
+    # position embedding); with PyTorch's default initialisation of the blocks the cosine is ~0.07
+    x = pack([[2, *range(10, 30), 3], [2, *range(200, 220), 3]])
+    with torch.no_grad():
+        states, mask = encoder.token_states(x)
+        inputs = encoder.token_embed(x.ids) + encoder.pos_embed[:, : x.max_length]
+    assert float(torch.nn.functional.cosine_similarity(states, inputs, dim=-1)[mask].mean()) > 0.2

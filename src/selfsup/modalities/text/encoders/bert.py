@@ -45,6 +45,24 @@ def masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (states * weight).sum(dim=1) / weight.sum(dim=1).clamp_min(1.0)
 
 
+def bert_init(module: nn.Module) -> None:
+    """BERT's initialisation (Devlin et al. 2019, the reference code's ``initializer_range``):
+    every linear map and embedding drawn from N(0, 0.02), biases zero, LayerNorms the identity.
+    With PyTorch's default initialisation of the blocks instead, each block's output starts some
+    25 times larger than the 0.02-scaled token embeddings, so the residual stream of a
+    pre-norm encoder forgets which tokens it holds before training begins."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, std=0.02)
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.MultiheadAttention):
+        nn.init.normal_(module.in_proj_weight, std=0.02)
+        nn.init.zeros_(module.in_proj_bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
 @ENCODERS.register(
     "bert", modality="text", tokens=True, sequence=True,
     paper="Devlin et al. 2019, BERT; Turc et al. 2019, Well-Read Students Learn Better (compact sizes)",
@@ -126,6 +144,8 @@ class BertEncoder(nn.Module, TransformerTrunk):
         codes = torch.randn(spec.vocab_size, self.token_target_dim, generator=generator)
         # derived from the options, not learned: kept out of the state dict
         self.register_buffer("token_codes", codes, persistent=False)
+        self.apply(bert_init)
+
 
     @property
     def input_embedding(self) -> nn.Embedding:
