@@ -196,13 +196,14 @@ def main() -> None:
     parser.add_argument("--bible-limit", type=int, default=None,
                         help="bible_verses: a fixed subset of this many verses (data.options.limit)")
     parser.add_argument("--baseline", action="store_true", help="the TF-IDF baseline only")
+    parser.add_argument("--no-baseline", action="store_true", help="the methods only")
     parser.add_argument("--table", action="store_true")
     args = parser.parse_args()
     if args.table:
         print(table())
         return
     limit = lambda data: args.bible_limit if data == "bible_verses" else None
-    jobs = [("tfidf_baseline", data, args.seed, limit(data)) for data in args.data]
+    jobs = [] if args.no_baseline else [("tfidf_baseline", data, args.seed, limit(data)) for data in args.data]
     if not args.baseline:
         jobs += [("pretrain_one", data, method, args.budget, args.seed, limit(data))
                  for data in args.data for method in args.methods]
