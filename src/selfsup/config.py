@@ -246,20 +246,25 @@ def build_config(
     if not isinstance(overrides, dict):
         for assignment in overrides:
             apply_override(raw, assignment)
-    return with_modality_defaults(make_config(raw, source=source))
+    return with_train_defaults(make_config(raw, source=source))
 
 
-def with_modality_defaults(config: Config) -> Config:
+def with_train_defaults(config: Config) -> Config:
     """``config`` with the training settings its modality's papers use
     (:attr:`~selfsup.modality.ModalitySpec.train_defaults`: recommenders train with batches of
-    2048 at a constant learning rate) where the recipe and the flags set none. They stay defaults:
-    a check that asks whether the user chose a value (a batch larger than the data) sees no choice."""
+    2048 at a constant learning rate), and over them its method's
+    (:attr:`~selfsup.registry.MethodInfo.default_train`), where the recipe and the flags set none.
+    They stay defaults: a check that asks whether the user chose a value (a batch larger than the
+    data) sees no choice."""
     from selfsup.modality import get_modality
+    from selfsup.registry import METHODS
 
     try:
-        defaults = get_modality(config.data.modality).train_defaults
+        defaults = dict(get_modality(config.data.modality).train_defaults)
     except SelfsupError:  # an unknown modality: check_names says so
-        return config
+        defaults = {}
+    if config.method.name in METHODS:  # an unknown method: check_names says so
+        defaults.update(METHODS.info(config.method.name).default_train)
     chosen = config.train.model_fields_set
     applied = {key: value for key, value in defaults.items()
                if key not in chosen and not (key == "epochs" and config.train.time_budget)}

@@ -47,6 +47,9 @@ class MethodInfo:
             of the paper's recipe on that modality.
         default_encoder_options: the options that encoder gets under this method unless the
             recipe sets them (SASRec: ``event_transformer`` with ``causal=True``).
+        default_train: ``train.*`` settings the method trains with unless the recipe or the flags
+            set them; they take precedence over the modality's ``train_defaults`` (SimCSE from
+            scratch: a lower learning rate than the text modality's, which suits MLM).
         input: what the method's batches hold, when it is more than the modality's default.
     """
 
@@ -59,6 +62,7 @@ class MethodInfo:
     default_encoder: str | None = None
     default_views: str | None = None
     default_encoder_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    default_train: Mapping[str, Any] = field(default_factory=dict, hash=False)
     input: str | None = None
 
 

@@ -23,6 +23,8 @@ from selfsup.registry import METHODS
     default_encoder="bert",
     # the same sentence twice: the encoder's dropout is the only augmentation (Section 3)
     default_views="text_twice",
+    # from scratch the text modality's 1e-3 (MLM's) left SimCSE below its random init; see below
+    default_train={"lr": 1e-4},
 )
 class SimCSE(Method):
     r"""Unsupervised SimCSE (Gao, Yao, Chen, EMNLP 2021, Section 3).
@@ -51,7 +53,14 @@ class SimCSE(Method):
           pooling; batch 64, lr 3e-5 (BERT-base), 1 epoch on 10^6 Wikipedia sentences, from a
           pretrained BERT. Library: the same temperature, dropout and MLP; mean pooling (the
           encoder's default: from scratch nothing else trains [CLS]; Table 6 finds the poolings
-          close); trained from the encoder's initialisation, with the engine's optimiser.
+          close); trained from the encoder's initialisation, with the engine's optimiser at a
+          learning rate of 1e-4 (``default_train``; the text modality's 1e-3 is MLM's).
+
+    Why 1e-4: on ``fortunes`` (``bert`` tiny, 120 s, one thread; linear / kNN probe on the category,
+    random init 0.316 / 0.234) lr 1e-3 gave 0.304 / 0.215, 3e-4 0.318 / 0.241, 1e-4 0.320 / 0.245;
+    at 1e-3, temperature 0.1 or 0.2 or no MLP did not help. With 360 s at 1e-4: 0.324 / 0.254
+    (dropout 0.2: 0.327 / 0.259). From scratch the dropout-only task is easy and a large step
+    size spends the encoder's spread on it (RankMe fell from 57 to 41 at 1e-3).
     """
 
     def __init__(self, encoder: nn.Module, views: nn.Module, temperature: float = 0.05, mlp: bool = True) -> None:
