@@ -257,9 +257,13 @@ def build_parts(config: Config, source: DataSource) -> RunParts:
 
 
 def encoder_description(parts: RunParts, modality: str) -> dict[str, Any]:
-    """What encoder.json records: enough to rebuild the encoder by name with its input spec."""
-    return {"name": parts.encoder_name, **spec_to_dict(parts.input_spec), "kwargs": parts.encoder_kwargs,
-            "modality": modality}
+    """What encoder.json records: enough to rebuild the encoder by name with its input spec (the
+    options the run set, and those whose default has changed: ``EncoderInfo.changed_defaults``)."""
+    from selfsup.registry import ENCODERS
+
+    changed = ENCODERS.info(parts.encoder_name).changed_defaults
+    kwargs = {**{key: now for key, (_, now) in changed.items()}, **parts.encoder_kwargs}
+    return {"name": parts.encoder_name, **spec_to_dict(parts.input_spec), "kwargs": kwargs, "modality": modality}
 
 
 def use_svm(config: Config) -> bool:

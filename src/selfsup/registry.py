@@ -70,7 +70,12 @@ class MethodInfo:
 class EncoderInfo:
     """Facts about an encoder: its modality (``"any"`` for modality-free encoders), the optional
     contracts it implements (``tokens``: ``forward_tokens``; ``sequence``:
-    ``forward_sequence``), and a line for listings."""
+    ``forward_sequence``), and a line for listings.
+
+    ``changed_defaults`` keeps old runs loadable when an option's default changes the weights an
+    encoder has: ``{option: (default before, default now)}``. ``encoder.json`` always records such
+    an option, so an ``encoder.json`` without it was written before the change and the encoder is
+    rebuilt with the old default."""
 
     modality: str = "any"
     description: str = ""
@@ -78,6 +83,7 @@ class EncoderInfo:
     sequence: bool = False
     output_dim: int | None = None
     paper: str = ""
+    changed_defaults: Mapping[str, tuple[Any, Any]] = field(default_factory=dict, hash=False)
 
     @property
     def capabilities(self) -> tuple[str, ...]:

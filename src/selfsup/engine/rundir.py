@@ -219,6 +219,9 @@ def load_encoder(run_dir: str | Path) -> nn.Module:
         input_spec = _input_spec(spec)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
         raise SelfsupError(f"{spec_path} is not a valid encoder description ({err}).") from None
+    if name in ENCODERS:  # written before an option's default changed: rebuild with the old default
+        changed = ENCODERS.info(name).changed_defaults
+        kwargs = {**{key: before for key, (before, _) in changed.items()}, **kwargs}
     encoder = ENCODERS.build(name, input_spec, **kwargs)
     try:
         state = load_file(str(weights_path))

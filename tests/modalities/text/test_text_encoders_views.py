@@ -216,3 +216,21 @@ def test_bert_starts_from_berts_initialisation_so_the_tokens_survive_the_blocks(
         states, mask = encoder.token_states(x)
         inputs = encoder.token_embed(x.ids) + encoder.pos_embed[:, : x.max_length]
     assert float(torch.nn.functional.cosine_similarity(states, inputs, dim=-1)[mask].mean()) > 0.2
+
+
+def test_bert_normalises_the_embeddings_before_the_blocks():
+    from selfsup.modalities.text.data.batch import TextSpec
+
+    x = pack([[2, *range(10, 30), 3], [2, *range(200, 210), 3]])
+    for embed_norm in (True, False):
+        encoder = BertEncoder(TextSpec(vocab_size=500), size="tiny", dropout=0.0, embed_norm=embed_norm).eval()
+        assert ("embed_norm.weight" in encoder.state_dict()) is embed_norm
+        with torch.no_grad():
+            before = encoder(x)
+            encoder.token_embed.weight.mul_(10.0)
+            encoder.pos_embed.mul_(10.0)
+            after = encoder(x)
+        # with the norm the blocks see the same input whatever the embeddings' scale; without it not
+        assert torch.allclose(before, after, atol=1e-4) is embed_norm
+    with pytest.raises(SelfsupError, match="embed_norm"):
+        BertEncoder(TextSpec(vocab_size=500), embed_norm="yes")

@@ -45,6 +45,24 @@ def test_resume_on_texts_that_train_another_tokenizer_is_refused_and_the_run_kep
     assert (run / "encoder.safetensors").read_bytes() == weights
 
 
+def test_bert_runs_record_the_embedding_norm_and_runs_from_before_it_still_load(tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(_lines(60)))
+    new = tmp_path / "new"
+    _run(new, str(texts))
+    assert json.loads((new / "encoder.json").read_text())["kwargs"]["embed_norm"] is True
+    assert "embed_norm.weight" in selfsup.load(new).state_dict()
+
+    # a run saved before bert had the option: its encoder.json does not name it, its weights lack it
+    old = tmp_path / "old"
+    _run(old, str(texts), overrides=["encoder.embed_norm=false"])
+    description = json.loads((old / "encoder.json").read_text())
+    del description["kwargs"]["embed_norm"]
+    (old / "encoder.json").write_text(json.dumps(description))
+    emb = selfsup.load(old).embed(str(texts))
+    assert emb.shape == (60, 32) and np.isfinite(emb).all()
+
+
 @pytest.mark.skipif(not (FORTUNES_DIR / "fortunes").is_file(), reason="needs Debian's fortunes packages")
 def test_a_run_on_a_builtin_embeds_a_text_file_with_its_own_tokenizer(tmp_path):
     run = tmp_path / "run"
