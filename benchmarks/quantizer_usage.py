@@ -22,8 +22,8 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+from selfsup.nn.fsq import FiniteScalarQuantizer
 from selfsup.nn.quantizers import (
-    FiniteScalarQuantizer,
     GumbelVectorQuantizer,
     ProductQuantizer,
     ResidualVectorQuantizer,

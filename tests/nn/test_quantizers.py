@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from selfsup.nn.fsq import FiniteScalarQuantizer
 from selfsup.nn.quantizers import (
-    FiniteScalarQuantizer,
     GumbelVectorQuantizer,
     ProductQuantizer,
     ResidualVectorQuantizer,

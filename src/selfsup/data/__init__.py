@@ -50,7 +50,8 @@ def load_data(
         return DATASETS.build(spec, seed=seed, test_fraction=test_fraction, **options)
     check_data_spec(spec)
     path = Path(spec).expanduser()
-    from selfsup.data.objects import is_hf_folder, load_hf_folder, source_from_object
+    from selfsup.data.hf import is_hf_folder, load_hf_folder
+    from selfsup.data.objects import source_from_object
     from selfsup.modality import get_modality
 
     if is_hf_folder(path):  # Hugging Face datasets' save_to_disk

@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from selfsup.data.hf import hf_columns, hf_image_columns, is_hf
 from selfsup.errors import SelfsupError
 
 #: keys of an in-memory array dict (the ``.npz`` convention)
@@ -122,10 +123,6 @@ def _pyg_arrays(data: Any) -> dict[str, np.ndarray]:
     return {key: value.detach().cpu().numpy() for key, value in data.items() if isinstance(value, torch.Tensor)}
 
 
-def is_hf(data: Any) -> bool:
-    return type(data).__module__.startswith("datasets.") and hasattr(data, "column_names")
-
-
 def _is_torch_dataset(data: Any) -> bool:
     from torch.utils.data import Dataset
 
@@ -185,28 +182,6 @@ def _torch_dataset_arrays(data: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _hf_image_columns(data: Any) -> list[str]:
-    return [name for name, feature in data.features.items() if type(feature).__name__ == "Image"]
-
-
-def hf_columns(data: Any, options: dict[str, Any]) -> tuple[str, str | None]:
-    """The input column (``column``; default an Image column, else ``x``, else the only column
-    besides the label) and the label column (``target``; default ``label`` where there is one)
-    of a Hugging Face dataset, checked."""
-    names = list(data.column_names)
-    target = options.pop("target", None) or ("label" if "label" in names else None)
-    others = [name for name in names if name != target]
-    column = options.pop("column", None) or next(iter(_hf_image_columns(data)), None) or (
-        "x" if "x" in names else others[0] if len(others) == 1 else None)
-    for key, name in (("column", column), ("target", target)):
-        if name is not None and name not in names:
-            raise SelfsupError(f"data.options.{key}={name!r} is not a column of the dataset; its columns: "
-                               f"{', '.join(names)}.")
-    if column is None:
-        raise SelfsupError(f"Which column holds the input? Set data.options.column to one of {', '.join(names)}.")
-    return column, target
-
-
 def _hf_arrays(data: Any, options: dict[str, Any]) -> dict[str, np.ndarray]:
     """A Hugging Face dataset's input column (``column``) and label (``target``) as arrays."""
     column, target = hf_columns(data, options)
@@ -246,7 +221,7 @@ def infer_modality(data: Any, method: str | None) -> str:
     if is_texts(data):
         return "text"
     if is_hf(data):
-        return "image" if _hf_image_columns(data) else "tabular"
+        return "image" if hf_image_columns(data) else "tabular"
     if _is_frame(data):
         return "tabular"
     x = as_arrays(data)["x"]
@@ -379,26 +354,3 @@ def _arrays_as_table(arrays: dict[str, np.ndarray], folder: Path, options: dict[
     path = folder / "in_memory.parquet"
     frames[0].to_parquet(path, index=False)
     return path
-
-
-def is_hf_folder(path: Path) -> bool:
-    """A folder written by ``datasets.Dataset.save_to_disk``."""
-    return path.is_dir() and ((path / "state.json").is_file() or (path / "dataset_dict.json").is_file())
-
-
-def load_hf_folder(path: Path) -> Any:
-    """The dataset saved in ``path`` (local files only), or one SelfsupError naming the folder."""
-    try:
-        import datasets
-    except ImportError:
-        raise SelfsupError(f"{path} was written by Hugging Face datasets' save_to_disk; reading it needs "
-                           "pip install datasets.") from None
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except Exception as error:  # noqa: BLE001 - a folder of another version or a damaged one: say which
-        raise SelfsupError(f"Could not read {path} with datasets {datasets.__version__} (written by another "
-                           f"version, or damaged?): {str(error).splitlines()[0]}") from None
-    if not is_hf(loaded):
-        raise SelfsupError(f"{path} holds a DatasetDict ({', '.join(loaded)}); pass one split's folder, "
-                           f"e.g. {path / next(iter(loaded))}.")
-    return loaded

@@ -75,8 +75,8 @@ def stratified_split(
     train_idx = np.setdiff1d(np.arange(len(y)), test_idx)
     single = [class_names[c] if class_names else str(c) for c in classes[counts < 2]]
     notes = [] if not single or test_fraction == 0 else [
-        f"{len(single)} class(es) have a single sample ({', '.join(single[:5])}); kept in the "
-        "training split, since a stratified test split needs 2 per class."
+        (f"{len(single)} class(es) have a single sample ({', '.join(single[:5])}); kept in the "
+         "training split, since a stratified test split needs 2 per class.")
     ]
     return train_idx, test_idx, notes
 

@@ -97,7 +97,8 @@ def hf_image_source(dataset: Any, column: str, target: str | None, seed: int = 0
 def read_image_object(data: Any, seed: int = 0, test_fraction: float = 0.2, **options: Any) -> DataSource | None:
     """The image modality's ``read_object``: a Hugging Face dataset streamed (``column``, ``target``
     options); anything else is left to the generic in-memory path (None)."""
-    from selfsup.data.objects import describe, hf_columns, is_hf
+    from selfsup.data.hf import hf_columns, is_hf
+    from selfsup.data.objects import describe
 
     if not is_hf(data):
         return None
