@@ -74,6 +74,17 @@ def test_series_array_takes_the_methods_modality(tmp_path):
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["data"]["modality"] == "timeseries"
 
 
+def test_waveforms_in_memory_are_audio_clips_at_the_given_rate():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 4000)).astype(np.float32)
+    x[0, 3000:] = np.nan  # a shorter clip, NaN-padded as in an .npz
+    source = source_from_object((x, np.arange(30) % 3), "audio", sample_rate=8000)
+    assert source.input_spec.sample_rate == 8000
+    assert len(source.train) + len(source.test) == 30
+    with pytest.raises(SelfsupError, match="'audio' \\(waveforms"):
+        infer_modality(x, None)
+
+
 def test_a_dataframe_is_a_table_and_its_options_name_the_target():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=200), "colour": rng.choice(["red", "blue"], 200),

@@ -6,7 +6,8 @@
 - a NumPy array or torch tensor ``x``; a pair ``(x, y)``; a dict with key ``x`` and optionally
   ``y``, ``x_test``, ``y_test`` (the ``.npz`` convention of every array reader). Images from torch
   (tensors, a Dataset's items) may be channels-first ``[N, C, H, W]``, torch's convention; NumPy
-  images are channels-last, as in files;
+  images are channels-last, as in files; audio is waveforms ``[N, T]`` (NaN after a shorter clip's
+  end) at ``data.options.sample_rate`` (16 kHz unless set), as in an ``.npz`` without a rate;
 - a pandas DataFrame (tables, interactions, event sequences), with ``data.options`` naming its
   columns as for a file (``target``, ``user``, ``entity`` …);
 - a torch map-style ``Dataset`` whose items are an input, ``(input, label)`` or a dict with ``x``
@@ -56,7 +57,7 @@ from selfsup.errors import SelfsupError
 #: keys of an in-memory array dict (the ``.npz`` convention)
 ARRAY_KEYS = ("x", "y", "x_test", "y_test")
 #: modalities whose readers take array archives / tables
-ARRAY_MODALITIES = ("image", "timeseries")
+ARRAY_MODALITIES = ("image", "timeseries", "audio")
 FRAME_MODALITIES = ("tabular", "interactions", "events")
 
 
@@ -229,7 +230,8 @@ def infer_modality(data: Any, method: str | None) -> str:
         return "image"
     raise SelfsupError(
         f"Which modality does a {x.dtype} array of shape {list(x.shape)} hold? Say it with modality=: "
-        "'image' ([N, H, W] or [N, H, W, C]), 'timeseries' ([N, T, C] or [N, T]) or 'tabular' ([N, F])."
+        "'image' ([N, H, W] or [N, H, W, C]), 'timeseries' ([N, T, C] or [N, T]), 'audio' (waveforms [N, T]) "
+        "or 'tabular' ([N, F])."
     )
 
 
