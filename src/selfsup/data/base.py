@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from selfsup.data.segments import SegmentLabels
 from selfsup.errors import SelfsupError
 
 
@@ -93,6 +94,9 @@ class DataSource:
             (:class:`~selfsup.eval.protocols.ProbeProtocol`: a graph's Planetoid split, random
             node splits, SVM cross-validation over graphs), scored beside the default probes; None
             for none.
+        segment_labels: labels of time segments inside the samples of train followed by test
+            (:class:`~selfsup.data.segments.SegmentLabels`: the phones of ``spoken_words``), for
+            the measures made frame by frame (unit purity and PNMI); None where the data has none.
     """
 
     name: str
@@ -108,6 +112,7 @@ class DataSource:
     source_index: torch.Tensor | None = None
     on_device: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     protocol: Any = None
+    segment_labels: SegmentLabels | None = None
 
     def __post_init__(self) -> None:
         if self.collate is None:
@@ -139,6 +144,14 @@ class DataSource:
         if self.test is not None:
             return self.test, self.y_test
         return self.train, self.y_train
+
+    def split_segment_labels(self, test: bool) -> SegmentLabels | None:
+        """The segment labels of the test (else the train) split's samples, in the split's order;
+        None where the data has none."""
+        if self.segment_labels is None or (test and self.test is None):
+            return None
+        rows = np.arange(self.n_train, self.n_train + self.n_test) if test else np.arange(self.n_train)
+        return self.segment_labels.take(rows)
 
     def validation_scorer(self) -> Callable[[Any], dict[str, float]] | None:
         """``encoder -> {name: score}`` on the data's validation split (higher is better, the first

@@ -61,7 +61,8 @@ def _run_frames(run_dir: Path, data: str | None, modality: str | None, layer: in
     check_frame_encoder(encoder, str(run_dir))
     check_layer(encoder, layer, str(run_dir))
     splits = [source.train] + ([source.test] if source.test is not None else [])
-    frames = [collect_frames(encoder, [source.loader(split, batch_size)], source.finish, layer) for split in splits]
+    frames = [collect_frames(encoder, [source.loader(split, batch_size)], source.finish, layer,
+                             source.split_segment_labels(test=split is source.test)) for split in splits]
     return data, source, frames
 
 
@@ -80,7 +81,7 @@ def unit_metrics(codebook: Codebook, frames: list[Frames], frame_rate: float | N
     scored = frames[-1]
     if scored.labels is not None:
         metrics.update(purity_and_pnmi(codes[-1], scored.labels))
-        metrics["purity_labels"] = "frame" if scored.frame_labels else "sample (no frame labels)"
+        metrics["purity_labels"] = scored.labels_from
         metrics["purity_split"] = "test" if len(frames) > 1 else "train"
     labeled = [f.sample_labels is not None and len(f.sample_labels) == f.num_samples for f in frames]
     if len(frames) > 1 and all(labeled):

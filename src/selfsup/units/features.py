@@ -19,11 +19,20 @@ time step with a NaN (padding, missing) is left out, as the series encoders leav
 pooling; otherwise a frame whose final output is exactly zero is padding (the audio encoders
 hold the frames past a clip's end at zero) and every other frame counts.
 
-Labels: a batch may carry frame labels ``"frame_y"`` (``-1`` for none), e.g. phones of speech,
-either one per frame ``[B, T']`` or one per input step ``[B, T]`` (then frame ``j`` of ``T'`` takes
-the label of the step at its centre, ``floor((j + 1/2) T / T')``: frames that follow time in
-order, as every encoder but TOTEM's channel-stacked one gives); without them each frame takes its
-sample's label ``"y"``.
+Labels, the first that applies:
+
+1. the data's **segment labels** (``DataSource.segment_labels``, the phones of ``spoken_words``):
+   frame ``j`` takes the label of the segment covering its centre, input step
+   ``j * stride + (receptive_field - 1) / 2`` (:func:`frame_centres`), for an encoder that says its
+   ``stride`` and ``receptive_field`` in input steps (``wav2vec_transformer``); an encoder that does
+   not falls through to 3, and the measures say why;
+2. a batch's frame labels ``"frame_y"`` (``-1`` for none), either one per frame ``[B, T']`` or one
+   per input step ``[B, T]`` (then frame ``j`` of ``T'`` takes the label of the step at its
+   centre, ``floor((j + 1/2) T / T')``: frames that follow time in order, as every encoder but
+   TOTEM's channel-stacked one gives);
+3. the sample's label ``"y"`` on each of its frames.
+
+``Frames.labels_from`` says which, in words.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from selfsup.data.segments import SegmentLabels
 from selfsup.errors import SelfsupError
 
 
@@ -49,8 +59,9 @@ class Frames:
         offsets: int64 ``[N + 1]``.
         labels: int64 ``[M]`` frame labels (``-1`` where unknown), or None for unlabeled data.
         sample_labels: int64 ``[N]`` or None.
-        frame_labels: whether ``labels`` are true frame labels (``"frame_y"``) rather than each
-            sample's label repeated.
+        frame_labels: whether ``labels`` are true frame labels (segment labels or ``"frame_y"``)
+            rather than each sample's label repeated.
+        labels_from: what ``labels`` are, in words (``"phone at each frame's centre"``).
     """
 
     features: np.ndarray
@@ -58,6 +69,7 @@ class Frames:
     labels: np.ndarray | None = None
     sample_labels: np.ndarray | None = None
     frame_labels: bool = False
+    labels_from: str = ""
 
     @property
     def num_samples(self) -> int:
@@ -141,6 +153,17 @@ def frame_mask(encoder: nn.Module, x: Any, final: torch.Tensor) -> torch.Tensor:
     return final.abs().amax(dim=-1) > 0
 
 
+def frame_centres(encoder: nn.Module, frames: int) -> np.ndarray | None:
+    """float64 ``[frames]``: the input step at the centre of each output frame,
+    ``j * stride + (receptive_field - 1) / 2``, for an encoder that says its ``stride`` and
+    ``receptive_field`` in input steps (``wav2vec_transformer``: 320 and 400 samples); None for
+    one that does not."""
+    stride, field = getattr(encoder, "stride", None), getattr(encoder, "receptive_field", None)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in (stride, field)):
+        return None
+    return np.arange(frames) * float(stride) + (field - 1) / 2
+
+
 def labels_at_frames(frame_y: torch.Tensor, frames: int) -> torch.Tensor:
     """``frame_y [B, T]`` -> ``[B, frames]``: the label at the centre of each frame (identity when
     ``T == frames``)."""
@@ -154,16 +177,23 @@ def collect_frames(
     loaders: Iterable[Iterable[dict[str, Any]]],
     finish: Any = None,
     layer: int | None = None,
+    segments: SegmentLabels | None = None,
 ) -> Frames:
     """Run ``encoder`` (in evaluation mode, on its device) over every batch of ``loaders`` and
-    keep the existing frames of each sample, in order."""
+    keep the existing frames of each sample, in order. ``segments``: the segment labels of the
+    samples the batches' ``"index"`` points at (one split), read at the frames' centres (see the
+    module docstring)."""
     from selfsup.eval.suite import move_to
 
     device = next(encoder.parameters()).device
     was_training = encoder.training
     encoder.eval()
     features, counts, labels, sample_labels = [], [], [], []
-    frame_labels = False
+    labels_from = "sample (no frame labels)"
+    if segments is not None and frame_centres(encoder, 1) is None:
+        labels_from = (f"sample (the data has {segments.name} labels, but {type(encoder).__name__} does not say "
+                       "where its frames lie: no stride / receptive_field)")
+        segments = None
     try:
         for loader in loaders:
             for batch in loader:
@@ -175,8 +205,13 @@ def collect_frames(
                 keep = frame_mask(encoder, batch["x"], final).to(out.device)
                 features.append(out[keep].cpu())
                 counts.append(keep.sum(1).cpu())
-                if "frame_y" in batch:
-                    frame_labels = True
+                if segments is not None:
+                    labels_from = f"{segments.name} at each frame's centre"
+                    centres = frame_centres(encoder, keep.shape[1])
+                    at = np.stack([segments.at(int(i), centres) for i in batch["index"].tolist()])
+                    labels.append(torch.from_numpy(at)[keep.cpu()])
+                elif "frame_y" in batch:
+                    labels_from = "frame (the batches' frame_y)"
                     labels.append(labels_at_frames(batch["frame_y"], keep.shape[1])[keep].long().cpu())
                 elif "y" in batch:
                     labels.append(batch["y"].long()[:, None].expand_as(keep)[keep].cpu())
@@ -192,5 +227,6 @@ def collect_frames(
         offsets=offsets,
         labels=torch.cat(labels).numpy() if labels else None,
         sample_labels=torch.cat(sample_labels).numpy() if sample_labels else None,
-        frame_labels=frame_labels,
+        frame_labels=not labels_from.startswith("sample"),
+        labels_from=labels_from if labels else "",
     )

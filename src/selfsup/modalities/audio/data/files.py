@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from selfsup.data.base import DataBundle, DataSource, np_load
+from selfsup.data.segments import SegmentLabels
 from selfsup.data.splits import check_fraction, encode_labels, split_bundle
 from selfsup.errors import SelfsupError
 from selfsup.modalities.audio.data.source import AudioSpec, audio_source
@@ -194,12 +195,13 @@ def pad_clips(clips: list[np.ndarray]) -> torch.Tensor:
 def assemble_clips(
     name: str, clips: list[np.ndarray], labels: Any, names: list[str] | None, notes: list[str],
     seed: int, test_fraction: float, sample_rate: int, where: str | None = None, n_test: int = 0,
-    features: str | None = None,
+    features: str | None = None, segments: SegmentLabels | None = None,
 ) -> DataSource:
     """Pad, check and split clips (waveforms ``[T_i]`` or features ``[F, T_i]``) into a DataSource.
 
     ``n_test > 0``: the last ``n_test`` clips are the given test split. ``names`` label clips in
-    messages (file names); None names them by row.
+    messages (file names); None names them by row. ``segments``: labelled time segments of each
+    clip, in the clips' order (steps at ``sample_rate``), kept as the source's ``segment_labels``.
     """
     where = where or name
     notes = list(notes)
@@ -226,4 +228,6 @@ def assemble_clips(
         bundle = split_bundle(name, "audio", x, y, class_names, seed, test_fraction, notes)
     order = bundle.source_index.tolist() if bundle.source_index is not None else range(len(names))
     bundle.meta["names"] = [names[i] for i in order]
+    if segments is not None:
+        bundle.meta["segment_labels"] = segments.take(list(order))
     return audio_source(bundle, spec)

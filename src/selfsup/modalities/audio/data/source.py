@@ -57,8 +57,9 @@ class ClipDataset(ArrayDataset):
 def audio_source(bundle: DataBundle, spec: AudioSpec) -> DataSource:
     """The DataSource of NaN-padded clips ``[N, T]`` (waveforms) or ``[N, F, T]`` (features);
     ``bundle.meta["names"]`` (file of each clip of ``cat(x_train, x_test)``, in that order) lets
-    views name a clip."""
-    source = bundle.to_source(spec)
+    views name a clip; ``bundle.meta["segment_labels"]`` (same order), when there, becomes the
+    source's ``segment_labels`` (phones)."""
+    source = bundle.to_source(spec, segment_labels=bundle.meta.get("segment_labels"))
     names = bundle.meta.get("names")
     n_train = len(bundle.x_train)
     source.train = ClipDataset(bundle.x_train, bundle.y_train, names[:n_train] if names else None)
