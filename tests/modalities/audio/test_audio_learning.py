@@ -18,7 +18,7 @@ CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="spoken_words needs espeak-ng")
 @pytest.mark.parametrize("method, epochs, score, margin", [
     ("hubert", 10, "knn_acc", 0.1),  # measured: 0.594 vs 0.128
-    ("wav2vec2", 10, "linear_acc", 0.05),  # measured: 0.448 vs 0.247
+    ("wav2vec2", 10, "linear_acc", 0.05),  # measured: 0.840 vs 0.497 (kNN 0.562 vs 0.219)
 ])
 def test_speech_method_beats_random_init_on_spoken_words(tmp_path, method, epochs, score, margin):
     run = selfsup.pretrain(str(CONFIGS / f"{method}_spoken_words.yaml"), out=str(tmp_path / method),
