@@ -361,6 +361,7 @@ def datasets() -> None:
 from selfsup.cli_units import units_app  # needs user_errors and console, defined above
 
 app.add_typer(units_app, name="units")
+import selfsup.cli_finetune  # noqa: F401 - registers `selfsup finetune` on app
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -1,0 +1,246 @@
+"""Fine-tuning with few labels: the encoder and a linear head trained end to end on a seeded,
+stratified fraction of the training labels, next to the same encoder trained from scratch.
+
+The protocol of the semi-supervised evaluations in the work selfsup comes from (SimCLR, Chen et al.
+2020, Section 4.3: fine-tuning on 1 % and 10 % of the labels; AstroM³, Rizhko & Bloom 2024: each
+modality's classifier fine-tuned from CLIP weights vs from scratch at 1 %, 10 %, 100 %):
+
+- **Labelled subset.** For each fraction and seed, a stratified subset of the training split
+  (largest-remainder rounding, at least one sample of every class): ``fraction=1.0`` is every label.
+- **Validation.** A stratified fifth of the labelled subset (at least one sample, and none taken
+  from a class with a single labelled sample) is held back; the head and encoder train on the rest.
+  Each epoch ends with the validation accuracy; training stops after ``patience`` epochs without
+  improvement and the best epoch's weights are restored (early stopping on labels the run was
+  given, never on the test split).
+- **Model and optimiser.** The encoder's pooled output ``[B, D]`` -> ``nn.Linear(D, C)``, trained
+  with cross-entropy and AdamW: the encoder at ``lr``, the freshly initialised head at
+  ``head_lr`` (the head starts from nothing; a pretrained encoder should move less). An epoch is
+  one pass over the labelled samples, or several when one pass is fewer than
+  ``min_steps_per_epoch`` batches (1 % of a small set is a batch or two: fifty such epochs would
+  hardly move the head).
+- **Scores.** Test-split accuracy of the restored model; each fraction is repeated over ``seeds``
+  (the subset, the head's initialisation and the batch order all change with the seed) and
+  reported as mean and standard deviation.
+
+Everything goes through the data source's loader and on-device step, so any modality whose encoder
+maps ``batch["x"]`` to ``[B, D]`` fine-tunes the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from selfsup.data.base import DataSource
+from selfsup.errors import SelfsupError
+from selfsup.eval.suite import move_to
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """How each fine-tuning run trains (see the module doc)."""
+
+    epochs: int = 50
+    patience: int = 10
+    batch_size: int = 64
+    lr: float = 1e-4
+    head_lr: float = 1e-2
+    min_steps_per_epoch: int = 10
+    weight_decay: float = 1e-4
+    validation_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "patience", "batch_size", "min_steps_per_epoch"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SelfsupError(f"Fine-tuning's {key} must be a whole number >= 1; got {value!r}.")
+        for key in ("lr", "head_lr"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 10:
+                raise SelfsupError(f"Fine-tuning's {key} must be a number in (0, 10); got {value!r}.")
+        if not 0 <= self.validation_fraction < 1:
+            raise SelfsupError(f"Fine-tuning's validation_fraction must be in [0, 1); got {self.validation_fraction!r}.")
+
+
+@dataclass
+class FinetuneScore:
+    """One fraction of labels for one starting point, over the seeds."""
+
+    start: str
+    fraction: float
+    labels: int
+    accuracies: list[float] = field(default_factory=list)
+    best_epochs: list[int] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.accuracies, ddof=1)) if len(self.accuracies) > 1 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "fraction": self.fraction, "labels": self.labels, "mean": self.mean,
+                "std": self.std, "accuracies": self.accuracies, "best_epochs": self.best_epochs}
+
+
+def check_fractions(fractions: Sequence[float]) -> list[float]:
+    """``fractions`` as floats in (0, 1], or one SelfsupError naming the bad one."""
+    out = []
+    for value in fractions:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < float(value) <= 1.0:
+            raise SelfsupError(f"A label fraction must be in (0, 1] (e.g. 0.01, 0.1, 1.0); got {value!r}.")
+        out.append(float(value))
+    if not out:
+        raise SelfsupError("Give at least one label fraction (e.g. --labels 0.01 --labels 0.1 --labels 1.0).")
+    return out
+
+
+def labelled_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Indices of a stratified ``fraction`` of ``y``, sorted: one sample of every class, the rest
+    shared out in proportion to the classes' sizes (largest remainders first), so the total is
+    ``round(fraction * len(y))`` (or the number of classes, when that is more)."""
+    classes, counts = np.unique(y, return_counts=True)
+    wanted = max(len(classes), round(fraction * len(y)))
+    spare = counts - 1
+    ideal = (wanted - len(classes)) * spare / max(1, spare.sum())
+    take = 1 + np.floor(ideal).astype(int)
+    for i in np.argsort(-(ideal - np.floor(ideal)), kind="stable")[: wanted - int(take.sum())]:
+        take[i] += 1
+    take = np.minimum(take, counts)
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(y == c), size=n, replace=False) for c, n in zip(classes, take)]
+    return np.sort(np.concatenate(chosen))
+
+
+def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(train, validation)`` within ``y``: a stratified ``fraction`` for validation, never
+    a class's only sample, at least one validation sample when two or more are labelled."""
+    rng = np.random.default_rng(seed + 1)
+    validation = []
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        n = min(len(members) - 1, round(fraction * len(members)))
+        validation.extend(members[:n].tolist())
+    if not validation and len(y) >= 2:  # every class has one sample: validate on one of them
+        validation = [int(rng.integers(len(y)))]
+    validation = np.sort(np.asarray(validation, dtype=int))
+    return np.setdiff1d(np.arange(len(y)), validation), validation
+
+
+def _batches(source: DataSource, dataset: Any, indices: np.ndarray, batch_size: int,
+             generator: torch.Generator | None, min_batches: int = 1) -> Any:
+    """``(batch, positions)`` over ``indices`` of ``dataset``, shuffled when ``generator`` is given
+    (then passes are added until there are ``min_batches``); a lone last sample joins the batch
+    before it (batch norm needs two)."""
+    if generator is None:
+        order = indices
+    else:
+        passes = max(1, math.ceil(min_batches * batch_size / len(indices)))
+        order = np.concatenate([indices[torch.randperm(len(indices), generator=generator).numpy()]
+                                for _ in range(passes)])
+    chunks = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(chunks) > 1 and len(chunks[-1]) == 1:
+        chunks[-2], chunks = np.concatenate(chunks[-2:]), chunks[:-1]
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=[c.tolist() for c in chunks], collate_fn=source.collate)
+    yield from zip(loader, chunks)
+
+
+def _accuracy(model: nn.Module, source: DataSource, dataset: Any, indices: np.ndarray, y: torch.Tensor,
+              device: torch.device) -> float:
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for batch, positions in _batches(source, dataset, indices, 512, None):
+            logits = model(source.finish(move_to(batch, device))["x"])
+            correct += int((logits.argmax(1).cpu() == y[positions]).sum())
+    return correct / max(1, len(indices))
+
+
+def finetune_once(make_encoder: Callable[[], nn.Module], source: DataSource, fraction: float, seed: int,
+                  config: FinetuneConfig, device: torch.device) -> tuple[float, int, int]:
+    """One fine-tuning run: ``(test accuracy, labels used, best epoch)``."""
+    y_train = source.y_train.long()
+    labelled = labelled_subset(y_train.numpy(), fraction, seed)
+    fit_pos, val_pos = validation_split(y_train[labelled].numpy(), config.validation_fraction, seed)
+    fit, validation = labelled[fit_pos], labelled[val_pos]
+    torch.manual_seed(seed)
+    encoder = make_encoder().to(device)
+    head = nn.Linear(int(encoder.output_dim), int(source.num_classes)).to(device)
+    model = nn.Sequential(encoder, head)
+    optimiser = torch.optim.AdamW([{"params": encoder.parameters(), "lr": config.lr},
+                                   {"params": head.parameters(), "lr": config.head_lr}],
+                                  weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    best, best_epoch, best_state, waited = -math.inf, 0, None, 0
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        for batch, positions in _batches(source, source.train, fit, config.batch_size, generator,
+                                         config.min_steps_per_epoch):
+            logits = model(source.finish(move_to(batch, device))["x"])
+            loss = nn.functional.cross_entropy(logits, y_train[positions].to(device))
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        score = _accuracy(model, source, source.train, validation, y_train, device) if len(validation) else epoch
+        if score > best:
+            best, best_epoch, waited = score, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    test_y = source.y_test.long()
+    accuracy = _accuracy(model, source, source.test, np.arange(len(test_y)), test_y, device)
+    return accuracy, len(labelled), best_epoch
+
+
+def check_finetunable(source: DataSource, fractions: Sequence[float]) -> None:
+    """One SelfsupError when ``source`` cannot be fine-tuned on: no labels, no test split, or fewer
+    labelled samples at the smallest fraction than there are classes."""
+    if not source.labeled or source.y_train is None:
+        raise SelfsupError(f"Data {source.name!r} has no labels: fine-tuning needs a label per training sample "
+                           "(evaluate with the label-free scores instead, or pass labelled data with --data).")
+    if source.test is None or source.y_test is None:
+        raise SelfsupError(f"Data {source.name!r} has no labelled test split to measure fine-tuning on.")
+    classes = int(source.num_classes)
+    smallest = min(fractions)
+    if round(smallest * len(source.y_train)) < classes:
+        raise SelfsupError(
+            f"{smallest:g} of the {len(source.y_train):,} training labels is {round(smallest * len(source.y_train))} "
+            f"samples, fewer than the {classes} classes: use a fraction of at least "
+            f"{math.ceil(classes / len(source.y_train) * 1000) / 1000:g}."
+        )
+
+
+def finetune_starts(starts: dict[str, Callable[[], nn.Module]], source: DataSource, fractions: Sequence[float],
+                    seeds: Sequence[int], config: FinetuneConfig, device: Any = None,
+                    progress: Callable[[str], None] | None = None) -> list[FinetuneScore]:
+    """Fine-tune each starting point of ``starts`` (name -> a factory of a fresh encoder) at each
+    fraction of labels, once per seed: one :class:`FinetuneScore` per start and fraction."""
+    fractions = check_fractions(fractions)
+    check_finetunable(source, fractions)
+    device = torch.device(device or "cpu")
+    scores = []
+    for fraction in fractions:
+        for start, make in starts.items():
+            score = FinetuneScore(start, fraction, 0)
+            for seed in seeds:
+                accuracy, labels, epoch = finetune_once(make, source, fraction, int(seed), config, device)
+                score.labels = labels
+                score.accuracies.append(accuracy)
+                score.best_epochs.append(epoch)
+                if progress is not None:
+                    progress(f"{start}, {fraction:g} of the labels ({labels}), seed {seed}: "
+                             f"accuracy {accuracy:.4f} (best epoch {epoch})")
+            scores.append(score)
+    return scores
