@@ -187,3 +187,12 @@ def test_byol_a_and_the_catalogue_run_on_audio_with_the_log_mel_cnn(tmp_path, ti
 def test_mae_trains_on_audio_with_the_log_mel_patch_transformer(tmp_path, tiny_audio):
     run = _run(tmp_path, tiny_audio, "mae", "method.decoder_dim=16", "method.decoder_depth=1")
     assert run.metrics["encoder"] == "logmel_patch_transformer"
+
+
+def test_byol_a_trains_by_default_at_the_papers_learning_rate_on_a_cpu_sized_encoder():
+    from selfsup.config import make_config, with_train_defaults
+
+    config = with_train_defaults(make_config({"data": {"name": "spoken_words"}, "method": {"name": "byol_a"}}))
+    # the paper's Adam lr 3e-4, not scaled down by the library's reference batch of 256
+    assert config.train.lr * config.train.batch_size / config.train.lr_reference_batch == pytest.approx(3e-4)
+    assert METHODS.info("byol_a").default_encoder_options == {"channels": 16, "hidden_dim": 256}

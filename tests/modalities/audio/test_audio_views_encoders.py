@@ -80,8 +80,36 @@ def test_byol_a_ops_are_the_identity_at_their_neutral_settings():
     x = torch.randn(3, 16, 30)
     x[1, :, 20:] = float("nan")
     assert torch.allclose(ops.log_mixup_exp(x, ratio=0.0), x, equal_nan=True, atol=1e-5)
-    assert torch.allclose(ops.random_resize_crop(x, (1.0, 1.0), (1.0, 1.0)), x, equal_nan=True, atol=1e-5)
+    assert torch.allclose(ops.random_resize_crop(x, (1.0, 1.0), (1.0, 1.0), (1.0, 1.0)), x, equal_nan=True, atol=1e-5)
     assert torch.allclose(ops.linear_fader(x, gain=0.0), x, equal_nan=True)
+
+
+def test_random_resize_crop_leaves_an_axis_whose_scale_and_canvas_are_one():
+    torch.manual_seed(0)
+    varies_in_time = torch.randn(3, 1, 30).expand(3, 16, 30).clone()
+    varies_in_time[1, :, 20:] = float("nan")
+    # a frequency-only crop (BYOL-A's default here) moves nothing along time
+    out = ops.random_resize_crop(varies_in_time, (1.0, 1.0), (0.6, 1.5), (1.0, 1.0))
+    assert torch.allclose(out, varies_in_time, equal_nan=True, atol=1e-5)
+    varies_in_freq = torch.randn(3, 16, 1).expand(3, 16, 30).clone()
+    varies_in_freq[1, :, 20:] = float("nan")
+    out = ops.random_resize_crop(varies_in_freq, (1.0, 1.0), (1.0, 1.0), (0.6, 1.0))
+    assert torch.allclose(out[~torch.isnan(out)], varies_in_freq[~torch.isnan(out)], atol=1e-5)
+    assert torch.equal(lengths(out), lengths(varies_in_freq))
+    # and the time crop does move along time
+    assert not torch.allclose(ops.random_resize_crop(varies_in_time, (1.0, 1.5), (1.0, 1.0), (0.6, 1.5)),
+                              varies_in_time, equal_nan=True, atol=1e-3)
+
+
+def test_byol_a_views_keep_the_word_whole_in_time_by_default():
+    """The two views of a one-word clip must both hold all of it: a clip that varies in time
+    only comes out of the default views as it went in, up to the fader's ramp and mixup."""
+    torch.manual_seed(0)
+    views = BYOLAViews(AudioSpec(16000, 40, features=16), mixup_ratio=0.0, fader_gain=0.0)
+    x = torch.randn(4, 1, 40).expand(4, 16, 40).clone()
+    for view in views({"x": x}, 2):
+        expected = (x - x.mean(dim=(1, 2), keepdim=True)) / x.std(dim=(1, 2), unbiased=False, keepdim=True)
+        assert torch.allclose(view["x"], expected, atol=1e-4)
 
 
 def test_log_mixup_exp_is_the_log_of_mixed_energies():

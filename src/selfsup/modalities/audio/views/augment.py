@@ -126,24 +126,46 @@ class AudioViews(ViewMaker):
 
 @VIEWS.register(
     "byol_a", modality="audio", paper="Niizumi et al. 2021, BYOL for Audio (Section III-C); 2023 (v2)",
-    description="BYOL-A: standardised log-mel, mixup with another clip, random resize crop, linear fader",
+    description="BYOL-A: standardised log-mel, mixup with another clip, random resize crop (frequency "
+    "only by default), linear fader",
 )
 class BYOLAViews(ViewMaker):
     """BYOL-A's augmentation module: log-mel (from waveforms; features are used as they are),
     standardised per clip (the paper's pre-normalisation, over the data set there), then
-    log-mixup-exp (ratio 0.4), random resize crop (virtual canvas 1.0 x 1.5 of the clip, crops
-    0.6-1.5 of it) and the random linear fader of BYOL-A v2 (gain ±1). The encoder standardises
-    each view again (the paper's post-normalisation).
+    log-mixup-exp (ratio 0.4), random resize crop and the random linear fader of BYOL-A v2
+    (gain ±1). The encoder standardises each view again (the paper's post-normalisation).
+
+    Random resize crop: paper (Niizumi et al. 2021, Section III-C and its code) a virtual canvas of
+    1.0 x 1.5 (bins x frames) and crops of 0.6-1.5 on each axis. **Defaults here: the frequency
+    crop as the paper (``freq_scale`` 0.6-1.5, canvas 1.0), no time crop** (``time_scale`` 1-1,
+    canvas 1.0). The paper's unit is a 1-s segment of longer audio; a clip of ``spoken_words`` *is*
+    one word, so a time crop of 0.6 of it at a uniform place on a 1.5 canvas keeps as little as a
+    third of the word, and the two views then share the speaker, the pitch and the noise more than
+    the word. Measured (log-mel CNN of 16 channels, batch 64, Adam lr 3e-4, seed 0): with the
+    paper's time crop word kNN falls below the random-init encoder's 0.719 within 40 steps
+    (0.63-0.66 after 80-120 steps, also at lr 1e-3, with time crops 1.0-1.5, or without mixup or
+    fader); without it kNN stays above it (0.73-0.76 over 50-200 steps). Set ``time_scale: [0.6,
+    1.5]`` and ``virtual_crop_scale: [1.0, 1.5]`` for the paper's crop on longer audio.
+
+    Args:
+        spec: the data's :class:`AudioSpec`.
+        mixup_ratio: largest mixing weight of the other clip (paper 0.4).
+        virtual_crop_scale: canvas of the crop, ``[bins, frames]`` times the clip's.
+        freq_scale / time_scale: crop size range on each axis, times the clip's.
+        fader_gain: range of the fader's end points, ``±fader_gain`` (v2: 1; 0 turns it off).
+        n_mels: bands of the log-mel (the encoder's ``n_mels``).
     """
 
-    def __init__(self, spec: AudioSpec, mixup_ratio: float = 0.4, virtual_crop_scale=(1.0, 1.5),
-                 crop_scale=(0.6, 1.5), fader_gain: float = 1.0, n_mels: int = N_MELS) -> None:
+    def __init__(self, spec: AudioSpec, mixup_ratio: float = 0.4, virtual_crop_scale=(1.0, 1.0),
+                 freq_scale=(0.6, 1.5), time_scale=(1.0, 1.0), fader_gain: float = 1.0,
+                 n_mels: int = N_MELS) -> None:
         super().__init__()
         name = "byol_a"
         self.spec = _spec(spec, name)
         self.mixup_ratio = _number(mixup_ratio, "mixup_ratio", name, 0.0, 1.0)
         self.virtual_crop_scale = _pair(virtual_crop_scale, "virtual_crop_scale", name, 1.0)
-        self.crop_scale = _pair(crop_scale, "crop_scale", name, 0.01)
+        self.freq_scale = _pair(freq_scale, "freq_scale", name, 0.01)
+        self.time_scale = _pair(time_scale, "time_scale", name, 0.01)
         self.fader_gain = _number(fader_gain, "fader_gain", name)
         self.logmel = LogMel(spec.sample_rate, int(_number(n_mels, "n_mels", name, 1))) if spec.waveform else None
 
@@ -154,5 +176,5 @@ class BYOLAViews(ViewMaker):
         x = features.masked_fill(~valid[:, None], float("nan"))
         if self.mixup_ratio:
             x = ops.log_mixup_exp(x, self.mixup_ratio)
-        x = ops.random_resize_crop(x, self.virtual_crop_scale, self.crop_scale)
+        x = ops.random_resize_crop(x, self.virtual_crop_scale, self.freq_scale, self.time_scale)
         return ops.linear_fader(x, self.fader_gain) if self.fader_gain else x

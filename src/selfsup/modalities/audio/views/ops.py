@@ -122,18 +122,21 @@ def log_mixup_exp(x: Tensor, ratio: float = 0.4) -> Tensor:
 
 
 def random_resize_crop(x: Tensor, virtual_scale: tuple[float, float] = (1.0, 1.5),
-                       scale: tuple[float, float] = (0.6, 1.5)) -> Tensor:
+                       freq_scale: tuple[float, float] = (0.6, 1.5),
+                       time_scale: tuple[float, float] = (0.6, 1.5)) -> Tensor:
     """BYOL-A's random resize crop of features ``[B, F, T]``: each clip sits centred on a zero
-    canvas ``virtual_scale`` times its size (bins, frames); a crop of ``~ U(scale)`` times its size
-    (clipped to the canvas) at a uniform position is resized back to the clip's size (bilinear;
-    the paper uses bicubic)."""
+    canvas ``virtual_scale`` times its size (bins, frames); a crop of ``~ U(freq_scale)`` times its
+    bins and ``~ U(time_scale)`` times its frames (each clipped to the canvas) at a uniform position
+    is resized back to the clip's size (bilinear; the paper uses bicubic). ``(1, 1)`` on an axis
+    with a canvas of 1 leaves that axis as it is."""
     b, bins, frames = x.shape
     n = lengths(x).clamp_min(1)
 
     def rand(low: float, high: float) -> Tensor:
         return uniform(low, high, b, x.device)
 
-    sizes = [(rand(*scale).clamp(max=virtual_scale[i]), virtual_scale[i]) for i in range(2)]
+    sizes = [(rand(*scale).clamp(max=canvas), canvas)
+             for scale, canvas in zip((freq_scale, time_scale), virtual_scale)]
     starts = [rand(0, 1) * (canvas - crop) - (canvas - 1) / 2 for crop, canvas in sizes]
     # output position u in [0, 1] of each axis reads the input at start + u * crop (in clip units)
     u_f = torch.linspace(0, 1, bins, device=x.device)[None]
