@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from selfsup.data.base import DataSource
+from selfsup.data.splits import stratified_split
 from selfsup.errors import SelfsupError
 from selfsup.eval.suite import move_to
 
@@ -105,35 +106,20 @@ def check_fractions(fractions: Sequence[float]) -> list[float]:
 
 
 def labelled_subset(y: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Indices of a stratified ``fraction`` of ``y``, sorted: one sample of every class, the rest
-    shared out in proportion to the classes' sizes (largest remainders first), so the total is
-    ``round(fraction * len(y))`` (or the number of classes, when that is more)."""
-    classes, counts = np.unique(y, return_counts=True)
-    wanted = max(len(classes), round(fraction * len(y)))
-    spare = counts - 1
-    ideal = (wanted - len(classes)) * spare / max(1, spare.sum())
-    take = 1 + np.floor(ideal).astype(int)
-    for i in np.argsort(-(ideal - np.floor(ideal)), kind="stable")[: wanted - int(take.sum())]:
-        take[i] += 1
-    take = np.minimum(take, counts)
-    rng = np.random.default_rng(seed)
-    chosen = [rng.choice(np.flatnonzero(y == c), size=n, replace=False) for c, n in zip(classes, take)]
-    return np.sort(np.concatenate(chosen))
+    """Indices of a stratified ``fraction`` of ``y``, sorted: the training side of
+    :func:`~selfsup.data.splits.stratified_split` holding back ``1 - fraction``, so every class
+    keeps at least one sample and the total is about ``round(fraction * len(y))``."""
+    return stratified_split(y, 1.0 - fraction, seed)[0]
 
 
 def validation_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Positions ``(train, validation)`` within ``y``: a stratified ``fraction`` for validation, never
     a class's only sample, at least one validation sample when two or more are labelled."""
-    rng = np.random.default_rng(seed + 1)
-    validation = []
-    for c in np.unique(y):
-        members = rng.permutation(np.flatnonzero(y == c))
-        n = min(len(members) - 1, round(fraction * len(members)))
-        validation.extend(members[:n].tolist())
-    if not validation and len(y) >= 2:  # every class has one sample: validate on one of them
-        validation = [int(rng.integers(len(y)))]
-    validation = np.sort(np.asarray(validation, dtype=int))
-    return np.setdiff1d(np.arange(len(y)), validation), validation
+    fit, validation, _ = stratified_split(y, fraction, seed + 1)
+    if not len(validation) and len(y) >= 2:  # every class has one sample: validate on one of them
+        validation = np.asarray([int(np.random.default_rng(seed + 1).integers(len(y)))])
+        fit = np.setdiff1d(np.arange(len(y)), validation)
+    return fit, validation
 
 
 def _batches(source: DataSource, dataset: Any, indices: np.ndarray, batch_size: int,
