@@ -27,6 +27,7 @@ def finetune(
     batch_size: int = typer.Option(64, "--batch-size", help="Batch size."),
     modality: str | None = typer.Option(None, help="Modality of --data (default: the run's)."),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 … (default cpu)."),
+    part: str | None = typer.Option(None, help="For a run on paired data: fine-tune this part's encoder alone on it."),
 ) -> None:
     """Fine-tune a run's encoder with a linear head on 1 %, 10 %, 100 % of the labels, next to from scratch."""
     from selfsup.eval.finetune import FinetuneConfig
@@ -34,8 +35,8 @@ def finetune(
 
     config = FinetuneConfig(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, head_lr=head_lr)
     result = run_finetune(run_dir, data=data, labels=labels, seeds=seeds, scratch=scratch, config=config,
-                          modality=modality, device=device, progress=lambda line: console.print(escape(line)))
-    table = Table(title=f"Fine-tuned on {result['data']} ({result['classes']} classes; test accuracy, "
+                          modality=modality, device=device, part=part, progress=lambda line: console.print(escape(line)))
+    table = Table(title=f"Fine-tuned on {result['data']}{' (part ' + part + ')' if part else ''} ({result['classes']} classes; test accuracy, "
                         f"mean ± std over {result['seeds']} seeds)", title_justify="left")
     for column in ("labels", "start", "accuracy"):
         table.add_column(column, justify="right" if column != "start" else "left")

@@ -4,6 +4,7 @@ assembles them into one :class:`~selfsup.config.Config` and reads, merges and ch
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -35,7 +36,7 @@ class DataConfig(Strict):
     """A built-in data set name (``selfsup datasets``) or a path to a folder or array file."""
     modality: str | None = None
     """What the data holds; decides the reader, the default views and the default encoder.
-    Left out: a built-in data set's own modality, else ``image`` (files are never guessed)."""
+    Left out: a built-in data set's own modality, ``multimodal`` for a pairs.yaml, else ``image``."""
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     """Held-out fraction for labeled files without an explicit test split (stratified)."""
     options: dict[str, Any] = Field(default_factory=dict)
@@ -55,7 +56,9 @@ class DataConfig(Strict):
         builtin = DATASETS.info(self.name).modality if self.name in DATASETS else None
         if self.modality is None:
             # object.__setattr__: a plain assignment would re-run this validator
-            object.__setattr__(self, "modality", builtin or "image")
+            # a YAML data file can only be paired data (pairs.yaml); other files are never guessed
+            paired = Path(self.name).suffix in (".yaml", ".yml") and builtin is None
+            object.__setattr__(self, "modality", builtin or ("multimodal" if paired else "image"))
         elif builtin is not None and self.modality != builtin:
             raise ValueError(
                 f"the built-in data set {self.name!r} holds {builtin} data, not {self.modality}; "

@@ -13,7 +13,7 @@ from selfsup.errors import SelfsupError
 from selfsup.modalities.text.data import bible as bible_module
 from selfsup.modalities.text.data.bible import BOOKS, GENRE, GENRES, clean_verse, parse_osis
 from selfsup.modalities.text.data.builtins import FORTUNES_DIR, fortune_records
-from selfsup.modalities.text.data.retrieval import partner_ranks, recall_at
+from selfsup.eval.retrieval import partner_ranks, recall_at
 from selfsup.registry import DATASETS
 
 needs_fortunes = pytest.mark.skipif(not (FORTUNES_DIR / "fortunes").is_file(),

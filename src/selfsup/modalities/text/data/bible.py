@@ -39,7 +39,7 @@ from selfsup.data.splits import check_fraction, stratified_split
 from selfsup.errors import SelfsupError
 from selfsup.modalities.text.data.batch import TextSpec
 from selfsup.modalities.text.data.builtins import subsample
-from selfsup.modalities.text.data.retrieval import recall_at
+from selfsup.eval.retrieval import recall_at
 from selfsup.modalities.text.data.source import TextSource, text_source
 from selfsup.registry import DATASETS
 

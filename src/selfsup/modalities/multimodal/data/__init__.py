@@ -1,0 +1,1 @@
+"""Paired data: the paired source, pairs.yaml, and the built-in paired sets."""

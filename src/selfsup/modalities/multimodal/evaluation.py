@@ -1,0 +1,110 @@
+"""Evaluation of paired runs (the scores a :class:`PairedSource` adds to every evaluated encoder):
+
+- cross-modal retrieval for every ordered pair of parts, in the encoder's joint space: exact-pair
+  Recall@1/5/10 and median rank of the partner among the held-out samples (chance: R@1 = 1/N), and,
+  where there are labels, class-level precision@1 (the nearest sample of the other part has the
+  query's class; chance: the share of the largest class, about 1/K);
+- each part's encoder alone: a linear probe on its pooled embedding (``part_<m>_linear_acc``);
+- the fused embedding (every part's, concatenated) with one part missing at test time: the probe
+  fitted on complete samples, tested with that part's embedding zeroed (``fused_without_<m>_linear_acc``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from selfsup.eval.linear import linear_probe
+from selfsup.eval.retrieval import partner_ranks
+from selfsup.eval.suite import move_to
+
+#: held-out pairs retrieval ranks among (a seeded subset when there are more)
+RETRIEVAL_MAX = 5000
+#: training samples the per-part probes fit on at most
+PROBE_MAX_TRAIN = 10_000
+
+
+@torch.no_grad()
+def embed_parts(encoder: Any, source: Any, dataset: Any, batch_size: int = 512) -> dict[str, Any]:
+    """``{"h": {part: [N, D_m]}, "z": {part: [N, joint]}, "present": {part: [N] bool}}`` of ``dataset``."""
+    was_training = encoder.training
+    encoder.eval()
+    device = next(encoder.parameters()).device
+    out: dict[str, dict[str, list[torch.Tensor]]] = {"h": {}, "z": {}, "present": {}}
+    try:
+        for batch in source.loader(dataset, batch_size):
+            x = source.finish(move_to(batch, device))["x"]
+            h = encoder.encode(x)
+            z = encoder.project(h)
+            for name in h:
+                out["h"].setdefault(name, []).append(h[name].float().cpu())
+                out["z"].setdefault(name, []).append(z[name].float().cpu())
+                out["present"].setdefault(name, []).append(x[name]["present"].cpu())
+    finally:
+        encoder.train(was_training)
+    return {kind: {name: torch.cat(values) for name, values in parts.items()} for kind, parts in out.items()}
+
+
+def retrieval_scores(z: dict[str, torch.Tensor], present: dict[str, torch.Tensor], y: torch.Tensor | None,
+                     seed: int = 0) -> dict[str, float]:
+    """Cross-modal retrieval for every ordered pair of parts (module doc)."""
+    scores: dict[str, float] = {}
+    names = list(z)
+    for a in names:
+        for b in names:
+            if a == b:
+                continue
+            both = torch.nonzero(present[a] & present[b]).flatten()
+            if len(both) > RETRIEVAL_MAX:
+                chosen = torch.randperm(len(both), generator=torch.Generator().manual_seed(seed))[:RETRIEVAL_MAX]
+                both = both[chosen.sort().values]
+            if len(both) < 2:
+                continue
+            queries, keys = z[a][both], z[b][both]
+            ranks = partner_ranks(queries, keys)
+            key = f"retrieval_{a}_to_{b}"
+            for k in (1, 5, 10):
+                scores[f"{key}_r@{k}"] = float((ranks < k).double().mean())
+            scores[f"{key}_median_rank"] = float(ranks.double().median()) + 1.0
+            if y is not None:
+                similarity = torch.nn.functional.normalize(queries, dim=1) @ torch.nn.functional.normalize(keys, dim=1).T
+                nearest = similarity.argmax(1)
+                labels = y[both]
+                scores[f"{key}_class_p@1"] = float((labels[nearest] == labels).double().mean())
+    return scores
+
+
+def _fused(h: dict[str, torch.Tensor], present: dict[str, torch.Tensor], drop: str | None = None) -> np.ndarray:
+    parts = [torch.zeros_like(v) if name == drop else v * present[name][:, None].to(v.dtype) for name, v in h.items()]
+    return torch.cat(parts, dim=1).numpy()
+
+
+def paired_scores(encoder: Any, source: Any, seed: int = 0) -> dict[str, float]:
+    """Every score of the module doc for ``encoder`` (a paired encoder) on ``source``'s held-out split."""
+    if not (hasattr(encoder, "encode") and hasattr(encoder, "project")):
+        return {}
+    held_out, y_test = source.held_out
+    test = embed_parts(encoder, source, held_out)
+    scores = retrieval_scores(test["z"], test["present"], y_test, seed)
+    if source.test is None or source.y_train is None or y_test is None:
+        return scores
+    train_set, y_train = source.train, source.y_train
+    if len(train_set) > PROBE_MAX_TRAIN:
+        keep = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed))[:PROBE_MAX_TRAIN]
+        keep = keep.sort().values
+        train_set, y_train = torch.utils.data.Subset(train_set, keep.tolist()), y_train[keep]
+    train = embed_parts(encoder, source, train_set)
+    for name in train["h"]:
+        fit, scored = train["present"][name], test["present"][name]
+        if fit.sum() >= 2 and scored.sum() >= 1:
+            scores[f"part_{name}_linear_acc"] = linear_probe(
+                train["h"][name][fit], y_train[fit], test["h"][name][scored], y_test[scored], seed=seed)["accuracy"]
+    complete = torch.stack(list(train["present"].values())).all(0)
+    if complete.sum() >= 2:
+        fused_train = _fused(train["h"], train["present"])[complete.numpy()]
+        for name in test["h"]:
+            scores[f"fused_without_{name}_linear_acc"] = linear_probe(
+                fused_train, y_train[complete], _fused(test["h"], test["present"], drop=name), y_test, seed=seed)["accuracy"]
+    return scores
