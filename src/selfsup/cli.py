@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -109,13 +110,24 @@ METRICS = (
 )
 
 
+#: scores some data define (paired retrieval, per-part probes, verse retrieval), shown when present
+DATA_METRICS = re.compile(r"retrieval_.+_(r@1|class_p@1|median_rank)|part_.+_linear_acc|fused_without_.+_linear_acc"
+                          r"|verse_r@\d+_.+")
+
+
+def data_metrics(metrics: dict[str, Any], columns: list[str]) -> list[tuple[str, str]]:
+    """``(key, label)`` of the data-defined scores in ``metrics``, in the order evaluation wrote them."""
+    keys = dict.fromkeys(k for c in columns for k in metrics[c] if DATA_METRICS.fullmatch(k))
+    return [(key, key.replace("retrieval_", "").replace("_", " ")) for key in keys]
+
+
 def print_metrics(metrics: dict[str, Any], title: str) -> None:
     columns = [c for c in ("pretrained", "random_init", "raw_input") if c in metrics]
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     for column in columns:
         table.add_column(column.replace("_", "-"), justify="right")
-    for key, label in METRICS:
+    for key, label in (*METRICS, *data_metrics(metrics, columns)):
         if not any(key in metrics[c] for c in columns):
             continue
         cells = []

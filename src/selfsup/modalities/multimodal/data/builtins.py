@@ -96,6 +96,14 @@ def av_digits(seed: int = 0, test_fraction: float = 0.2) -> PairedSource:
                          class_names=[str(d) for d in range(10)], test_pairs=np.flatnonzero(image_test))
 
 
+def standardise(values: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """``[N, T, C]`` with each channel centred and scaled by its training rows' mean and std (one
+    scale for the whole data set, so a star's amplitude and brightness stay comparable to others')."""
+    mean = values[train].mean(axis=(0, 1), keepdims=True)
+    std = values[train].std(axis=(0, 1), keepdims=True)
+    return ((values - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+
+
 @DATASETS.register(
     "synthetic_astro", modality="multimodal", n=6000,
     description="seeded trimodal variable stars in AstroM³'s spirit: light curve (series), spectrum (1-D series), "
@@ -119,6 +127,10 @@ def synthetic_astro(seed: int = 0, test_fraction: float = 0.2, n: int = 6000, da
         values = np.asarray(made[name], dtype=np.float32)
         if values.ndim == 2:  # a spectrum: one channel over wavelength
             values = values[:, :, None]
+        else:  # a light curve's times as days since its first observation
+            values = values.copy()
+            values[:, :, 0] -= values[:, :1, 0]
+        values = standardise(values, train)
         parts[name] = part_source({"x": values[train], "x_test": values[test]}, "timeseries", f"synthetic_astro:{name}")
     frame = made["metadata"]
     metadata = table_source(frame.iloc[train].reset_index(drop=True), name="synthetic_astro:metadata",

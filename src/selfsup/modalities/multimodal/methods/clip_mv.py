@@ -28,11 +28,12 @@ class CLIPMultiView(JointMethod):
 
     Paper defaults vs. library defaults:
         * The paper: views of one image, temperature 0.5 with batch 256, SimCLR's head.
-        * Library: the parts as the views (one view of each through its modality's views), a fixed
-          temperature 0.1 (cross-modal joint spaces train at CLIP-like temperatures), no extra head.
+        * Library: the parts as the views (as they come; ``augment=True`` for one view of each through
+          its modality's views), a fixed temperature 0.1 (cross-modal joint spaces train at CLIP-like
+          temperatures), no extra head.
     """
 
-    def __init__(self, encoder: nn.Module, views: nn.Module, temperature: float = 0.1, augment: bool = True) -> None:
+    def __init__(self, encoder: nn.Module, views: nn.Module, temperature: float = 0.1, augment: bool = False) -> None:
         super().__init__(encoder, views, check_positive_number(temperature, "temperature"), learn_temperature=False,
                          augment=augment)
         self.temperature = float(temperature)

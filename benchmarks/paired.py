@@ -1,0 +1,135 @@
+"""Does pairing modalities help each modality? CLIP-style pretraining on paired data, measured by
+cross-modal retrieval and by fine-tuning each part with few labels.
+
+    OMP_NUM_THREADS=2 python benchmarks/paired.py run --data synthetic_astro --budget 180 \
+        --methods clip,siglip,clip_simclr,clip_mv --unimodal simclr --labels 0.01,0.1,1.0 --seeds 3
+    python benchmarks/paired.py table
+
+For the data set, each paired method trains for ``--budget`` seconds (``train.time_budget``, the
+same for all) and each part alone trains the ``--unimodal`` method for the same budget. Then each
+part's encoder is fine-tuned (``selfsup finetune --part``, encoder + linear head, early stopping on
+a validation fifth of the labels) at each label fraction, ``--seeds`` times, from: the first paired
+method's part encoder, the other paired methods' (at the first fraction only), the unimodal run's
+encoder, and a fresh initialisation (scratch). Every finished measurement is appended to
+``benchmarks/paired_results.jsonl`` (one JSON line each), and ``table`` prints the markdown tables
+RESULTS.md holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("paired_results.jsonl")
+RUNS = Path("runs/bench_paired")
+
+
+def record(row: dict) -> None:
+    row = {**row, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.node()} {platform.processor()}"}
+    with RESULTS.open("a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    print(json.dumps(row), flush=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    import selfsup
+    from selfsup.data import load_data
+    from selfsup.eval.finetune import FinetuneConfig
+    from selfsup.finetuning import finetune
+
+    methods = args.methods.split(",")
+    fractions = [float(f) for f in args.labels.split(",")]
+    config = FinetuneConfig(epochs=args.ft_epochs, patience=args.ft_patience)
+    source = load_data(args.data, modality="multimodal", seed=0)
+    parts = source.input_spec.names
+    runs = {}
+    for method in methods:
+        out = RUNS / f"{method}-{args.data}"
+        started = time.time()
+        selfsup.pretrain(method=method, data=args.data, time_budget=f"{args.budget}s", out=str(out), progress=False,
+                         overwrite=True)
+        metrics = json.loads((out / "metrics.json").read_text())
+        record({"kind": "pretrain", "data": args.data, "method": method, "budget_s": args.budget,
+                "wall_s": round(time.time() - started, 1), "train_s": metrics.get("train_seconds"),
+                "pretrained": metrics["pretrained"], "random_init": metrics["random_init"]})
+        runs[method] = out
+    unimodal = {}
+    if args.unimodal:
+        for part in parts:
+            out = RUNS / f"{args.unimodal}-{args.data}-{part}"
+            started = time.time()
+            selfsup.pretrain(method=args.unimodal, data=source.part(part), time_budget=f"{args.budget}s",
+                             out=str(out), progress=False, overwrite=True)
+            metrics = json.loads((out / "metrics.json").read_text())
+            record({"kind": "pretrain_unimodal", "data": args.data, "part": part, "method": args.unimodal,
+                    "budget_s": args.budget, "wall_s": round(time.time() - started, 1),
+                    "pretrained": metrics["pretrained"], "random_init": metrics["random_init"]})
+            unimodal[part] = out
+    for part in parts:
+        for index, method in enumerate(methods):
+            labels = fractions if index == 0 else fractions[:1]
+            result = finetune(runs[method], labels=labels, seeds=args.seeds, scratch=index == 0, config=config,
+                              part=part)
+            for row in result["rows"]:
+                start = method if row["start"] == "pretrained" else "scratch"
+                record({"kind": "finetune", "data": args.data, "part": part, "start": start, **row})
+        if part in unimodal:
+            result = finetune(unimodal[part], data=source.part(part), labels=fractions, seeds=args.seeds,
+                              scratch=False, config=config)
+            for row in result["rows"]:
+                record({"kind": "finetune", "data": args.data, "part": part, "start": f"{args.unimodal} ({part} alone)",
+                        **row})
+
+
+def table(args: argparse.Namespace) -> None:
+    rows = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+    for data in dict.fromkeys(r["data"] for r in rows):
+        mine = [r for r in rows if r["data"] == data]
+        pre = [r for r in mine if r["kind"] == "pretrain"]
+        if pre:
+            keys = [k for k in pre[-1]["pretrained"] if k.startswith("retrieval_") and k.endswith(("_r@1", "_class_p@1"))]
+            print(f"\n{data}: retrieval on the test split (pretrained / random init)\n")
+            print("| method | wall s | " + " | ".join(k.replace("retrieval_", "") for k in keys) + " | kNN (fused) |")
+            print("|---|---:|" + "---:|" * (len(keys) + 1))
+            for r in {r["method"]: r for r in pre}.values():
+                cells = [f"{r['pretrained'].get(k, float('nan')):.3f} / {r['random_init'].get(k, float('nan')):.3f}" for k in keys]
+                knn = f"{r['pretrained'].get('knn_acc', float('nan')):.3f} / {r['random_init'].get('knn_acc', float('nan')):.3f}"
+                print(f"| {r['method']} | {r['wall_s']} | " + " | ".join(cells) + f" | {knn} |")
+        fine = [r for r in mine if r["kind"] == "finetune"]
+        if fine:
+            print(f"\n{data}: fine-tuned test accuracy per part (mean ± std over seeds)\n")
+            fractions = sorted({r["fraction"] for r in fine})
+            print("| part | start | " + " | ".join(f"{f:g} labels" for f in fractions) + " |")
+            print("|---|---|" + "---:|" * len(fractions))
+            latest = {(r["part"], r["start"], r["fraction"]): r for r in fine}
+            for part in dict.fromkeys(r["part"] for r in fine):
+                for start in dict.fromkeys(r["start"] for r in fine if r["part"] == part):
+                    cells = []
+                    for f in fractions:
+                        r = latest.get((part, start, f))
+                        cells.append("—" if r is None else f"{r['mean']:.3f} ± {r['std']:.3f} ({r['labels']})")
+                    print(f"| {part} | {start} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run")
+    go.add_argument("--data", default="synthetic_astro")
+    go.add_argument("--budget", type=int, default=180)
+    go.add_argument("--methods", default="clip,siglip,clip_simclr,clip_mv")
+    go.add_argument("--unimodal", default="simclr")
+    go.add_argument("--labels", default="0.01,0.1,1.0")
+    go.add_argument("--seeds", type=int, default=3)
+    go.add_argument("--ft-epochs", type=int, default=30)
+    go.add_argument("--ft-patience", type=int, default=5)
+    sub.add_parser("table")
+    args = parser.parse_args()
+    (run if args.command == "run" else table)(args)
+
+
+if __name__ == "__main__":
+    main()
