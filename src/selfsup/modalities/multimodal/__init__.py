@@ -9,7 +9,7 @@ from __future__ import annotations
 
 # Importing the modules registers the modality's data sets, views, encoders and methods.
 from selfsup.modalities.multimodal import encoders, methods, views  # noqa: F401
-from selfsup.modalities.multimodal.data import builtins  # noqa: F401
+from selfsup.modalities.multimodal.data import builtins, more_builtins  # noqa: F401
 from selfsup.modalities.multimodal.data.source import PairedSource, PairedSpec, paired_source
 from selfsup.modalities.multimodal.spec import SPEC
 
