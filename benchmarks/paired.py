@@ -1,12 +1,13 @@
 """Does pairing modalities help each modality? CLIP-style pretraining on paired data, measured by
 cross-modal retrieval and by fine-tuning each part with few labels.
 
-    OMP_NUM_THREADS=2 python benchmarks/paired.py run --data synthetic_astro --budget 180 \
+    OMP_NUM_THREADS=2 python benchmarks/paired.py run --data synthetic_astro --epochs 15 \
         --methods clip,siglip,clip_simclr,clip_mv --unimodal simclr --labels 0.01,0.1,1.0 --seeds 3
     python benchmarks/paired.py table
 
-For the data set, each paired method trains for ``--budget`` seconds (``train.time_budget``, the
-same for all) and each part alone trains the ``--unimodal`` method for the same budget. Then each
+For the data set, each paired method trains for ``--epochs`` epochs (the same steps for all, whatever
+else the machine runs; ``--budget`` seconds instead sets ``train.time_budget``) and each part alone
+trains the ``--unimodal`` method for as long. Then each
 part's encoder is fine-tuned (``selfsup finetune --part``, encoder + linear head, early stopping on
 a validation fifth of the labels) at each label fraction, ``--seeds`` times, from: the first paired
 method's part encoder, the other paired methods' (at the first fraction only), the unimodal run's
@@ -34,6 +35,10 @@ def record(row: dict) -> None:
     print(json.dumps(row), flush=True)
 
 
+def length(args: argparse.Namespace) -> dict:
+    return {"time_budget": f"{args.budget}s"} if args.budget else {"epochs": args.epochs}
+
+
 def run(args: argparse.Namespace) -> None:
     import selfsup
     from selfsup.data import load_data
@@ -49,10 +54,9 @@ def run(args: argparse.Namespace) -> None:
     for method in methods:
         out = RUNS / f"{method}-{args.data}"
         started = time.time()
-        selfsup.pretrain(method=method, data=args.data, time_budget=f"{args.budget}s", out=str(out), progress=False,
-                         overwrite=True)
+        selfsup.pretrain(method=method, data=args.data, out=str(out), progress=False, overwrite=True, **length(args))
         metrics = json.loads((out / "metrics.json").read_text())
-        record({"kind": "pretrain", "data": args.data, "method": method, "budget_s": args.budget,
+        record({"kind": "pretrain", "data": args.data, "method": method, **length(args),
                 "wall_s": round(time.time() - started, 1), "train_s": metrics.get("train_seconds"),
                 "pretrained": metrics["pretrained"], "random_init": metrics["random_init"]})
         runs[method] = out
@@ -61,11 +65,11 @@ def run(args: argparse.Namespace) -> None:
         for part in parts:
             out = RUNS / f"{args.unimodal}-{args.data}-{part}"
             started = time.time()
-            selfsup.pretrain(method=args.unimodal, data=source.part(part), time_budget=f"{args.budget}s",
-                             out=str(out), progress=False, overwrite=True)
+            selfsup.pretrain(method=args.unimodal, data=source.part(part), out=str(out), progress=False,
+                             overwrite=True, **length(args))
             metrics = json.loads((out / "metrics.json").read_text())
             record({"kind": "pretrain_unimodal", "data": args.data, "part": part, "method": args.unimodal,
-                    "budget_s": args.budget, "wall_s": round(time.time() - started, 1),
+                    **length(args), "wall_s": round(time.time() - started, 1),
                     "pretrained": metrics["pretrained"], "random_init": metrics["random_init"]})
             unimodal[part] = out
     for part in parts:
@@ -119,7 +123,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run")
     go.add_argument("--data", default="synthetic_astro")
-    go.add_argument("--budget", type=int, default=180)
+    go.add_argument("--epochs", type=int, default=15)
+    go.add_argument("--budget", type=int, default=0)
     go.add_argument("--methods", default="clip,siglip,clip_simclr,clip_mv")
     go.add_argument("--unimodal", default="simclr")
     go.add_argument("--labels", default="0.01,0.1,1.0")

@@ -25,12 +25,14 @@ def write_run_report(
     encoder: nn.Module | None = None,
 ) -> None:
     """Step 7: report.html (loss and monitors over training, the final table, a 2-D map; for a run
-    on interactions, the ranking table and a map of the ``encoder``'s items by their label)."""
+    on interactions, the ranking table and a map of the ``encoder``'s items by their label; what the
+    data adds for the encoder, ``source.report_extras``: paired data's joint map and retrieval examples)."""
     from selfsup.eval.recommendation import item_map
     from selfsup.eval.report import read_metrics_csv, write_report
 
     task = getattr(source, "recommendation", None)
     items = item_map(encoder, task) if task is not None and hasattr(encoder, "user_item_embeddings") else None
+    maps, examples = source.report_extras(encoder, config.train.seed) if encoder is not None else ([], [])
 
     write_report(
         out / "report.html",
@@ -41,8 +43,8 @@ def write_run_report(
         test_emb=held_out_emb,
         test_y=source.held_out[1],
         class_names=source.class_names,
-        maps=[items] if items is not None else [],
-        neighbours=nearest_neighbour_texts(source, held_out_emb, config.train.seed),
+        maps=([items] if items is not None else []) + maps,
+        neighbours=nearest_neighbour_texts(source, held_out_emb, config.train.seed) + examples,
     )
 
 

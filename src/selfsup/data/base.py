@@ -166,6 +166,13 @@ class DataSource:
         default has none."""
         return {}
 
+    def report_extras(self, encoder: Any, seed: int) -> tuple[list[Any], list[tuple[str, list[str]]]]:
+        """What the data adds to a run's report for its ``encoder``: further 2-D maps
+        (:class:`~selfsup.eval.plots.EmbeddingMap`: paired data's joint space, one colour per part)
+        and ``(sample, [its nearest samples])`` rows as text (paired data: retrieval examples
+        across parts); none by default."""
+        return [], []
+
     def sample_text(self, test: bool, i: int) -> str | None:
         """A short human-readable rendering of sample ``i`` of the test (or train) split, which
         the report prints beside its nearest neighbours; None (the default) where the data has

@@ -64,3 +64,9 @@ def test_finetune_the_whole_paired_encoder(run):
 def test_a_part_the_run_does_not_have_is_one_error(run):
     with pytest.raises(SelfsupError, match="no part 'audio'.*image, series"):
         selfsup.finetune(run, labels=[0.5], seeds=1, part="audio")
+
+
+def test_the_report_has_the_joint_map_and_retrieval_examples(run):
+    report = (run / "report.html").read_text()
+    assert "Joint space, one colour per part" in report
+    assert "-&gt; nearest series" in report and "-&gt; nearest image" in report

@@ -108,3 +108,47 @@ def paired_scores(encoder: Any, source: Any, seed: int = 0) -> dict[str, float]:
             scores[f"fused_without_{name}_linear_acc"] = linear_probe(
                 fused_train, y_train[complete], _fused(test["h"], test["present"], drop=name), y_test, seed=seed)["accuracy"]
     return scores
+
+
+#: held-out pairs the joint map shows (each part's point of each)
+MAP_SAMPLES = 1000
+
+
+def report_extras(encoder: Any, source: Any, seed: int = 0, examples: int = 4, k: int = 3
+                  ) -> tuple[list[Any], list[tuple[str, list[str]]]]:
+    """The report's joint map (every part's joint embedding of the same held-out samples, one colour
+    per part: aligned parts overlap) and retrieval examples (for a few held-out samples of each part,
+    the ``k`` nearest samples of the next part in the joint space, with their labels)."""
+    from selfsup.eval.plots import EmbeddingMap
+
+    if not (hasattr(encoder, "encode") and hasattr(encoder, "project")):
+        return [], []
+    held_out, y = source.held_out
+    n = len(held_out)
+    chosen = torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:MAP_SAMPLES].sort().values
+    made = embed_parts(encoder, source, torch.utils.data.Subset(held_out, chosen.tolist()))
+    names = list(made["z"])
+    z = {name: torch.nn.functional.normalize(made["z"][name], dim=1) for name in names}
+    present = made["present"]
+    points = torch.cat([z[name][present[name]] for name in names])
+    colours = torch.cat([torch.full((int(present[name].sum()),), i) for i, name in enumerate(names)])
+    joint = EmbeddingMap(points, colours, names, title="Joint space, one colour per part",
+                         what="every part's joint embedding of the same held-out samples (aligned parts overlap)")
+    labels = None if y is None else y[chosen]
+    class_names = source.class_names
+
+    def render(name: str, i: int) -> str:
+        label = "" if labels is None else f" [{class_names[int(labels[i])] if class_names else int(labels[i])}]"
+        return f"{name} of held-out sample {int(chosen[i])}{label}"
+
+    rows: list[tuple[str, list[str]]] = []
+    for a, b in zip(names, names[1:] + names[:1]):
+        queries = torch.nonzero(present[a]).flatten()
+        queries = queries[torch.randperm(len(queries), generator=torch.Generator().manual_seed(seed))[:examples]]
+        keys = torch.nonzero(present[b]).flatten()
+        if not len(queries) or not len(keys):
+            continue
+        nearest = (z[a][queries] @ z[b][keys].T).topk(min(k, len(keys)), dim=1).indices
+        rows += [(render(a, int(q)) + f" -> nearest {b}", [render(b, int(keys[j])) for j in row])
+                 for q, row in zip(queries, nearest.tolist())]
+    return [joint], rows

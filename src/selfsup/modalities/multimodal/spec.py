@@ -8,7 +8,6 @@ from selfsup.modalities.multimodal.data.pairs import read_pairs
 from selfsup.modalities.multimodal.data.source import PairedSpec
 from selfsup.modality import ModalitySpec, get_modality, register_modality
 
-
 #: a series part's dilated CNN in paired data: at most this wide (every part runs each step)
 PART_SERIES_WIDTH = {"hidden_dim": 32, "output_dim": 128}
 

@@ -166,6 +166,11 @@ class PairedSource(DataSource):
             y_test=y_test if len(test) else None, class_names=self.class_names, on_device=part.on_device,
         )
 
+    def report_extras(self, encoder: Any, seed: int) -> tuple[list[Any], list[tuple[str, list[str]]]]:
+        from selfsup.modalities.multimodal.evaluation import report_extras
+
+        return report_extras(encoder, self, seed)
+
     def label_free_scores(self, encoder: Any) -> dict[str, float]:
         from selfsup.modalities.multimodal.evaluation import paired_scores
 
