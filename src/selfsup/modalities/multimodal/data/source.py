@@ -210,8 +210,15 @@ def paired_source(name: str, parts: dict[str, DataSource], rows: dict[str, np.nd
         rows = {part: np.arange(size) for part, size in sizes.items()}
     n = len(next(iter(rows.values())))
     for part, r in rows.items():
+        if len(r) != n:
+            raise SelfsupError(f"{name}: part {part!r} names rows for {len(r):,} pairs, the first part for {n:,}.")
         if not (r >= 0).any():
             raise SelfsupError(f"Part {part!r} of {name} has no sample of any pair.")
+        if int(r.max()) >= sizes[part]:
+            # a reader dropped samples (empty texts are skipped): the rows no longer point at the pairs
+            raise SelfsupError(f"{name}: part {part!r} has {sizes[part]:,} samples after reading, but the pairs name row "
+                               f"{int(r.max()):,}; its reader left samples out ({'; '.join(parts[part].notes) or 'see its notes'}). "
+                               "Remove those samples from every part.")
     if y is None:  # the first labelled part's labels, where every pair has that part
         for part, (_, part_y) in wholes.items():
             if part_y is not None and (rows[part] >= 0).all():
