@@ -159,10 +159,12 @@ class DataSource:
         split (the default; interactions have one)."""
         return None
 
-    def label_free_scores(self, encoder: Any) -> dict[str, float]:
+    def label_free_scores(self, encoder: Any, embedded: EmbeddedSplits | None = None) -> dict[str, float]:
         """Label-free figures the data set itself defines, for one encoder (higher is better): the
         aligned translations of ``bible_verses`` score retrieval of one verse from the other
-        (``retrieval_r@1`` …). Evaluation adds them to the pretrained and random-init rows; the
+        (``retrieval_r@1`` …). ``embedded``: the embeddings evaluation already computed with this
+        encoder, for a source that can reuse them (paired data: each part's embedding is a slice of
+        them). Evaluation adds them to the pretrained and random-init rows; the
         default has none."""
         return {}
 
@@ -227,6 +229,18 @@ class DataSource:
             "n_test": self.n_test,
             "num_classes": self.num_classes,
         }
+
+
+@dataclass
+class EmbeddedSplits:
+    """Embeddings evaluation computed for one encoder: ``train`` ``[N, D]`` of ``train_set`` (the
+    train split or a subset of it, labels ``y_train``) and ``held_out`` ``[M, D]`` of the source's
+    held-out split (:attr:`DataSource.held_out`)."""
+
+    train_set: Any
+    y_train: torch.Tensor | None
+    train: torch.Tensor
+    held_out: torch.Tensor
 
 
 def spec_to_dict(input_spec: Any) -> dict[str, Any]:

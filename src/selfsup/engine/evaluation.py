@@ -17,7 +17,7 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from selfsup.config import EvalConfig
-from selfsup.data.base import DataSource
+from selfsup.data.base import DataSource, EmbeddedSplits
 
 # Raw inputs larger than this many values per sample are not evaluated (kNN on 150k-pixel
 # images says little and costs a lot).
@@ -100,7 +100,8 @@ def evaluate_encoder(
         linear_max_samples=eval_config.linear_max_samples,
     )
     scores.update(_protocol_scores(protocol, train_emb, y_train, eval_emb, source))
-    scores.update(source.label_free_scores(encoder))  # what the data set itself defines (verse retrieval)
+    # what the data set itself defines (verse retrieval, paired data's cross-modal retrieval)
+    scores.update(source.label_free_scores(encoder, EmbeddedSplits(train_set, y_train, train_emb, eval_emb)))
     return scores, eval_emb
 
 

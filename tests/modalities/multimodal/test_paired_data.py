@@ -195,3 +195,29 @@ def test_synthetic_astro_has_three_parts_and_a_split_without_overlap():
     part = source.part("metadata")
     assert part.n_train == source.n_train and torch.equal(part.y_test, source.y_test)
     assert batch["x"]["light_curve"]["x"].shape[0] == 8
+
+
+def test_paired_scores_from_evaluation_embeddings_equal_those_embedded_anew(tmp_path):
+    from selfsup.data.base import EmbeddedSplits
+    from selfsup.engine.evaluation import embed_split
+    from selfsup.modalities.multimodal.evaluation import paired_scores
+
+    source = read_pairs(write_pairs(tmp_path, image_ids=np.arange(N), series_ids=np.arange(4, N),
+                                    allow_missing=True), test_fraction=0.25)
+    torch.manual_seed(0)
+    encoder = ENCODERS.build("paired", source.input_spec).eval()
+    subset = torch.utils.data.Subset(source.train, list(range(0, source.n_train, 2)))
+    embedded = EmbeddedSplits(subset, source.y_train[::2], embed_split(encoder, source, subset),
+                              embed_split(encoder, source, source.test))
+    reused = paired_scores(encoder, source, embedded=embedded)
+    assert "part_series_linear_acc" in reused and "retrieval_image_to_series_r@1" in reused
+    # the same subset embedded part by part gives the same figures
+    from selfsup.modalities.multimodal import evaluation
+
+    anew = evaluation.embed_parts(encoder, source, subset)
+    again = evaluation.parts_from_fused(encoder, source, subset, embedded.train)
+    for name in ("image", "series"):
+        assert torch.equal(anew["present"][name], again["present"][name])
+        keep = anew["present"][name]
+        assert torch.allclose(anew["z"][name][keep], again["z"][name][keep], atol=1e-5)
+    assert reused == paired_scores(encoder, source, embedded=embedded)

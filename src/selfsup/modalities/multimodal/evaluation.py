@@ -81,21 +81,47 @@ def _fused(h: dict[str, torch.Tensor], present: dict[str, torch.Tensor], drop: s
     return torch.cat(parts, dim=1).numpy()
 
 
-def paired_scores(encoder: Any, source: Any, seed: int = 0) -> dict[str, float]:
-    """Every score of the module doc for ``encoder`` (a paired encoder) on ``source``'s held-out split."""
+@torch.no_grad()
+def parts_from_fused(encoder: Any, source: Any, dataset: Any, fused: torch.Tensor) -> dict[str, Any]:
+    """What :func:`embed_parts` gives, from the fused embeddings ``[N, sum D_m]`` evaluation already
+    computed for ``dataset``: each part's embedding is its slice of them, its joint embedding that
+    slice through the part's projection, its presence the pairs' rows."""
+    pairs = source.pairs_of(dataset)
+    device = next(encoder.parameters()).device
+    out: dict[str, dict[str, torch.Tensor]] = {"h": {}, "z": {}, "present": {}}
+    offset = 0
+    for name, part in encoder.parts.items():
+        width = int(part.output_dim)
+        h = fused[:, offset: offset + width].float()
+        offset += width
+        out["h"][name] = h
+        out["z"][name] = encoder.projections[name](h.to(device)).float().cpu()
+        out["present"][name] = torch.from_numpy(source.rows[name][pairs] >= 0)
+    return out
+
+
+def paired_scores(encoder: Any, source: Any, seed: int = 0, embedded: Any = None) -> dict[str, float]:
+    """Every score of the module doc for ``encoder`` (a paired encoder) on ``source``'s held-out split;
+    ``embedded`` (:class:`~selfsup.data.base.EmbeddedSplits`): the fused embeddings evaluation
+    computed, reused instead of embedding the splits again."""
     if not (hasattr(encoder, "encode") and hasattr(encoder, "project")):
         return {}
     held_out, y_test = source.held_out
-    test = embed_parts(encoder, source, held_out)
+    reuse = embedded is not None and hasattr(encoder, "projections")
+    test = parts_from_fused(encoder, source, held_out, embedded.held_out) if reuse else embed_parts(encoder, source, held_out)
     scores = retrieval_scores(test["z"], test["present"], y_test, seed)
     if source.test is None or source.y_train is None or y_test is None:
         return scores
-    train_set, y_train = source.train, source.y_train
-    if len(train_set) > PROBE_MAX_TRAIN:
-        keep = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed))[:PROBE_MAX_TRAIN]
-        keep = keep.sort().values
-        train_set, y_train = torch.utils.data.Subset(train_set, keep.tolist()), y_train[keep]
-    train = embed_parts(encoder, source, train_set)
+    if reuse and embedded.y_train is not None:
+        train_set, y_train = embedded.train_set, embedded.y_train
+        train = parts_from_fused(encoder, source, train_set, embedded.train)
+    else:
+        train_set, y_train = source.train, source.y_train
+        if len(train_set) > PROBE_MAX_TRAIN:
+            keep = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed))[:PROBE_MAX_TRAIN]
+            keep = keep.sort().values
+            train_set, y_train = torch.utils.data.Subset(train_set, keep.tolist()), y_train[keep]
+        train = embed_parts(encoder, source, train_set)
     for name in train["h"]:
         fit, scored = train["present"][name], test["present"][name]
         if fit.sum() >= 2 and scored.sum() >= 1:

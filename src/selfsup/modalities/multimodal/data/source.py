@@ -171,10 +171,18 @@ class PairedSource(DataSource):
 
         return report_extras(encoder, self, seed)
 
-    def label_free_scores(self, encoder: Any) -> dict[str, float]:
+    def label_free_scores(self, encoder: Any, embedded: Any = None) -> dict[str, float]:
         from selfsup.modalities.multimodal.evaluation import paired_scores
 
-        return paired_scores(encoder, self)
+        return paired_scores(encoder, self, embedded=embedded)
+
+    def pairs_of(self, dataset: Dataset) -> np.ndarray:
+        """The pairs a split (or a ``Subset`` of one) holds, in its order."""
+        if isinstance(dataset, PairedDataset):
+            return dataset.indices
+        if isinstance(dataset, Subset):
+            return self.pairs_of(dataset.dataset)[np.asarray(dataset.indices, dtype=np.int64)]
+        raise TypeError(f"not a split of paired data: {type(dataset).__name__}")
 
 
 def split_pairs(n: int, y: np.ndarray | None, seed: int, test_fraction: float,

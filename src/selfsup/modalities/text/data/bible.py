@@ -159,7 +159,7 @@ class BibleSource(TextSource):
     """``[R, 2]``: the test-split positions of the KJV and the WEB text of each test verse."""
     retrieval_verses: int = 5000
 
-    def label_free_scores(self, encoder: Any) -> dict[str, float]:
+    def label_free_scores(self, encoder: Any, embedded: Any = None) -> dict[str, float]:
         """Verse retrieval between the translations on (at most ``retrieval_verses``, a fixed
         random subset of) the test verses: ``verse_r@{1,10}_kjv_web`` (from the KJV verse, find its
         WEB verse) and ``…_web_kjv``."""
