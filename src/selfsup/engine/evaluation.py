@@ -6,6 +6,7 @@ so any modality whose encoder maps ``batch["x"]`` to ``[B, D]`` is evaluated the
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -101,7 +102,11 @@ def evaluate_encoder(
     )
     scores.update(_protocol_scores(protocol, train_emb, y_train, eval_emb, source))
     # what the data set itself defines (verse retrieval, paired data's cross-modal retrieval)
-    scores.update(source.label_free_scores(encoder, EmbeddedSplits(train_set, y_train, train_emb, eval_emb)))
+    # (a source written before the hook took ``embedded`` overrides it with the encoder alone)
+    if "embedded" in inspect.signature(source.label_free_scores).parameters:
+        scores.update(source.label_free_scores(encoder, embedded=EmbeddedSplits(train_set, y_train, train_emb, eval_emb)))
+    else:
+        scores.update(source.label_free_scores(encoder))
     return scores, eval_emb
 
 
