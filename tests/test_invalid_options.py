@@ -166,6 +166,13 @@ INVALID: dict[tuple[str, str], Invalid] = {
     ("views", "text_augment"): Invalid("crop_scale", "[0.9, 0.1]"),
     ("views", "text_twice"): Invalid("strength", "0.5"),
     ("views", "text_identity"): Invalid("strength", "0.5"),
+    # paired data
+    ("method", "clip"): Invalid("temperature", "0"),
+    ("method", "siglip"): Invalid("temperature", "-1"),
+    ("method", "clip_simclr"): Invalid("ssl_weight", "-1"),
+    ("method", "clip_mv"): Invalid("temperature", "0"),
+    ("encoder", "paired"): Invalid("joint_dim", "0"),
+    ("views", "paired"): Invalid("parts", "{nope: none}"),
 }
 
 # Options whose constructor does not check them yet: the case runs and must fail (strict).
@@ -175,7 +182,7 @@ UNCHECKED: dict[tuple[str, str], str] = {}
 # The built-in data each modality's entries are driven on: tiny, offline, quick to load.
 DATA = {"image": "digits", "any": "digits", "timeseries": "ucr:UnitTest", "graph": "karate",
         "tabular": "synthetic_tabular", "interactions": "synthetic_interactions",
-        "audio": "fsdd_mfcc", "text": "fortunes"}
+        "audio": "fsdd_mfcc", "text": "fortunes", "multimodal": "synthetic_astro"}
 REGISTRIES: dict[str, Registry] = {"method": METHODS, "encoder": ENCODERS, "views": VIEWS}
 
 
