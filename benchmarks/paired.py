@@ -53,17 +53,22 @@ def run(args: argparse.Namespace) -> None:
     runs = {}
     for method in methods:
         out = RUNS / f"{method}-{args.data}"
+        runs[method] = out
+        if args.reuse and (out / "metrics.json").is_file():  # trained (and recorded) by an earlier call
+            continue
         started = time.time()
         selfsup.pretrain(method=method, data=args.data, out=str(out), progress=False, overwrite=True, **length(args))
         metrics = json.loads((out / "metrics.json").read_text())
         record({"kind": "pretrain", "data": args.data, "method": method, **length(args),
                 "wall_s": round(time.time() - started, 1), "train_s": metrics.get("train_seconds"),
                 "pretrained": metrics["pretrained"], "random_init": metrics["random_init"]})
-        runs[method] = out
     unimodal = {}
     if args.unimodal:
         for part in parts:
             out = RUNS / f"{args.unimodal}-{args.data}-{part}"
+            unimodal[part] = out
+            if args.reuse and (out / "metrics.json").is_file():
+                continue
             started = time.time()
             selfsup.pretrain(method=args.unimodal, data=source.part(part), out=str(out), progress=False,
                              overwrite=True, **length(args))
@@ -71,7 +76,6 @@ def run(args: argparse.Namespace) -> None:
             record({"kind": "pretrain_unimodal", "data": args.data, "part": part, "method": args.unimodal,
                     **length(args), "wall_s": round(time.time() - started, 1),
                     "pretrained": metrics["pretrained"], "random_init": metrics["random_init"]})
-            unimodal[part] = out
     for part in parts:
         for index, method in enumerate(methods):
             labels = fractions if index == 0 else fractions[:1]
@@ -79,13 +83,13 @@ def run(args: argparse.Namespace) -> None:
                               part=part)
             for row in result["rows"]:
                 start = method if row["start"] == "pretrained" else "scratch"
-                record({"kind": "finetune", "data": args.data, "part": part, "start": start, **row})
+                record({"kind": "finetune", "data": args.data, "part": part, **row, "start": start})
         if part in unimodal:
             result = finetune(unimodal[part], data=source.part(part), labels=fractions, seeds=args.seeds,
                               scratch=False, config=config)
             for row in result["rows"]:
-                record({"kind": "finetune", "data": args.data, "part": part, "start": f"{args.unimodal} ({part} alone)",
-                        **row})
+                record({"kind": "finetune", "data": args.data, "part": part, **row,
+                        "start": f"{args.unimodal} ({part} alone)"})
 
 
 def table(args: argparse.Namespace) -> None:
@@ -94,14 +98,20 @@ def table(args: argparse.Namespace) -> None:
         mine = [r for r in rows if r["data"] == data]
         pre = [r for r in mine if r["kind"] == "pretrain"]
         if pre:
-            keys = [k for k in pre[-1]["pretrained"] if k.startswith("retrieval_") and k.endswith(("_r@1", "_class_p@1"))]
-            print(f"\n{data}: retrieval on the test split (pretrained / random init)\n")
-            print("| method | wall s | " + " | ".join(k.replace("retrieval_", "") for k in keys) + " | kNN (fused) |")
-            print("|---|---:|" + "---:|" * (len(keys) + 1))
-            for r in {r["method"]: r for r in pre}.values():
-                cells = [f"{r['pretrained'].get(k, float('nan')):.3f} / {r['random_init'].get(k, float('nan')):.3f}" for k in keys]
-                knn = f"{r['pretrained'].get('knn_acc', float('nan')):.3f} / {r['random_init'].get('knn_acc', float('nan')):.3f}"
-                print(f"| {r['method']} | {r['wall_s']} | " + " | ".join(cells) + f" | {knn} |")
+            keys = [k for k in pre[-1]["pretrained"] if k.startswith("retrieval_") and k.endswith("_class_p@1")]
+            keys += [k for k in pre[-1]["pretrained"] if k.startswith("part_") and k.endswith("_linear_acc")]
+            keys += ["knn_acc"]
+            print(f"\n{data}: class-level retrieval P@1, each part's linear probe and the fused kNN on the test "
+                  "split (pretrained; random init in the last row)\n")
+            print("| method | epochs | wall s | " + " | ".join(
+                k.replace("retrieval_", "").replace("_class_p@1", "").replace("_linear_acc", " probe") for k in keys) + " |")
+            print("|---|---:|---:|" + "---:|" * len(keys))
+            latest = {r["method"]: r for r in pre}
+            for r in latest.values():
+                cells = [f"{r['pretrained'].get(k, float('nan')):.3f}" for k in keys]
+                print(f"| {r['method']} | {r.get('epochs', '')} | {r['wall_s']} | " + " | ".join(cells) + " |")
+            first = next(iter(latest.values()))
+            print("| random init | | | " + " | ".join(f"{first['random_init'].get(k, float('nan')):.3f}" for k in keys) + " |")
         fine = [r for r in mine if r["kind"] == "finetune"]
         if fine:
             print(f"\n{data}: fine-tuned test accuracy per part (mean ± std over seeds)\n")
@@ -131,6 +141,7 @@ def main() -> None:
     go.add_argument("--seeds", type=int, default=3)
     go.add_argument("--ft-epochs", type=int, default=30)
     go.add_argument("--ft-patience", type=int, default=5)
+    go.add_argument("--reuse", action="store_true", help="keep the runs an earlier call finished")
     sub.add_parser("table")
     args = parser.parse_args()
     (run if args.command == "run" else table)(args)
