@@ -97,8 +97,7 @@ METRICS = (
     ("knn_acc", "kNN acc"),
     ("linear_acc", "linear acc"),
     ("linear_f1", "linear macro-F1"),
-    ("svm_acc", "SVM acc"),
-    ("svm_f1", "SVM macro-F1"),
+    ("svm_acc", "SVM acc"), ("svm_f1", "SVM macro-F1"),
     ("planetoid_acc", "Planetoid-split acc"),
     ("split_acc", "random-splits acc"),
     ("svm_cv_acc", "SVM 10-fold CV acc"),
@@ -111,13 +110,11 @@ METRICS = (
 
 
 #: scores some data define (paired retrieval, per-part probes, verse retrieval), shown when present
-DATA_METRICS = re.compile(r"retrieval_.+_(r@1|class_p@1|median_rank)|part_.+_linear_acc|fused_without_.+_linear_acc"
-                          r"|verse_r@\d+_.+")
+DATA_METRICS = re.compile(r"retrieval_.+_(r@1|class_p@1|median_rank)|(part|fused_without)_.+_linear_acc|verse_r@\d+_.+")
 
 
 def data_metrics(metrics: dict[str, Any], columns: list[str]) -> list[tuple[str, str]]:
-    """``(key, label)`` of the data-defined scores in ``metrics``, in the order evaluation wrote them."""
-    keys = dict.fromkeys(k for c in columns for k in metrics[c] if DATA_METRICS.fullmatch(k))
+    keys = dict.fromkeys(k for c in columns for k in metrics[c] if DATA_METRICS.fullmatch(k))  # as written
     return [(key, key.replace("retrieval_", "").replace("_", " ")) for key in keys]
 
 
