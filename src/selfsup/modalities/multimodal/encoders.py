@@ -13,15 +13,17 @@ from selfsup.modalities.multimodal.data.source import PRESENT, PairedSpec
 from selfsup.registry import ENCODERS
 
 
-def part_components(input_spec: PairedSpec, parts: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """``{part: {"name": encoder, **options}}``: the recipe's per-part encoders, each part without
-    one getting its modality's default encoder."""
+def part_components(input_spec: PairedSpec, parts: dict[str, Any] | None, section: str = "encoder",
+                    default: str = "default_encoder") -> dict[str, dict[str, Any]]:
+    """``{part: {"name": …, **options}}``: the recipe's per-part choices under ``<section>.parts``
+    (an encoder or view maker name, or ``{name: …, options}``), each part without one getting its
+    modality's ``default`` (``default_encoder`` / ``default_views``)."""
     from selfsup.modality import get_modality
 
     parts = dict(parts or {})
     unknown = sorted(set(parts) - set(input_spec.names))
     if unknown:
-        raise SelfsupError(f"encoder.parts names {', '.join(map(repr, unknown))}, which the data does not have; "
+        raise SelfsupError(f"{section}.parts names {', '.join(map(repr, unknown))}, which the data does not have; "
                            f"its parts are {', '.join(input_spec.names)}.")
     chosen = {}
     for name in input_spec.names:
@@ -29,8 +31,8 @@ def part_components(input_spec: PairedSpec, parts: dict[str, Any] | None) -> dic
         if isinstance(given, str):
             given = {"name": given}
         if not isinstance(given, dict):
-            raise SelfsupError(f"encoder.parts.{name} must be an encoder name or {{name: ..., options}}; got {given!r}.")
-        chosen[name] = {"name": given.get("name") or get_modality(input_spec.modality(name)).default_encoder,
+            raise SelfsupError(f"{section}.parts.{name} must be a name or {{name: ..., options}}; got {given!r}.")
+        chosen[name] = {"name": given.get("name") or getattr(get_modality(input_spec.modality(name)), default),
                         **{k: v for k, v in given.items() if k != "name"}}
     return chosen
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from selfsup.errors import SelfsupError
 from selfsup.modalities.multimodal.data.source import PRESENT, PairedSpec
+from selfsup.modalities.multimodal.encoders import part_components
 from selfsup.registry import VIEWS
 
 
@@ -27,21 +28,11 @@ class PairedViews(nn.Module):
 
     def __init__(self, input_spec: PairedSpec, parts: dict[str, Any] | None = None) -> None:
         super().__init__()
-        from selfsup.modality import get_modality
-
         if not isinstance(input_spec, PairedSpec):
             raise SelfsupError("The paired views take paired data (a pairs.yaml or a built-in paired set).")
-        parts = dict(parts or {})
-        unknown = sorted(set(parts) - set(input_spec.names))
-        if unknown:
-            raise SelfsupError(f"views.parts names {', '.join(map(repr, unknown))}, which the data does not have; "
-                               f"its parts are {', '.join(input_spec.names)}.")
-        makers = {}
-        for name in input_spec.names:
-            given = parts.get(name) or {}
-            given = {"name": given} if isinstance(given, str) else dict(given)
-            view_name = given.pop("name", None) or get_modality(input_spec.modality(name)).default_views
-            makers[name] = VIEWS.build(view_name, input_spec.spec(name), **given)
+        chosen = part_components(input_spec, parts, section="views", default="default_views")
+        makers = {name: VIEWS.build(c["name"], input_spec.spec(name), **{k: v for k, v in c.items() if k != "name"})
+                  for name, c in chosen.items()}
         self.parts = nn.ModuleDict(makers)
 
     def forward(self, batch: dict[str, Any], n: int = 2) -> list[dict[str, Any]]:
