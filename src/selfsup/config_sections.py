@@ -109,7 +109,18 @@ class TrainConfig(Strict):
     gradient_clip: float | None = Field(None, gt=0.0)
     precision: Literal["auto", "32-true", "64-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true",
                        "32", "64", "16", "bf16", "transformer-engine", "transformer-engine-float16"] = "auto"
-    """``auto`` = bf16/16 mixed on GPU, 32-bit on CPU; or a Lightning precision string."""
+    """``auto`` = bf16/16 mixed on GPU, 32-bit on CPU; or a Lightning precision string.
+    ``bf16-mixed`` on a CPU with bf16 instructions (AVX-512 BF16, AMX) can be faster; see
+    benchmarks/RESULTS.md, "Optional speed-ups", for where it was measured."""
+    compile: bool = False
+    """Compile the encoder with ``torch.compile`` for training (in place; evaluation after
+    training runs it eagerly). The first steps pay the compilation (tens of seconds on a CPU);
+    only the encoder's ``forward`` is compiled, so methods that call another entry point
+    (``forward_tokens``, ``forward_sequence``) gain nothing. benchmarks/RESULTS.md, "Optional
+    speed-ups", says where it pays here."""
+    channels_last: bool = False
+    """Train with the weights in channels-last memory format (image CNNs; a no-op for models
+    without 4-D weights); the encoder is saved contiguous as usual."""
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu", "xla", "hpu"] = "auto"
     devices: int | str = 1
     """How many devices (processes on CPU) to train on, or ``auto`` for all."""

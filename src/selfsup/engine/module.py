@@ -46,6 +46,8 @@ class SelfSupervisedModule(L.LightningModule):
         log_every_n_steps: int = 5,
         regularizers: dict[str, float] | None = None,
         finish_batch: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        compile_encoder: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.method = method
@@ -63,11 +65,29 @@ class SelfSupervisedModule(L.LightningModule):
         self.seed = seed
         self.log_every_n_steps = log_every_n_steps
         self.regularizers = {name: float(w) for name, w in (regularizers or {}).items() if w}
+        self.compile_encoder = compile_encoder
+        self.channels_last = channels_last
 
     @property
     def encoder(self) -> nn.Module:
         """The encoder being trained (what callbacks evaluate, average and save)."""
         return self.method.encoder
+
+    def configure_model(self) -> None:
+        # In each training process, before the optimiser exists: the optional speed-ups
+        # (``train.channels_last``, ``train.compile``; benchmarks/RESULTS.md says where they help).
+        if self.channels_last:
+            self.method.to(memory_format=torch.channels_last)  # 4-D weights only; others unchanged
+        if self.compile_encoder and getattr(self.method.encoder, "_compiled_call_impl", None) is None:
+            self.method.encoder.compile()  # in place: the state dict keeps its keys
+
+    def on_fit_end(self) -> None:
+        # Evaluation, export and checkpoints after training see the plain encoder: eager (no
+        # recompiling for evaluation's batch sizes) and contiguous (safetensors needs it).
+        if self.compile_encoder:
+            self.method.encoder._compiled_call_impl = None
+        if self.channels_last:
+            self.method.to(memory_format=torch.contiguous_format)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         # the data source's last step, on the device (images stored uint8 become float here)

@@ -208,6 +208,8 @@ def build_module(method: Method, source: DataSource, config: Config, world: int)
         log_every_n_steps=train.log_every_n_steps,
         regularizers=config.regularizers,
         finish_batch=source.on_device,
+        compile_encoder=train.compile,
+        channels_last=train.channels_last,
     )
     module.steps_per_epoch = steps_per_epoch
     return module
