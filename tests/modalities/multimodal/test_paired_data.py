@@ -197,6 +197,44 @@ def test_synthetic_astro_has_three_parts_and_a_split_without_overlap():
     assert batch["x"]["light_curve"]["x"].shape[0] == 8
 
 
+def test_light_curve_channels_are_log_time_steps_centred_magnitudes_log_errors_and_brightness():
+    from selfsup.modalities.multimodal.data.builtins import MIN_TIME_STEP, light_curve_channels
+
+    times = np.array([[10.0, 10.05, 12.05, 12.05, 112.05]])
+    mag = np.array([[15.0, 15.5, 14.5, 15.0, 15.0]])
+    error = np.array([[0.01, 0.1, 0.01, 1.0, 0.01]])
+    channels = light_curve_channels(np.stack([times, mag, error], axis=-1))
+    assert channels.shape == (1, 5, 4) and channels.dtype == np.float32
+    # the first observation and a repeat at the same time sit at the floor
+    np.testing.assert_allclose(channels[0, :, 0], np.log10([MIN_TIME_STEP, 0.05, 2.0, MIN_TIME_STEP, 100.0]), rtol=1e-5)
+    np.testing.assert_allclose(channels[0, :, 1], [0.0, 0.5, -0.5, 0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(channels[0, :, 2], [-2, -1, -2, 0, -2], atol=1e-6)
+    np.testing.assert_allclose(channels[0, :, 3], 15.0)
+
+
+def test_light_curve_channels_keep_the_times_since_the_first_observation():
+    from selfsup.modalities.multimodal.data.astro import make_synthetic_astro
+    from selfsup.modalities.multimodal.data.builtins import light_curve_channels
+
+    light_curve = make_synthetic_astro(n=30, seed=2)["light_curve"].astype(np.float64)
+    steps = 10.0 ** light_curve_channels(light_curve)[:, 1:, 0]
+    since_first = light_curve[:, :, 0] - light_curve[:, :1, 0]
+    # steps under the floor (a few per curve, each under 1e-3 d) are all the error there is
+    np.testing.assert_allclose(np.cumsum(steps, axis=1), since_first[:, 1:], atol=0.05)
+
+
+def test_synthetic_astro_light_curve_part_is_fed_as_four_standardised_channels():
+    source = load_data("synthetic_astro", modality="multimodal", n=300)
+    light_curve = source.part("light_curve")
+    x = torch.stack([light_curve.train[i]["x"] for i in range(light_curve.n_train)])
+    assert x.shape == (light_curve.n_train, 100, 4)
+    torch.testing.assert_close(x.mean(dim=(0, 1)), torch.zeros(4), atol=1e-3, rtol=0)
+    torch.testing.assert_close(x.std(dim=(0, 1)), torch.ones(4), atol=1e-3, rtol=0)
+    # the brightness channel is one value per star, the centred magnitudes average 0 per star
+    assert torch.allclose(x[:, :, 3], x[:, :1, 3].expand(-1, 100))
+    assert x[:, :, 1].mean(dim=1).abs().max() < 1e-4
+
+
 def test_paired_scores_from_evaluation_embeddings_equal_those_embedded_anew(tmp_path):
     from selfsup.data.base import EmbeddedSplits
     from selfsup.engine.evaluation import embed_split

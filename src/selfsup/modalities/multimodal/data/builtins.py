@@ -7,7 +7,8 @@
   are each split 80/20 per digit first, and a pair takes both halves from the same side, so no image
   and no recording is in both splits; a training recording serves ~1.7 training images.
 - ``synthetic_astro``: a seeded trimodal generator in AstroM³'s spirit (light curve, spectrum,
-  metadata row of a variable star; :mod:`.astro` says which classes each modality confuses).
+  metadata row of a variable star; :mod:`.astro` says which classes each modality confuses). The
+  light curve is fed as :func:`light_curve_channels` says (time steps, centred magnitudes).
 """
 
 from __future__ import annotations
@@ -104,6 +105,35 @@ def standardise(values: np.ndarray, train: np.ndarray) -> np.ndarray:
     return ((values - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
+#: the shortest time step a light curve's log-time channel tells apart (days, ~1.4 minutes): a
+#: light curve's first observation, and two observations in the same minute, sit at this floor
+MIN_TIME_STEP = 1e-3
+
+
+def light_curve_channels(light_curve: np.ndarray) -> np.ndarray:
+    """``[N, T, 3]`` (time in days, magnitude, its error) -> ``[N, T, 4]``: log10 of the days since
+    the previous observation, the magnitude less the star's mean, log10 of the error, and the
+    star's mean magnitude (the same at every step).
+
+    Time steps rather than times are how sequence models read irregularly sampled photometry
+    (Naul et al. 2018, "A recurrent neural network for classification of unevenly sampled variable
+    stars", Nature Astronomy 2; Becker et al. 2020, "Scalable end-to-end recurrent neural network
+    for variable star classification", MNRAS 493): a network over the observation index then sees
+    the cadence — which neighbours are same-night revisits, which are nights or seasons apart —
+    and so can read time scales; the absolute time, which carries no phase, stays out. Centring
+    each star's magnitudes puts its variability at the scale of its own amplitude (tenths of a
+    magnitude) once standardised, not at that of the spread of brightness between stars
+    (magnitudes). Nothing is lost: the times since the first observation are the cumulative sum
+    of the steps (each at least :data:`MIN_TIME_STEP`), and the brightness is the last channel.
+    """
+    values = np.asarray(light_curve, dtype=np.float64)
+    step = np.diff(values[:, :, 0], axis=1, prepend=values[:, :1, 0])
+    mean = values[:, :, 1].mean(axis=1, keepdims=True)
+    channels = np.stack([np.log10(np.maximum(step, MIN_TIME_STEP)), values[:, :, 1] - mean,
+                         np.log10(values[:, :, 2]), np.broadcast_to(mean, step.shape)], axis=-1)
+    return channels.astype(np.float32)
+
+
 @DATASETS.register(
     "synthetic_astro", modality="multimodal", n=6000,
     description="seeded trimodal variable stars in AstroM³'s spirit: light curve (series), spectrum (1-D series), "
@@ -111,7 +141,13 @@ def standardise(values: np.ndarray, train: np.ndarray) -> np.ndarray:
 )
 def synthetic_astro(seed: int = 0, test_fraction: float = 0.2, n: int = 6000, data_seed: int = 0) -> PairedSource:
     """The synthetic_astro built-in: ``n`` stars drawn with ``data_seed`` (the data) and split with
-    ``seed``; each part's reader encodes its test rows with what it fitted on the training rows."""
+    ``seed``; each part's reader encodes its test rows with what it fitted on the training rows.
+
+    Parts: ``light_curve`` ``[n, 100, 4]`` (:func:`light_curve_channels`), ``spectrum``
+    ``[n, 128, 1]``, both with each channel standardised on the training rows; ``metadata`` the
+    table. Fed as times since the first observation and raw magnitudes instead, the light curve's
+    dilated CNN learned nothing from clip (frozen probe at 1 % of the labels: 0.36 pretrained as
+    random-init); as here, 0.58 against 0.46 (8 epochs, data and split seed 0)."""
     from selfsup.modalities.multimodal.data.astro import make_synthetic_astro
     from selfsup.modalities.tabular.data.source import table_source
 
@@ -127,9 +163,8 @@ def synthetic_astro(seed: int = 0, test_fraction: float = 0.2, n: int = 6000, da
         values = np.asarray(made[name], dtype=np.float32)
         if values.ndim == 2:  # a spectrum: one channel over wavelength
             values = values[:, :, None]
-        else:  # a light curve's times as days since its first observation
-            values = values.copy()
-            values[:, :, 0] -= values[:, :1, 0]
+        else:
+            values = light_curve_channels(values)
         values = standardise(values, train)
         parts[name] = part_source({"x": values[train], "x_test": values[test]}, "timeseries", f"synthetic_astro:{name}")
     frame = made["metadata"]
