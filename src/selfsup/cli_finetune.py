@@ -25,6 +25,8 @@ def finetune(
     lr: float = typer.Option(1e-4, help="Learning rate of the encoder (AdamW)."),
     head_lr: float = typer.Option(1e-2, "--head-lr", help="Learning rate of the linear head."),
     batch_size: int = typer.Option(64, "--batch-size", help="Batch size."),
+    linear_probe_first: bool = typer.Option(True, "--linear-probe-first/--no-linear-probe-first",
+                                            help="Fit the head on the frozen encoder before fine-tuning (LP-FT)."),
     modality: str | None = typer.Option(None, help="Modality of --data (default: the run's)."),
     device: str | None = typer.Option(None, help="cpu, cuda, cuda:1 … (default cpu)."),
     part: str | None = typer.Option(None, help="For a run on paired data: fine-tune this part's encoder alone on it."),
@@ -33,7 +35,8 @@ def finetune(
     from selfsup.eval.finetune import FinetuneConfig
     from selfsup.finetuning import finetune as run_finetune
 
-    config = FinetuneConfig(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, head_lr=head_lr)
+    config = FinetuneConfig(epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, head_lr=head_lr,
+                            linear_probe_first=linear_probe_first)
     result = run_finetune(run_dir, data=data, labels=labels, seeds=seeds, scratch=scratch, config=config,
                           modality=modality, device=device, part=part, progress=lambda line: console.print(escape(line)))
     table = Table(title=f"Fine-tuned on {result['data']}{' (part ' + part + ')' if part else ''} ({result['classes']} classes; test accuracy, "

@@ -59,7 +59,7 @@ def test_finetune_writes_mean_and_std_per_start_and_fraction(run):
         ("pretrained", 0.1), ("scratch", 0.1), ("pretrained", 1.0), ("scratch", 1.0)]
     for row in saved["rows"]:
         assert len(row["accuracies"]) == 2 and row["mean"] == pytest.approx(np.mean(row["accuracies"]))
-        assert 1 <= min(row["best_epochs"]) and max(row["best_epochs"]) <= 2
+        assert 0 <= min(row["best_epochs"]) and max(row["best_epochs"]) <= 2  # 0: the fitted head alone
     full = next(r for r in saved["rows"] if r["start"] == "pretrained" and r["fraction"] == 1.0)
     assert full["mean"] > 0.3  # ten classes: chance is 0.1
     assert (run / "encoder.safetensors").read_bytes() == weights  # a copy was fine-tuned, not the run
@@ -70,20 +70,59 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_pati
     from selfsup.finished import open_run_data
 
     encoder, source = open_run_data(run, str(run.parent / "digits.npz"))
-    validation_scores = iter([0.5, 0.9, 0.3, 0.2, 0.95])
+    validation_scores = iter([0.4, 0.5, 0.9, 0.3, 0.2, 0.95])  # epoch 0: the head fitted on the frozen encoder
     real = module._accuracy
     epochs_run = []
 
     def fake(model, src, dataset, indices, y, device):
         if dataset is src.test:
             return real(model, src, dataset, indices, y, device)
-        epochs_run.append(len(epochs_run) + 1)
+        epochs_run.append(len(epochs_run))
         return next(validation_scores)
 
     monkeypatch.setattr(module, "_accuracy", fake)
     config = FinetuneConfig(epochs=5, patience=2)
     scores = finetune_starts({"pretrained": lambda: encoder}, source, [0.2], [0], config)
-    assert scores[0].best_epochs == [2] and epochs_run == [1, 2, 3, 4]  # stopped before the 0.95
+    assert scores[0].best_epochs == [2] and epochs_run == [0, 1, 2, 3, 4]  # stopped before the 0.95
+
+
+def test_the_head_is_first_fitted_as_a_logistic_regression_on_standardised_embeddings(run):
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from selfsup.eval.finetune import _embed, fit_head
+    from selfsup.finished import open_run_data
+
+    encoder, source = open_run_data(run, str(run.parent / "digits.npz"))
+    y = source.y_train.long()
+    fit, validation = np.arange(0, 120), np.arange(120, 160)
+    head = torch.nn.Linear(int(encoder.output_dim), 10)
+    c = fit_head(head, encoder, source, fit, validation, y, torch.device("cpu"))
+    train_x = _embed(encoder, source, fit, torch.device("cpu"))
+    mean, std = train_x.mean(0), train_x.std(0)
+    std = np.where(std > 1e-8, std, 1.0)  # a dead unit (ReLU) is left unscaled
+    reference = LogisticRegression(C=c, max_iter=2000).fit((train_x - mean) / std, y[fit].numpy())
+    val_x = _embed(encoder, source, validation, torch.device("cpu"))
+    logits = head(torch.as_tensor(val_x, dtype=torch.float32)).detach().numpy()
+    expected = reference.decision_function((val_x - mean) / std)
+    assert np.allclose(logits[:, reference.classes_], expected, atol=1e-3)
+    assert (logits.argmax(1) == reference.predict((val_x - mean) / std)).mean() == 1.0
+
+
+def test_the_fitted_head_alone_is_kept_when_fine_tuning_never_beats_it(run, monkeypatch):
+    from selfsup.eval import finetune as module
+    from selfsup.finished import open_run_data
+
+    encoder, source = open_run_data(run, str(run.parent / "digits.npz"))
+    validation_scores = iter([0.9, 0.5, 0.4])
+    real = module._accuracy
+
+    def fake(model, src, dataset, indices, y, device):
+        return real(model, src, dataset, indices, y, device) if dataset is src.test else next(validation_scores)
+
+    monkeypatch.setattr(module, "_accuracy", fake)
+    scores = finetune_starts({"pretrained": lambda: encoder}, source, [0.2], [0], FinetuneConfig(epochs=5, patience=2))
+    assert scores[0].best_epochs == [0]
 
 
 @pytest.mark.parametrize(

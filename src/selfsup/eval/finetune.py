@@ -18,6 +18,14 @@ modality's classifier fine-tuned from CLIP weights vs from scratch at 1 %, 10 %,
   one pass over the labelled samples, or several when one pass is fewer than
   ``min_steps_per_epoch`` batches (1 % of a small set is a batch or two: fifty such epochs would
   hardly move the head).
+- **Linear probe first** (LP-FT, Kumar et al. 2022, "Fine-Tuning can Distort Pretrained Features
+  and Underperform Out-of-Distribution"; on by default, ``linear_probe_first``). Before any
+  gradient step the head is fitted alone on the frozen encoder's embeddings of the labelled
+  samples: logistic regression on standardised embeddings, its ``C`` chosen on the validation
+  split, folded back into the linear head. That head on the untouched encoder is "epoch 0", which
+  early stopping may keep. Without it a fresh head trained by SGD from zero had to fit
+  badly-scaled embeddings while the encoder moved under it: on ``synthetic_astro``'s light curves
+  fine-tuning with every label reached 0.39 against 0.55 for a frozen probe of the same encoder.
 - **Scores.** Test-split accuracy of the restored model; each fraction is repeated over ``seeds``
   (the subset, the head's initialisation and the batch order all change with the seed) and
   reported as mean and standard deviation.
@@ -56,6 +64,7 @@ class FinetuneConfig:
     min_steps_per_epoch: int = 10
     weight_decay: float = 1e-4
     validation_fraction: float = 0.2
+    linear_probe_first: bool = True
 
     def __post_init__(self) -> None:
         for key in ("epochs", "patience", "batch_size", "min_steps_per_epoch"):
@@ -151,6 +160,52 @@ def _accuracy(model: nn.Module, source: DataSource, dataset: Any, indices: np.nd
     return correct / max(1, len(indices))
 
 
+#: the logistic regression's inverse regularisation strengths tried for the head (LP-FT's "LP")
+PROBE_C = (0.01, 0.1, 1.0, 10.0)
+
+
+def _embed(encoder: nn.Module, source: DataSource, indices: np.ndarray, device: torch.device) -> np.ndarray:
+    encoder.eval()
+    with torch.no_grad():
+        parts = [encoder(source.finish(move_to(batch, device))["x"]).float().cpu()
+                 for batch, _ in _batches(source, source.train, indices, 512, None)]
+    return torch.cat(parts).numpy().astype(np.float64)
+
+
+def fit_head(head: nn.Linear, encoder: nn.Module, source: DataSource, fit: np.ndarray, validation: np.ndarray,
+             y: torch.Tensor, device: torch.device) -> float:
+    """Set ``head`` to a logistic regression fitted on the frozen ``encoder``'s standardised
+    embeddings of ``fit`` (``C`` from :data:`PROBE_C`, the best on ``validation``; 1.0 without
+    one), the standardisation folded into its weights. Returns the ``C`` chosen."""
+    from sklearn.linear_model import LogisticRegression
+
+    train_x, train_y = _embed(encoder, source, fit, device), y[fit].numpy()
+    mean, std = train_x.mean(0), train_x.std(0)
+    std = np.where(std > 1e-8, std, 1.0)
+    train_x = (train_x - mean) / std
+    candidates = PROBE_C if len(validation) else (1.0,)
+    val_x = (_embed(encoder, source, validation, device) - mean) / std if len(validation) else None
+    best, chosen = None, None
+    for c in candidates:
+        model = LogisticRegression(C=c, max_iter=2000).fit(train_x, train_y)
+        score = model.score(val_x, y[validation].numpy()) if val_x is not None else 0.0
+        if best is None or score > best[0]:
+            best, chosen = (score, model), c
+    model = best[1]
+    weight = np.zeros((head.out_features, train_x.shape[1]))
+    bias = np.full(head.out_features, -1e4)  # a class the fitted samples lack is never predicted
+    coef, intercept = model.coef_, model.intercept_
+    if len(model.classes_) == 2:  # sklearn's binary model: one row, the second class's logit
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+    weight[model.classes_], bias[model.classes_] = coef, intercept
+    weight = weight / std
+    bias = bias - weight @ mean
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
+    return float(chosen)
+
+
 def finetune_once(make_encoder: Callable[[], nn.Module], source: DataSource, fraction: float, seed: int,
                   config: FinetuneConfig, device: torch.device) -> tuple[float, int, int]:
     """One fine-tuning run: ``(test accuracy, labels used, best epoch)``."""
@@ -162,11 +217,15 @@ def finetune_once(make_encoder: Callable[[], nn.Module], source: DataSource, fra
     encoder = make_encoder().to(device)
     head = nn.Linear(int(encoder.output_dim), int(source.num_classes)).to(device)
     model = nn.Sequential(encoder, head)
+    best, best_epoch, best_state, waited = -math.inf, 0, None, 0
+    if config.linear_probe_first:  # epoch 0: the fitted head on the frozen encoder
+        fit_head(head, encoder, source, fit, validation, y_train, device)
+        best = _accuracy(model, source, source.train, validation, y_train, device) if len(validation) else 0
+        best_state = copy.deepcopy(model.state_dict())
     optimiser = torch.optim.AdamW([{"params": encoder.parameters(), "lr": config.lr},
                                    {"params": head.parameters(), "lr": config.head_lr}],
                                   weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(seed)
-    best, best_epoch, best_state, waited = -math.inf, 0, None, 0
     for epoch in range(1, config.epochs + 1):
         model.train()
         for batch, positions in _batches(source, source.train, fit, config.batch_size, generator,
