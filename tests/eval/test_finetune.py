@@ -114,7 +114,7 @@ def test_the_fitted_head_alone_is_kept_when_fine_tuning_never_beats_it(run, monk
     from selfsup.finished import open_run_data
 
     encoder, source = open_run_data(run, str(run.parent / "digits.npz"))
-    validation_scores = iter([0.9, 0.5, 0.4])
+    validation_scores = iter([0.9, 0.5, 0.4, 0.3])
     real = module._accuracy
 
     def fake(model, src, dataset, indices, y, device):
@@ -123,6 +123,26 @@ def test_the_fitted_head_alone_is_kept_when_fine_tuning_never_beats_it(run, monk
     monkeypatch.setattr(module, "_accuracy", fake)
     scores = finetune_starts({"pretrained": lambda: encoder}, source, [0.2], [0], FinetuneConfig(epochs=5, patience=2))
     assert scores[0].best_epochs == [0]
+
+
+def test_the_patience_counts_fine_tuning_epochs_not_the_fitted_head(run, monkeypatch):
+    from selfsup.eval import finetune as module
+    from selfsup.finished import open_run_data
+
+    encoder, source = open_run_data(run, str(run.parent / "digits.npz"))
+    validation_scores = iter([0.9, 0.5, 0.6, 0.7, 0.95, 0.8, 0.7])  # epoch 0, then fine-tuning climbs past it
+    real = module._accuracy
+    epochs_run = []
+
+    def fake(model, src, dataset, indices, y, device):
+        if dataset is src.test:
+            return real(model, src, dataset, indices, y, device)
+        epochs_run.append(len(epochs_run))
+        return next(validation_scores)
+
+    monkeypatch.setattr(module, "_accuracy", fake)
+    scores = finetune_starts({"pretrained": lambda: encoder}, source, [0.2], [0], FinetuneConfig(epochs=10, patience=2))
+    assert scores[0].best_epochs == [4] and epochs_run == [0, 1, 2, 3, 4, 5, 6]
 
 
 @pytest.mark.parametrize(

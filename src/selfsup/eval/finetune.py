@@ -23,7 +23,8 @@ modality's classifier fine-tuned from CLIP weights vs from scratch at 1 %, 10 %,
   gradient step the head is fitted alone on the frozen encoder's embeddings of the labelled
   samples: logistic regression on standardised embeddings, its ``C`` chosen on the validation
   split, folded back into the linear head. That head on the untouched encoder is "epoch 0", which
-  early stopping may keep. Without it a fresh head trained by SGD from zero had to fit
+  early stopping may keep; the patience counts epochs without a better fine-tuned epoch, so a
+  strong epoch 0 does not cut short a fine-tuning that dips before it climbs. Without it a fresh head trained by SGD from zero had to fit
   badly-scaled embeddings while the encoder moved under it: on ``synthetic_astro``'s light curves
   fine-tuning with every label reached 0.39, the fitted head alone on the same frozen encoder 0.50
   (3-channel light curves before 637513d).
@@ -218,7 +219,7 @@ def finetune_once(make_encoder: Callable[[], nn.Module], source: DataSource, fra
     encoder = make_encoder().to(device)
     head = nn.Linear(int(encoder.output_dim), int(source.num_classes)).to(device)
     model = nn.Sequential(encoder, head)
-    best, best_epoch, best_state, waited = -math.inf, 0, None, 0
+    best, best_epoch, best_state, waited, best_tuned = -math.inf, 0, None, 0, -math.inf
     if config.linear_probe_first:  # epoch 0: the fitted head on the frozen encoder
         fit_head(head, encoder, source, fit, validation, y_train, device)
         best = _accuracy(model, source, source.train, validation, y_train, device) if len(validation) else 0
@@ -238,8 +239,12 @@ def finetune_once(make_encoder: Callable[[], nn.Module], source: DataSource, fra
             optimiser.step()
         score = _accuracy(model, source, source.train, validation, y_train, device) if len(validation) else epoch
         if score > best:
-            best, best_epoch, waited = score, epoch, 0
+            best, best_epoch = score, epoch
             best_state = copy.deepcopy(model.state_dict())
+        # patience counts fine-tuning's own progress: a strong epoch 0 (the fitted head) must not
+        # stop a fine-tuning that dips at first and then climbs past it
+        if score > best_tuned:
+            best_tuned, waited = score, 0
         else:
             waited += 1
             if waited >= config.patience:
