@@ -65,12 +65,14 @@ def test_finetune_writes_mean_and_std_per_start_and_fraction(run):
     assert (run / "encoder.safetensors").read_bytes() == weights  # a copy was fine-tuned, not the run
 
 
-def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_patience(run, monkeypatch):
+def _scripted_finetune(run, monkeypatch, validation_scores, config):
+    """Fine-tune the run's encoder at 20 % of the labels with the validation accuracies scripted
+    (epoch 0, the fitted head, first): ``(scores, epochs whose validation was asked for)``."""
     from selfsup.eval import finetune as module
     from selfsup.finished import open_run_data
 
     encoder, source = open_run_data(run, str(run.parent / "digits.npz"))
-    validation_scores = iter([0.4, 0.5, 0.9, 0.3, 0.2, 0.95])  # epoch 0: the head fitted on the frozen encoder
+    scripted = iter(validation_scores)
     real = module._accuracy
     epochs_run = []
 
@@ -78,11 +80,16 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_pati
         if dataset is src.test:
             return real(model, src, dataset, indices, y, device)
         epochs_run.append(len(epochs_run))
-        return next(validation_scores)
+        return next(scripted)
 
     monkeypatch.setattr(module, "_accuracy", fake)
-    config = FinetuneConfig(epochs=5, patience=2)
-    scores = finetune_starts({"pretrained": lambda: encoder}, source, [0.2], [0], config)
+    return finetune_starts({"pretrained": lambda: encoder}, source, [0.2], [0], config), epochs_run
+
+
+def test_early_stopping_keeps_the_best_validation_epoch_and_stops_after_the_patience(run, monkeypatch):
+    # epoch 0: the head fitted on the frozen encoder
+    scores, epochs_run = _scripted_finetune(run, monkeypatch, [0.4, 0.5, 0.9, 0.3, 0.2, 0.95],
+                                            FinetuneConfig(epochs=5, patience=2))
     assert scores[0].best_epochs == [2] and epochs_run == [0, 1, 2, 3, 4]  # stopped before the 0.95
 
 
@@ -110,38 +117,14 @@ def test_the_head_is_first_fitted_as_a_logistic_regression_on_standardised_embed
 
 
 def test_the_fitted_head_alone_is_kept_when_fine_tuning_never_beats_it(run, monkeypatch):
-    from selfsup.eval import finetune as module
-    from selfsup.finished import open_run_data
-
-    encoder, source = open_run_data(run, str(run.parent / "digits.npz"))
-    validation_scores = iter([0.9, 0.5, 0.4, 0.3])
-    real = module._accuracy
-
-    def fake(model, src, dataset, indices, y, device):
-        return real(model, src, dataset, indices, y, device) if dataset is src.test else next(validation_scores)
-
-    monkeypatch.setattr(module, "_accuracy", fake)
-    scores = finetune_starts({"pretrained": lambda: encoder}, source, [0.2], [0], FinetuneConfig(epochs=5, patience=2))
+    scores, _ = _scripted_finetune(run, monkeypatch, [0.9, 0.5, 0.4, 0.3], FinetuneConfig(epochs=5, patience=2))
     assert scores[0].best_epochs == [0]
 
 
 def test_the_patience_counts_fine_tuning_epochs_not_the_fitted_head(run, monkeypatch):
-    from selfsup.eval import finetune as module
-    from selfsup.finished import open_run_data
-
-    encoder, source = open_run_data(run, str(run.parent / "digits.npz"))
-    validation_scores = iter([0.9, 0.5, 0.6, 0.7, 0.95, 0.8, 0.7])  # epoch 0, then fine-tuning climbs past it
-    real = module._accuracy
-    epochs_run = []
-
-    def fake(model, src, dataset, indices, y, device):
-        if dataset is src.test:
-            return real(model, src, dataset, indices, y, device)
-        epochs_run.append(len(epochs_run))
-        return next(validation_scores)
-
-    monkeypatch.setattr(module, "_accuracy", fake)
-    scores = finetune_starts({"pretrained": lambda: encoder}, source, [0.2], [0], FinetuneConfig(epochs=10, patience=2))
+    # epoch 0, then fine-tuning climbs past it
+    scores, epochs_run = _scripted_finetune(run, monkeypatch, [0.9, 0.5, 0.6, 0.7, 0.95, 0.8, 0.7],
+                                            FinetuneConfig(epochs=10, patience=2))
     assert scores[0].best_epochs == [4] and epochs_run == [0, 1, 2, 3, 4, 5, 6]
 
 
