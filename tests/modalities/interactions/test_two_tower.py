@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import warnings
 from pathlib import Path
@@ -213,6 +214,7 @@ def test_the_methods_refuse_an_encoder_without_towers(source):
         METHODS.build("two_tower", encoder, VIEWS.build("none", source.input_spec))
 
 
+@pytest.mark.skipif(importlib.util.find_spec("recbole") is None, reason="ml-100k ships in the recbole wheel")
 def test_ml100k_feature_tables_become_features():
     spec = load_data("ml-100k").input_spec
     assert spec.item_features.names == ["class", "release_year"]  # movie_title: an id in disguise
