@@ -42,8 +42,9 @@ def test_a_budget_ends_training_within_it_and_metrics_say_what_it_bought(tmp_pat
         result = selfsup.pretrain(progress=False, **_budget_run(tiny_run, tmp_path / "run", "4s"))
     plan = json.loads((tmp_path / "run" / "metrics.json").read_text())["time_budget"]
     assert plan["seconds"] == 4.0 and plan["trained_seconds"] <= 4.0 * 1.05
-    # the whole plan ran (or the budget stopped it one step short): many epochs of 11 steps
-    assert plan["steps"] >= plan["planned_steps"] - 1 and plan["steps"] > 11
+    # the whole plan ran, or the budget stopped it a few steps short (steps that slowed after the
+    # plan: 216 of 219 once on a clean clone): many epochs of 11 steps
+    assert plan["steps"] >= 0.95 * plan["planned_steps"] - 1 and plan["steps"] > 11
     assert plan["epochs"] == pytest.approx(plan["steps"] / 11, abs=0.01)
     assert any("Time budget 4 s" in note for note in result.metrics["notes"])
 
