@@ -33,3 +33,21 @@ def recall_at(queries: torch.Tensor, keys: torch.Tensor, ks: tuple[int, ...] = (
     """``{k: share of queries whose partner key is among their k nearest keys}``."""
     ranks = partner_ranks(queries, keys)
     return {k: float((ranks < k).double().mean()) if len(ranks) else float("nan") for k in ks}
+
+
+def fit_whitening(embeddings: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mean [D], W [D, D])`` such that ``(z - mean) @ W`` has identity covariance over
+    ``embeddings [N, D]``: BERT-whitening (Su, Cao, Liu, Ou 2021, "Whitening Sentence
+    Representations for Better Semantics and Faster Retrieval", Eq. 4-6: ``W = U Λ^{-1/2}`` from
+    the eigendecomposition ``Σ = U Λ Uᵀ``). Directions of variance below ``eps`` times the largest
+    are dropped (their columns are zero), so a rank-deficient set whitens what it spans.
+
+    Why: the cosine of raw embeddings is dominated by a few directions they all share
+    (anisotropy; Ethayarajh 2019, Li et al. 2020), markedly so after masked language modelling;
+    whitened, each direction counts alike, and retrieval does not depend on the basis."""
+    z = embeddings.double()
+    mean = z.mean(dim=0)
+    values, vectors = torch.linalg.eigh(torch.cov((z - mean).T).reshape(z.shape[1], z.shape[1]))
+    keep = values > eps * values.max().clamp_min(torch.finfo(torch.float64).tiny)
+    scale = torch.where(keep, values.clamp_min(torch.finfo(torch.float64).tiny).rsqrt(), 0.0)
+    return mean.to(embeddings.dtype), (vectors * scale).to(embeddings.dtype)

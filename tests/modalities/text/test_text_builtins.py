@@ -13,7 +13,7 @@ from selfsup.errors import SelfsupError
 from selfsup.modalities.text.data import bible as bible_module
 from selfsup.modalities.text.data.bible import BOOKS, GENRE, GENRES, clean_verse, parse_osis
 from selfsup.modalities.text.data.builtins import FORTUNES_DIR, fortune_records
-from selfsup.eval.retrieval import partner_ranks, recall_at
+from selfsup.eval.retrieval import fit_whitening, partner_ranks, recall_at
 from selfsup.registry import DATASETS
 
 needs_fortunes = pytest.mark.skipif(not (FORTUNES_DIR / "fortunes").is_file(),
@@ -126,16 +126,21 @@ class PairEncoder(nn.Module):
         self.size = len(source.pairs_test)
 
     def forward(self, x) -> torch.Tensor:
-        rows = [self.verse_of[tuple(ids[:n].tolist())] for ids, n in zip(x.ids, x.lengths)]
-        return nn.functional.one_hot(torch.tensor(rows), self.size).float() + 0.01
+        return torch.stack([self.embed(tuple(ids[:n].tolist())) for ids, n in zip(x.ids, x.lengths)])
+
+    def embed(self, text: tuple) -> torch.Tensor:
+        if text in self.verse_of:
+            return nn.functional.one_hot(torch.tensor(self.verse_of[text]), self.size).float() + 0.01
+        # a text of no test verse (the training texts the whitening is fitted on): a vector of its own
+        return torch.randn(self.size, generator=torch.Generator().manual_seed(hash(text) % 2**31))
 
 
 @pytest.mark.slow  # diatheke reads both Bibles: about 5-10 s on 2 busy cores
 @needs_bible
 def test_verse_retrieval_of_an_exact_pair_encoder_is_one_and_of_a_constant_encoder_zero(bible):
     scores = bible.label_free_scores(PairEncoder(bible))
-    assert scores == {"verse_r@1_kjv_web": 1.0, "verse_r@10_kjv_web": 1.0,
-                      "verse_r@1_web_kjv": 1.0, "verse_r@10_web_kjv": 1.0}
+    exact = {"verse_r@1_kjv_web": 1.0, "verse_r@10_kjv_web": 1.0, "verse_r@1_web_kjv": 1.0, "verse_r@10_web_kjv": 1.0}
+    assert scores == {**exact, **{f"{key}_whitened": 1.0 for key in exact}}
 
     class Constant(nn.Module):
         output_dim = 4
@@ -165,3 +170,28 @@ def test_verse_retrieval_on_synthetic_pairs():
                          pairs_test=pairs, retrieval_verses=15)
     scores = source.label_free_scores(PairEncoder(source))
     assert scores["verse_r@1_kjv_web"] == 1.0 and scores["verse_r@1_web_kjv"] == 1.0
+    assert scores["verse_r@1_kjv_web_whitened"] == 1.0 and scores["verse_r@1_web_kjv_whitened"] == 1.0
+
+
+def test_whitening_gives_identity_covariance_and_retrieval_that_no_linear_map_changes():
+    torch.manual_seed(0)
+    mixing = torch.randn(6, 6) + 3 * torch.eye(6)
+    fitted = torch.randn(500, 6) @ mixing + 4.0  # correlated, off-centre
+    mean, whiten = fit_whitening(fitted)
+    white = (fitted - mean) @ whiten
+    torch.testing.assert_close(torch.cov(white.T), torch.eye(6), atol=1e-4, rtol=0)
+    # paired noisy copies: whitened ranks are the same in any basis, raw ranks are not
+    verses = torch.randn(40, 6) @ mixing
+    queries, keys = verses + 0.8 * torch.randn(40, 6), verses + 0.8 * torch.randn(40, 6)
+    skew = torch.randn(6, 6) + torch.diag(torch.tensor([20.0, 1, 1, 1, 1, 1]))
+
+    def whitened_ranks(transform):
+        m, w = fit_whitening(fitted @ transform)
+        return partner_ranks((queries @ transform - m) @ w, (keys @ transform - m) @ w)
+
+    assert torch.equal(whitened_ranks(torch.eye(6)), whitened_ranks(skew))
+    assert not torch.equal(partner_ranks(queries, keys), partner_ranks(queries @ skew, keys @ skew))
+    # a set that spans fewer directions than its width: those are whitened, the rest dropped
+    flat = torch.cat([torch.randn(50, 2), torch.zeros(50, 3)], dim=1)
+    mean, whiten = fit_whitening(flat)
+    assert torch.isfinite(whiten).all() and torch.linalg.matrix_rank(whiten) == 2

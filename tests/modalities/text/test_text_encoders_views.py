@@ -58,6 +58,35 @@ def test_bert_cls_pooling_reads_the_first_state():
     assert torch.equal(mask, x.mask)
 
 
+def test_bert_first_last_pooling_averages_the_input_embeddings_and_the_final_states():
+    torch.manual_seed(0)
+    encoder = BertEncoder(SPEC, pooling="first_last").eval()
+    x = random_texts(3)
+    first = encoder.embed_norm(encoder.token_embed(x.ids) + encoder.pos_embed[:, : x.max_length])
+    states, mask = encoder.token_states(x)
+    weight = mask[..., None].float()
+    expected = (((first + states) / 2) * weight).sum(1) / weight.sum(1)
+    torch.testing.assert_close(encoder(x), expected)
+    assert not torch.allclose(encoder(x), (states * weight).sum(1) / weight.sum(1))  # not the plain mean
+    with pytest.raises(ValueError, match="first_last pooling needs the input embeddings"):
+        encoder.pool(states, mask)
+    with pytest.raises(SelfsupError, match="mean, cls, first_last"):
+        BertEncoder(SPEC, pooling="max")
+
+
+def test_mlm_reads_out_its_default_bert_first_last_and_a_named_pooling_wins():
+    from selfsup.assembly import components
+    from selfsup.config import make_config
+
+    _, kwargs, _, _ = components(make_config({"data": {"name": "fortunes"}, "method": {"name": "mlm"}}), None)
+    assert kwargs["pooling"] == "first_last"
+    config = make_config({"data": {"name": "fortunes"}, "method": {"name": "mlm"},
+                          "encoder": {"name": "bert", "pooling": "mean"}})
+    assert components(config, None)[1]["pooling"] == "mean"
+    simcse = make_config({"data": {"name": "fortunes"}, "method": {"name": "simcse"}})
+    assert "pooling" not in components(simcse, None)[1]  # the encoder's own default (mean)
+
+
 def test_bert_token_contract_pads_to_max_length_and_keeps_padding_out_of_attention():
     torch.manual_seed(0)
     encoder = check_token_encoder(BertEncoder(SPEC).eval(), "mae")

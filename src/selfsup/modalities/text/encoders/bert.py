@@ -21,6 +21,9 @@ SIZES: dict[str, tuple[int, int, int]] = {
 }
 
 
+POOLINGS = ("mean", "cls", "first_last")
+
+
 def text_spec(spec: object, encoder: str) -> TextSpec:
     """``spec`` if it describes text, else one SelfsupError naming the encoder."""
     if not isinstance(spec, TextSpec):
@@ -66,7 +69,7 @@ def bert_init(module: nn.Module) -> None:
 @ENCODERS.register(
     "bert", modality="text", tokens=True, sequence=True,
     paper="Devlin et al. 2019, BERT; Turc et al. 2019, Well-Read Students Learn Better (compact sizes)",
-    description="BERT-style pre-norm transformer over token ids (sizes tiny..base), mean or [CLS] pooling",
+    description="BERT-style pre-norm transformer over token ids (sizes tiny..base), mean, [CLS] or first-last pooling",
     changed_defaults={"embed_norm": (False, True)},  # runs written before the norm load without it
 )
 class BertEncoder(nn.Module, TransformerTrunk):
@@ -79,7 +82,10 @@ class BertEncoder(nn.Module, TransformerTrunk):
 
     Outputs:
         * ``forward(x) -> [B, dim]``: ``pooling="mean"`` (the mean over the text's tokens,
-          ``[CLS]`` and ``[SEP]`` included, padding excluded) or ``"cls"`` (the ``[CLS]`` state).
+          ``[CLS]`` and ``[SEP]`` included, padding excluded), ``"cls"`` (the ``[CLS]`` state) or
+          ``"first_last"`` (the mean over the tokens of the average of the normalised input
+          embeddings and the final states: the "first-last average" that Li et al. 2020, BERT-flow,
+          and Su et al. 2021, BERT-whitening, find reads an MLM model better than its last layer).
         * ``token_states(x) -> ([B, L, dim], mask [B, L])``: per-token states for MLM / ELECTRA;
           ``input_embedding`` is the token embedding (``[V, dim]``), for tied output weights.
         * ``forward_sequence(x) -> [B, L, dim]`` (the sequence contract: padding states zero) and
@@ -109,7 +115,7 @@ class BertEncoder(nn.Module, TransformerTrunk):
         mlp_ratio: MLP width / ``dim`` (BERT: 4).
         dropout: dropout on embeddings, attention and residual branches (BERT: 0.1); it is
             SimCSE's and Mirror-BERT's only noise, so it is on by default.
-        pooling: ``"mean"`` or ``"cls"``.
+        pooling: ``"mean"``, ``"cls"`` or ``"first_last"``.
         embed_norm: the LayerNorm over the summed token + position embeddings (BERT's). Without
             it, the 0.02-scaled embeddings are small beside what the first blocks add to the
             residual stream. At random init on ``fortunes`` the norm lifts the kNN probe from 0.234
@@ -135,8 +141,9 @@ class BertEncoder(nn.Module, TransformerTrunk):
             raise SelfsupError(f"Option heads of encoder {name!r} must divide dim ({dim}); got {heads}.")
         if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
             raise SelfsupError(f"Option mlp_ratio of encoder {name!r} must be a number > 0; got {mlp_ratio!r}.")
-        if pooling not in ("mean", "cls"):
-            raise SelfsupError(f"Option pooling of encoder {name!r} must be 'mean' or 'cls'; got {pooling!r}.")
+        if pooling not in POOLINGS:
+            raise SelfsupError(f"Option pooling of encoder {name!r} must be one of {', '.join(POOLINGS)}; "
+                               f"got {pooling!r}.")
         if not isinstance(embed_norm, bool):
             raise SelfsupError(f"Option embed_norm of encoder {name!r} must be true or false; got {embed_norm!r}.")
         dropout = dropout_rate(dropout, "dropout", name)
@@ -167,17 +174,24 @@ class BertEncoder(nn.Module, TransformerTrunk):
         return self.token_embed(ids)
 
     def _blocks(self, tokens: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        return self._blocks_from(self.embed_norm(tokens), attended)
+
+    def _blocks_from(self, normed: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
         # a row with no key to attend to would be NaN: let it attend among its padding instead
         padding = ~attended & ~(~attended).all(dim=1, keepdim=True)
-        return self._run_blocks(self.embed_dropout(self.embed_norm(tokens)), padding)
+        return self._run_blocks(self.embed_dropout(normed), padding)
+
+    def layers(self, x: TextBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(first, last, mask)``: the normalised input embeddings and the final states."""
+        x = check_text_batch(x, self.input_spec, "bert")
+        first = self.embed_norm(self._embed(x.ids) + self.pos_embed[:, : x.max_length])
+        return first, self._blocks_from(first, x.mask), x.mask
 
     def token_states(self, x: TextBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """``(states [B, L, dim], mask [B, L])``: the final-norm state of every position of the
         batch (``L`` its own width) and which positions are tokens."""
-        x = check_text_batch(x, self.input_spec, "bert")
-        mask = x.mask
-        tokens = self._embed(x.ids) + self.pos_embed[:, : x.max_length]
-        return self._blocks(tokens, mask), mask
+        _, states, mask = self.layers(x)
+        return states, mask
 
     def forward_sequence(self, x: TextBatch) -> torch.Tensor:
         """``[B, L, dim]``: the token states, zero at the padding."""
@@ -188,13 +202,21 @@ class BertEncoder(nn.Module, TransformerTrunk):
         """``[B, L]`` bool: which frames of :meth:`forward_sequence` are tokens."""
         return x.mask
 
-    def pool(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The pooled embedding ``[B, dim]`` of :meth:`token_states`' output (for methods that read
-        both, from one pass)."""
-        return states[:, 0] if self.pooling == "cls" else masked_mean(states, mask)
+    def pool(self, states: torch.Tensor, mask: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        """The pooled embedding ``[B, dim]`` of the final ``states`` (for methods that read both,
+        from one pass); ``first_last`` pooling also needs the normalised input embeddings ``first``
+        (:meth:`layers` gives all three)."""
+        if self.pooling == "cls":
+            return states[:, 0]
+        if self.pooling == "first_last":
+            if first is None:
+                raise ValueError("first_last pooling needs the input embeddings: pool(*encoder.layers(x)[1:], first)")
+            states = (first + states) / 2
+        return masked_mean(states, mask)
 
     def forward(self, x: TextBatch) -> torch.Tensor:
-        return self.pool(*self.token_states(x))
+        first, states, mask = self.layers(x)
+        return self.pool(states, mask, first)
 
     def forward_tokens(self, x: TextBatch, keep_index: torch.Tensor | None = None,
                        mask: torch.Tensor | None = None, mask_token: torch.Tensor | None = None) -> torch.Tensor:

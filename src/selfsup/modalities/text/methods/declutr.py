@@ -128,8 +128,8 @@ class DeCLUTR(Method):
             mlm = e_anchor.new_zeros(())
         else:
             masked, labels = bert_mask(anchor, self.vocab_size)
-            states, mask = self.encoder.token_states(masked)
-            e_anchor = self.encoder.pool(states, mask)
+            first, states, mask = self.encoder.layers(masked)
+            e_anchor = self.encoder.pool(states, mask, first)
             selected = labels != IGNORE
             mlm = masked_lm_loss(self.head(states[selected]), labels[selected])
             logs["mlm_loss"] = mlm.detach()
