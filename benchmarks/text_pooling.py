@@ -4,15 +4,16 @@
 
 For each finished ``bible_verses`` run (and its random-init encoder, rebuilt from the run's
 ``encoder.json`` with the run's seed), computes the run's own label-free verse retrieval
-(``BibleSource.label_free_scores``: R@1 / R@10 KJV->WEB and WEB->KJV on 5,000 test verses) with the
-encoder read out four ways:
+(``BibleSource.label_free_scores``: R@1 / R@10 KJV->WEB and WEB->KJV on 5,000 test verses, raw and
+whitened) with the encoder read out four ways:
 
 - ``mean``: the mean of the final states over the text's tokens (``bert``'s default);
 - ``cls``: the ``[CLS]`` state;
 - ``embeddings``: the mean of the normalised input embeddings (token + position, before any block);
 - ``first_last``: the mean over tokens of the average of the input embeddings and the final states
   (the "first-last average" of Su et al. 2021, BERT-whitening, and Li et al. 2020, BERT-flow,
-  which find that it reads MLM models better than the last layer alone).
+  which find that it reads MLM models better than the last layer alone; ``bert``'s
+  ``pooling="first_last"``, the default under ``mlm``).
 
 The encoder is not changed: the read-out is swapped on the loaded module for the measurement.
 Prints one line per run, encoder and read-out.

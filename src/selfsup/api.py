@@ -32,6 +32,7 @@ from selfsup.assembly import (
     fit_evaluation,
     load_source,
     use_svm,
+    with_init_tokenizer,
 )
 from selfsup.config import Config, build_config, check_names, config_diff, load_config
 from selfsup.data import DataSource
@@ -122,6 +123,7 @@ def pretrain(
     if in_memory is not None:
         given_source = source_from_object(in_memory, config.data.modality, seed=config.train.seed,
                                           test_fraction=config.data.test_fraction, **config.data.options)
+    config = with_init_tokenizer(config)
     source = given_source if given_source is not None else load_source(config)
     if resume:
         source.check_resumed(out)

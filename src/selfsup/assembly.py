@@ -11,6 +11,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -236,6 +237,8 @@ def build_parts(config: Config, source: DataSource) -> RunParts:
 
     encoder_name, encoder_kwargs, views_name, views_kwargs = components(config, source)
     encoder = build_encoder(encoder_name, source.input_spec, encoder_kwargs, config.train.seed)
+    if config.train.init is not None:
+        start_from_run(encoder, encoder_name, config.train.init)
     views = VIEWS.build(views_name, source.input_spec, **views_kwargs)
     method = METHODS.build(config.method.name, encoder, views, **config.method.kwargs)
     if hasattr(views, "check_data"):  # ViewMaker's hook; a plain nn.Module view maker has none
@@ -254,6 +257,36 @@ def build_parts(config: Config, source: DataSource) -> RunParts:
         }
     )
     return RunParts(resolved, method, views, encoder_name, encoder_kwargs, source.input_spec)
+
+
+def with_init_tokenizer(config: Config) -> Config:
+    """``train.init`` on text: the new run reads its texts with the init run's ``tokenizer.json``
+    (token ids must mean what they meant), unless ``data.options.tokenizer`` names one."""
+    if config.train.init is None or config.data.modality != "text" or "tokenizer" in config.data.options:
+        return config
+    tokenizer = Path(config.train.init) / "tokenizer.json"
+    if not tokenizer.is_file():
+        raise SelfsupError(f"train.init: {tokenizer} does not exist, and text data needs the tokenizer the "
+                           f"encoder of {config.train.init} was trained with (or data.options.tokenizer).")
+    data = config.data.model_copy(update={"options": {**config.data.options, "tokenizer": str(tokenizer)}})
+    return config.model_copy(update={"data": data})
+
+
+def start_from_run(encoder: nn.Module, encoder_name: str, run: str) -> None:
+    """``train.init``: load the encoder weights of the finished run ``run`` into ``encoder``, which
+    must have the same weights by name and shape."""
+    from selfsup.engine.rundir import load_encoder
+
+    mine, theirs = encoder.state_dict(), load_encoder(run).state_dict()  # errors name the run's files
+    differ = sorted(k for k in mine.keys() | theirs.keys()
+                    if k not in mine or k not in theirs or mine[k].shape != theirs[k].shape)
+    if differ:
+        shown = ", ".join(f"{k} ({tuple(theirs[k].shape) if k in theirs else 'absent'} there, "
+                          f"{tuple(mine[k].shape) if k in mine else 'absent'} here)" for k in differ[:3])
+        raise SelfsupError(f"train.init: the encoder of {run} is not this run's {encoder_name!r} with the same "
+                           f"options: {len(differ)} weights differ, e.g. {shown}. Build it as that run's "
+                           "encoder.json says.")
+    encoder.load_state_dict(theirs)
 
 
 def encoder_description(parts: RunParts, modality: str) -> dict[str, Any]:

@@ -118,6 +118,12 @@ class TrainConfig(Strict):
     only the encoder's ``forward`` is compiled, so methods that call another entry point
     (``forward_tokens``, ``forward_sequence``) gain nothing. benchmarks/RESULTS.md, "Optional
     speed-ups", says where it pays here."""
+    init: str | None = None
+    """A finished run's folder: start from its encoder's weights instead of a random init
+    (continued pretraining, e.g. SimCSE or Mirror-BERT from an MLM run, as their papers start from
+    a pretrained BERT). The encoder must be the one that run built (same name and shapes); text
+    data reuses that run's ``tokenizer.json`` unless ``data.options.tokenizer`` names one. The
+    random-init column of the evaluation stays a random init."""
     channels_last: bool = False
     """Train with the weights in channels-last memory format (image CNNs; a no-op for models
     without 4-D weights); the encoder is saved contiguous as usual."""

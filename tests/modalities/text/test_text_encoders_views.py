@@ -74,19 +74,6 @@ def test_bert_first_last_pooling_averages_the_input_embeddings_and_the_final_sta
         BertEncoder(SPEC, pooling="max")
 
 
-def test_mlm_reads_out_its_default_bert_first_last_and_a_named_pooling_wins():
-    from selfsup.assembly import components
-    from selfsup.config import make_config
-
-    _, kwargs, _, _ = components(make_config({"data": {"name": "fortunes"}, "method": {"name": "mlm"}}), None)
-    assert kwargs["pooling"] == "first_last"
-    config = make_config({"data": {"name": "fortunes"}, "method": {"name": "mlm"},
-                          "encoder": {"name": "bert", "pooling": "mean"}})
-    assert components(config, None)[1]["pooling"] == "mean"
-    simcse = make_config({"data": {"name": "fortunes"}, "method": {"name": "simcse"}})
-    assert "pooling" not in components(simcse, None)[1]  # the encoder's own default (mean)
-
-
 def test_bert_token_contract_pads_to_max_length_and_keeps_padding_out_of_attention():
     torch.manual_seed(0)
     encoder = check_token_encoder(BertEncoder(SPEC).eval(), "mae")
