@@ -22,16 +22,12 @@ Prints one line per run, encoder and read-out.
 from __future__ import annotations
 
 import argparse
-import json
 import types
 from pathlib import Path
 
 import torch
+from _text_runs import run_with_random_init
 
-from selfsup.assembly import build_encoder
-from selfsup.config import load_config
-from selfsup.engine.rundir import load_encoder
-from selfsup.finished import _read_as_run
 from selfsup.modalities.text.encoders.bert import masked_mean
 
 READOUTS = ("mean", "cls", "embeddings", "first_last")
@@ -60,11 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     for run in map(Path, args.runs):
-        config = load_config(run / "config.yaml")
-        spec = json.loads((run / "encoder.json").read_text())
-        source = _read_as_run(config, spec, config.data.name, None)
-        trained = load_encoder(run)
-        random = build_encoder(spec["name"], source.input_spec, spec["kwargs"], config.train.seed).eval()
+        source, trained, random = run_with_random_init(run)
         for label, encoder in (("pretrained", trained), ("random_init", random)):
             for how in READOUTS:
                 read_out(encoder, how)

@@ -13,19 +13,15 @@ number of queries only one encoder gets right, and the exact two-sided McNemar p
 from __future__ import annotations
 
 import argparse
-import json
 from math import comb
 from pathlib import Path
 
 import torch
+from _text_runs import run_with_random_init
 from torch.utils.data import Subset
 
-from selfsup.assembly import build_encoder
-from selfsup.config import load_config
 from selfsup.engine.evaluation import embed_split
-from selfsup.engine.rundir import load_encoder
 from selfsup.eval.retrieval import fit_whitening, partner_ranks
-from selfsup.finished import _read_as_run
 
 
 def mcnemar(only_a: int, only_b: int) -> float:
@@ -36,11 +32,8 @@ def mcnemar(only_a: int, only_b: int) -> float:
 
 def first_hits(run: Path) -> dict[tuple[str, str, str], torch.Tensor]:
     """``{(encoder, raw|whitened, direction): [Q] bool}``: whether each query's partner ranks first."""
-    config = load_config(run / "config.yaml")
-    spec = json.loads((run / "encoder.json").read_text())
-    source = _read_as_run(config, spec, config.data.name, None)
-    encoders = {"pretrained": load_encoder(run).eval(),
-                "random_init": build_encoder(spec["name"], source.input_spec, spec["kwargs"], config.train.seed).eval()}
+    source, trained, random = run_with_random_init(run)
+    encoders = {"pretrained": trained, "random_init": random}
     # the verses and training texts of BibleSource.label_free_scores
     pairs = source.pairs_test
     chosen = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(0))[: source.retrieval_verses]

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from selfsup.errors import SelfsupError
+from selfsup.eval.retrieval import fit_whitening, partner_ranks, recall_at
 from selfsup.modalities.text.data import bible as bible_module
 from selfsup.modalities.text.data.bible import BOOKS, GENRE, GENRES, clean_verse, parse_osis
 from selfsup.modalities.text.data.builtins import FORTUNES_DIR, fortune_records
-from selfsup.eval.retrieval import fit_whitening, partner_ranks, recall_at
 from selfsup.registry import DATASETS
 
 needs_fortunes = pytest.mark.skipif(not (FORTUNES_DIR / "fortunes").is_file(),

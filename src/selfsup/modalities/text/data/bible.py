@@ -39,9 +39,9 @@ from torch.utils.data import Subset
 
 from selfsup.data.splits import check_fraction, stratified_split
 from selfsup.errors import SelfsupError
+from selfsup.eval.retrieval import fit_whitening, recall_at
 from selfsup.modalities.text.data.batch import TextSpec
 from selfsup.modalities.text.data.builtins import subsample
-from selfsup.eval.retrieval import fit_whitening, recall_at
 from selfsup.modalities.text.data.source import TextSource, text_source
 from selfsup.registry import DATASETS
 
