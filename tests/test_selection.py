@@ -53,6 +53,7 @@ def test_spearman_ignores_missing_values_and_needs_three_pairs():
     assert spearman([1, 2], [2, 1]) is None
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_cli_grid_trains_each_setting_and_writes_the_selection(tmp_path):
     out = tmp_path / "grid"
     result = CliRunner().invoke(app, [

@@ -72,6 +72,7 @@ def _run_without_aeon(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", _BLOCK_AEON + code], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_import_selfsup_and_list_methods_work_without_aeon():
     done = _run_without_aeon(
         "import selfsup\n"
@@ -85,6 +86,7 @@ def test_import_selfsup_and_list_methods_work_without_aeon():
     assert done.returncode == 0 and "ok" in done.stdout, done.stderr
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_a_ucr_set_without_aeon_is_one_line_naming_the_extra(tmp_path):
     done = _run_without_aeon(
         "from typer.testing import CliRunner\n"

@@ -37,6 +37,7 @@ def _capped(tiny_run, out, max_time, epochs):
     return flags
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_a_binding_cap_stops_training_near_it_and_says_so(tmp_path, tiny_run):
     # 6 s: on a box shared with other jobs a step of this tiny run took up to ~0.6 s, and a 3 s cap
     # ended before the first steps could be timed (no plan, no warning)

@@ -79,6 +79,7 @@ class _Kill(L.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_killed_and_resumed_run_ends_with_the_same_weights(tmp_path, tiny_run):
     flags = dict(epochs=3, batch_size=128)  # 11 steps per epoch
     selfsup.pretrain(progress=False, **tiny_run(tmp_path / "whole", **flags))
@@ -193,6 +194,7 @@ def test_average_weights_leaves_the_mean_of_every_steps_encoder(tmp_path, tiny_r
     assert any(not torch.allclose(record.steps[-1][n], p) for n, p in run.encoder.named_parameters())
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_average_weights_survives_a_kill_and_resume(tmp_path, tiny_run):
     flags = dict(epochs=3, batch_size=128, overrides=[*tiny_run(tmp_path)["overrides"], "train.average_weights=true"])
     selfsup.pretrain(progress=False, **tiny_run(tmp_path / "whole", **flags))

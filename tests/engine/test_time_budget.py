@@ -37,6 +37,7 @@ def _budget_run(tiny_run, out, seconds, **extra):
     return flags
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_a_budget_ends_training_within_it_and_metrics_say_what_it_bought(tmp_path, tiny_run):
     with pytest.warns(UserWarning, match=r"Time budget 4 s: .* s per step measured, so about \d+ steps"):
         result = selfsup.pretrain(progress=False, **_budget_run(tiny_run, tmp_path / "run", "4s"))
@@ -63,6 +64,7 @@ class _SlowOncePlanned(L.Callback):
             time.sleep(self.seconds)
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_steps_slower_than_planned_stop_at_the_step_boundary_nearest_the_budget(tmp_path, tiny_run):
     # planned on fast steps, then each takes ~1.2 s: the budget stops it within half a step of 4 s
     flags = _budget_run(tiny_run, tmp_path / "run", "4s")
@@ -109,6 +111,7 @@ class _KillAfterThePlan(L.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow  # an end-to-end run of several seconds
 def test_resume_keeps_the_plan(tmp_path, tiny_run):
     flags = _budget_run(tiny_run, tmp_path / "run", "6s")
     with pytest.raises(BaseException):
