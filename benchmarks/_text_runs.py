@@ -22,3 +22,13 @@ def run_with_random_init(run: Path) -> tuple[Any, torch.nn.Module, torch.nn.Modu
     source = _read_as_run(config, spec, config.data.name, None)
     random = build_encoder(spec["name"], source.input_spec, spec["kwargs"], config.train.seed)
     return source, load_encoder(run).eval(), random.eval()
+
+
+def run_dirs(doc: str) -> list[Path]:
+    """The run folders named on the command line of a diagnostic described by ``doc``, with torch on one thread."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("runs", nargs="+")
+    torch.set_num_threads(1)
+    return [Path(run) for run in parser.parse_args().runs]

@@ -21,12 +21,10 @@ Prints one line per run, encoder and read-out.
 
 from __future__ import annotations
 
-import argparse
 import types
-from pathlib import Path
 
 import torch
-from _text_runs import run_with_random_init
+from _text_runs import run_dirs, run_with_random_init
 
 from selfsup.modalities.text.encoders.bert import masked_mean
 
@@ -51,11 +49,7 @@ def read_out(encoder: torch.nn.Module, how: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    for run in map(Path, args.runs):
+    for run in run_dirs(__doc__):
         source, trained, random = run_with_random_init(run)
         for label, encoder in (("pretrained", trained), ("random_init", random)):
             for how in READOUTS:

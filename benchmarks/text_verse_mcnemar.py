@@ -12,12 +12,11 @@ number of queries only one encoder gets right, and the exact two-sided McNemar p
 
 from __future__ import annotations
 
-import argparse
 from math import comb
 from pathlib import Path
 
 import torch
-from _text_runs import run_with_random_init
+from _text_runs import run_dirs, run_with_random_init
 from torch.utils.data import Subset
 
 from selfsup.engine.evaluation import embed_split
@@ -51,11 +50,7 @@ def first_hits(run: Path) -> dict[tuple[str, str, str], torch.Tensor]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    for run in map(Path, args.runs):
+    for run in run_dirs(__doc__):
         hits = first_hits(run)
         for form in ("raw", "whitened"):
             for direction in ("kjv_web", "web_kjv"):
